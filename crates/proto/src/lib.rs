@@ -1,0 +1,18 @@
+//! The Redis wire protocol as cachering speaks it.
+//!
+//! This crate owns two things and nothing else: turning untrusted request bytes into argument
+//! vectors ([`RequestDecoder`]) and turning replies into RESP2 or RESP3 bytes ([`ReplyWriter`]).
+//! It knows no command and no store.
+//!
+//! Requests never go through `redis-protocol`'s decoder: that decoder recurses on nested arrays
+//! (about 28 KB of `*1\r\n*1\r\n…` overflow the stack), has no bound on declared lengths and
+//! re-parses a partial frame from the start on every call. A request is always a flat array of
+//! bulk strings or an inline line, so [`RequestDecoder`] is flat, bounded and resumable. Replies
+//! are encoded with `redis-protocol`.
+
+mod decoder;
+mod inline;
+mod reply;
+
+pub use decoder::{DecodeError, Limits, RequestDecoder};
+pub use reply::{Protocol, ReplyWriter};
