@@ -173,7 +173,11 @@ impl RequestDecoder {
     /// (nothing is consumed then, and the work done so far is kept). Empty inline lines and
     /// empty arrays are skipped, as Redis does. After an error the stream cannot be framed;
     /// the caller should reply and close.
-    pub fn decode(&mut self, buf: &mut BytesMut, args: &mut Vec<Bytes>) -> Result<bool, DecodeError> {
+    pub fn decode(
+        &mut self,
+        buf: &mut BytesMut,
+        args: &mut Vec<Bytes>,
+    ) -> Result<bool, DecodeError> {
         loop {
             if let State::Idle = self.state {
                 match buf.first() {
@@ -220,7 +224,11 @@ impl RequestDecoder {
         Ok(count)
     }
 
-    fn decode_multibulk(&mut self, buf: &mut BytesMut, args: &mut Vec<Bytes>) -> Result<bool, DecodeError> {
+    fn decode_multibulk(
+        &mut self,
+        buf: &mut BytesMut,
+        args: &mut Vec<Bytes>,
+    ) -> Result<bool, DecodeError> {
         let State::Multibulk {
             mut remaining,
             mut pos,
@@ -326,7 +334,11 @@ impl RequestDecoder {
         Ok(Some((value, cr + 2)))
     }
 
-    fn decode_inline(&mut self, buf: &mut BytesMut, args: &mut Vec<Bytes>) -> Result<InlineOutcome, DecodeError> {
+    fn decode_inline(
+        &mut self,
+        buf: &mut BytesMut,
+        args: &mut Vec<Bytes>,
+    ) -> Result<InlineOutcome, DecodeError> {
         let search_end = buf.len().min(self.limits.max_inline + 1);
         let Some(newline) = buf[..search_end].iter().position(|&b| b == b'\n') else {
             if buf.len() > self.limits.max_inline {
@@ -407,8 +419,13 @@ mod tests {
 
     #[test]
     fn decodes_multibulk_and_inline_requests() {
-        let requests = decode_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\nPING\r\n  get  \"a b\"\n").unwrap();
-        assert_eq!(requests, vec![vec!["SET", "k", ""], vec!["PING"], vec!["get", "a b"]]);
+        let requests =
+            decode_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\nPING\r\n  get  \"a b\"\n")
+                .unwrap();
+        assert_eq!(
+            requests,
+            vec![vec!["SET", "k", ""], vec!["PING"], vec!["get", "a b"]]
+        );
     }
 
     #[test]
@@ -421,17 +438,34 @@ mod tests {
     fn rejects_lengths_with_redis_wording() {
         let cases: &[(&[u8], &str)] = &[
             (b"*abc\r\n", "Protocol error: invalid multibulk length"),
-            (b"*99999999999\r\n", "Protocol error: invalid multibulk length"),
+            (
+                b"*99999999999\r\n",
+                "Protocol error: invalid multibulk length",
+            ),
             (b"*1\r\n$-1\r\n", "Protocol error: invalid bulk length"),
             (b"*1\r\n$x\r\n", "Protocol error: invalid bulk length"),
-            (b"*1\r\n$999999999999\r\n", "Protocol error: invalid bulk length"),
+            (
+                b"*1\r\n$999999999999\r\n",
+                "Protocol error: invalid bulk length",
+            ),
             (b"*1\r\n*1\r\n", "Protocol error: expected '$', got '*'"),
-            (b"*2\r\n$1\r\na\r\n:1\r\n", "Protocol error: expected '$', got ':'"),
-            (b"set \"a\r\n", "Protocol error: unbalanced quotes in request"),
+            (
+                b"*2\r\n$1\r\na\r\n:1\r\n",
+                "Protocol error: expected '$', got ':'",
+            ),
+            (
+                b"set \"a\r\n",
+                "Protocol error: unbalanced quotes in request",
+            ),
         ];
         for (input, wording) in cases {
             let err = decode_all(input).unwrap_err();
-            assert_eq!(err.to_string(), *wording, "input {:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                err.to_string(),
+                *wording,
+                "input {:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 
@@ -441,7 +475,10 @@ mod tests {
         assert_eq!(decode_all(&long).unwrap_err(), DecodeError::TooBigInline);
         let mut header = b"*".to_vec();
         header.extend(vec![b'1'; DEFAULT_MAX_INLINE + 1]);
-        assert_eq!(decode_all(&header).unwrap_err(), DecodeError::TooBigMultibulkCount);
+        assert_eq!(
+            decode_all(&header).unwrap_err(),
+            DecodeError::TooBigMultibulkCount
+        );
         let mut bulk = b"*1\r\n$".to_vec();
         bulk.extend(vec![b'1'; DEFAULT_MAX_INLINE + 1]);
         assert_eq!(decode_all(&bulk).unwrap_err(), DecodeError::TooBigBulkCount);
@@ -450,7 +487,10 @@ mod tests {
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let nested = b"*1\r\n".repeat(100_000);
-        assert_eq!(decode_all(&nested).unwrap_err(), DecodeError::ExpectedBulk(b'*'));
+        assert_eq!(
+            decode_all(&nested).unwrap_err(),
+            DecodeError::ExpectedBulk(b'*')
+        );
     }
 
     #[test]
@@ -473,7 +513,8 @@ mod tests {
     #[test]
     fn resumes_a_large_bulk_without_rescanning() {
         let payload = vec![b'x'; 1 << 20];
-        let mut request = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n", payload.len()).into_bytes();
+        let mut request =
+            format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n", payload.len()).into_bytes();
         request.extend_from_slice(&payload);
         request.extend_from_slice(b"\r\n");
         let mut decoder = RequestDecoder::new(Limits::default());
@@ -485,7 +526,9 @@ mod tests {
             if decoder.decode(&mut buf, &mut args).unwrap() {
                 break;
             }
-            assert!(decoder.bytes_wanted().is_none_or(|wanted| wanted == request.len()));
+            assert!(decoder
+                .bytes_wanted()
+                .is_none_or(|wanted| wanted == request.len()));
         }
         assert_eq!(args.len(), 3);
         assert_eq!(args[2].len(), payload.len());
@@ -497,7 +540,16 @@ mod tests {
         assert_eq!(parse_i64(b"0"), Some(0));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
-        for bad in [&b""[..], b"-", b"01", b"+1", b" 1", b"1 ", b"-0", b"9223372036854775808"] {
+        for bad in [
+            &b""[..],
+            b"-",
+            b"01",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"-0",
+            b"9223372036854775808",
+        ] {
             assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }

@@ -21,7 +21,11 @@ fn hex_value(b: u8) -> Option<u8> {
 
 /// Splits `text` (a slice of `line`) into arguments appended to `args`. Unquoted arguments
 /// share `line`'s memory; quoted ones are copied because escapes change their bytes.
-pub(crate) fn split_inline_args(text: &[u8], line: &Bytes, args: &mut Vec<Bytes>) -> Result<(), DecodeError> {
+pub(crate) fn split_inline_args(
+    text: &[u8],
+    line: &Bytes,
+    args: &mut Vec<Bytes>,
+) -> Result<(), DecodeError> {
     let base = text.as_ptr() as usize - line.as_ptr() as usize;
     let mut i = 0;
     let before = args.len();
@@ -126,7 +130,10 @@ mod tests {
     #[test]
     fn splits_like_sdssplitargs() {
         assert_eq!(split("set  k   v").unwrap(), vec!["set", "k", "v"]);
-        assert_eq!(split(r#"set k "a\nb\x41""#).unwrap(), vec!["set", "k", "a\nbA"]);
+        assert_eq!(
+            split(r#"set k "a\nb\x41""#).unwrap(),
+            vec!["set", "k", "a\nbA"]
+        );
         assert_eq!(split(r"set k 'it\'s'").unwrap(), vec!["set", "k", "it's"]);
         assert_eq!(split(r#"echo """#).unwrap(), vec!["echo", ""]);
         assert!(split("").unwrap().is_empty());

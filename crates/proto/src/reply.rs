@@ -231,7 +231,11 @@ impl<'a> ReplyWriter<'a> {
 /// trailing zeros, no exponent for ordinary magnitudes.
 pub fn format_double(value: f64) -> String {
     if value.is_infinite() {
-        return if value > 0.0 { "inf".into() } else { "-inf".into() };
+        return if value > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     if value == value.trunc() && value.abs() < 1e17 {
         return format!("{}", value as i64);
@@ -239,7 +243,10 @@ pub fn format_double(value: f64) -> String {
     // Rust's shortest round-trip representation, in plain (non-exponent) notation.
     let text = format!("{value}");
     if text.contains('e') {
-        format!("{value:.17}").trim_end_matches('0').trim_end_matches('.').to_string()
+        format!("{value:.17}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
     } else {
         text
     }
@@ -263,14 +270,23 @@ mod tests {
         assert_eq!(written(Protocol::Resp2, |r| r.null()), "$-1\r\n");
         assert_eq!(written(Protocol::Resp3, |r| r.null()), "_\r\n");
         assert_eq!(written(Protocol::Resp2, |r| r.bulk(b"")), "$0\r\n\r\n");
-        assert_eq!(written(Protocol::Resp2, |r| r.double(10.5)), "$4\r\n10.5\r\n");
+        assert_eq!(
+            written(Protocol::Resp2, |r| r.double(10.5)),
+            "$4\r\n10.5\r\n"
+        );
         assert_eq!(written(Protocol::Resp3, |r| r.double(10.5)), ",10.5\r\n");
-        assert_eq!(written(Protocol::Resp3, |r| r.verbatim(b"a")), "=5\r\ntxt:a\r\n");
+        assert_eq!(
+            written(Protocol::Resp3, |r| r.verbatim(b"a")),
+            "=5\r\ntxt:a\r\n"
+        );
     }
 
     #[test]
     fn errors_cannot_break_framing() {
-        assert_eq!(written(Protocol::Resp2, |r| r.error("ERR a\r\nb")), "-ERR a  b\r\n");
+        assert_eq!(
+            written(Protocol::Resp2, |r| r.error("ERR a\r\nb")),
+            "-ERR a  b\r\n"
+        );
     }
 
     #[test]

@@ -1,0 +1,220 @@
+//! The node's key space: a small trait over interchangeable storage engines.
+//!
+//! Commands talk to [`Store`] only, the way pelikan keeps storage apart from protocols, so an
+//! engine can be measured and replaced without touching a command. The trait owns what every
+//! engine must guarantee: an expired key is never returned, every write is atomic per key
+//! (read-modify-write included), a write is always kept (no admission filter), the byte budget
+//! counts a per-entry overhead, and a scan returns every key present for its whole duration.
+//!
+//! Times are Unix milliseconds passed in by the caller, so engines never read a clock and tests
+//! control time exactly.
+
+mod cursor;
+mod moka_engine;
+mod quick_engine;
+mod value;
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub use moka_engine::MokaStore;
+pub use quick_engine::QuickStore;
+pub use value::{is_expired, StoreKey, Value, NO_DEADLINE};
+
+/// What an [`Store::update`] callback decides for the key it was shown.
+#[derive(Debug)]
+pub enum Change {
+    /// Leave the key as it is.
+    Keep,
+    /// Store this value with this deadline (Unix ms, or [`NO_DEADLINE`]).
+    Put(Value),
+    /// Keep the value, change its deadline.
+    Expire(u64),
+    /// Delete the key.
+    Remove,
+}
+
+/// Why a store refused a write.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The entry is larger than the engine can ever hold under its limit.
+    #[error("entry of {weight} bytes exceeds the largest entry the store can hold ({max} bytes)")]
+    TooLarge {
+        /// The entry's weight, overhead included.
+        weight: u64,
+        /// The largest weight one entry may have.
+        max: u64,
+    },
+    /// The engine cannot do this.
+    #[error("{0}")]
+    Unsupported(&'static str),
+}
+
+/// Which engine backs the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum StoreKind {
+    /// quick_cache: compact (about 120 bytes per small entry), exact budget, lazy expiry plus
+    /// an incremental sweep. The default.
+    #[default]
+    Quick,
+    /// moka: precise expiry timers, higher memory per entry (about 360 bytes).
+    Moka,
+}
+
+impl StoreKind {
+    /// The name used in flags, config files and INFO.
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreKind::Quick => "quick",
+            StoreKind::Moka => "moka",
+        }
+    }
+}
+
+impl std::str::FromStr for StoreKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "quick" => Ok(StoreKind::Quick),
+            "moka" => Ok(StoreKind::Moka),
+            other => Err(format!(
+                "unknown store '{other}' (expected 'quick' or 'moka')"
+            )),
+        }
+    }
+}
+
+/// Counters every engine keeps, read by INFO.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Keys held, expired ones not yet reclaimed included (as Redis's DBSIZE).
+    pub keys: u64,
+    /// Keys with a deadline.
+    pub keys_with_deadline: u64,
+    /// Bytes counted against the limit: keys, values and the per-entry overhead.
+    pub used_bytes: u64,
+    /// The byte limit; 0 when unlimited.
+    pub limit_bytes: u64,
+    /// Keys evicted to stay under the limit.
+    pub evicted_keys: u64,
+    /// Keys removed because their deadline passed.
+    pub expired_keys: u64,
+}
+
+/// What one sweep step did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sweep {
+    /// Entries looked at.
+    pub examined: usize,
+    /// Expired entries removed.
+    pub expired: usize,
+    /// Whether the sweep reached the end of the key space and will start over.
+    pub wrapped: bool,
+}
+
+/// A key space with a byte budget and per-key deadlines. Object-safe: the node holds an
+/// `Arc<dyn Store>` chosen at start-up.
+pub trait Store: Send + Sync + 'static {
+    /// Which engine this is.
+    fn kind(&self) -> StoreKind;
+
+    /// The live value of `key` at `now`, counting as an access for eviction.
+    fn get(&self, key: &[u8], now: u64) -> Option<Value>;
+
+    /// Atomically reads `key` (`None` if absent or expired) and applies what `decide` returns.
+    /// Concurrent updates of one key are serialised; `decide` may run more than once if it
+    /// races with another writer, so it must only compute, not act.
+    fn update(
+        &self,
+        key: &[u8],
+        now: u64,
+        decide: &mut dyn FnMut(Option<&Value>) -> Change,
+    ) -> Result<(), StoreError>;
+
+    /// Stores `value` under `key` unconditionally.
+    fn set(&self, key: &[u8], value: Value) -> Result<(), StoreError> {
+        self.update(key, 0, &mut |_| Change::Put(value.clone()))
+    }
+
+    /// Deletes `key`; true if a live key was deleted.
+    fn remove(&self, key: &[u8], now: u64) -> bool {
+        let mut removed = false;
+        // An update that always removes cannot fail.
+        let _ = self.update(key, now, &mut |current| {
+            removed = current.is_some();
+            if removed {
+                Change::Remove
+            } else {
+                Change::Keep
+            }
+        });
+        removed
+    }
+
+    /// Number of keys, exact after writes (expired keys not yet reclaimed included, as in Redis).
+    fn len(&self) -> u64;
+
+    /// Whether the store holds no key.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Deletes every key.
+    fn clear(&self);
+
+    /// One step of a scan: calls `visit` with up to about `count` live keys and returns the
+    /// cursor to continue from (0 when the scan is complete). Every key present for the whole
+    /// scan is visited at least once; keys may be visited more than once.
+    fn scan(&self, cursor: u64, count: usize, now: u64, visit: &mut dyn FnMut(&[u8])) -> u64;
+
+    /// A live key chosen at random, or `None` when the store is empty.
+    fn random_key(&self, now: u64) -> Option<Vec<u8>>;
+
+    /// Examines up to `budget` entries for expiry, continuing where the last call stopped.
+    fn sweep_expired(&self, now: u64, budget: usize) -> Sweep;
+
+    /// Counters for INFO.
+    fn stats(&self) -> StoreStats;
+
+    /// Changes the byte limit at run time.
+    fn set_limit(&self, bytes: u64) -> Result<(), StoreError>;
+}
+
+/// Builds the engine `kind` with a byte limit (0 for none).
+pub fn build(kind: StoreKind, limit_bytes: u64) -> Arc<dyn Store> {
+    match kind {
+        StoreKind::Quick => Arc::new(QuickStore::new(limit_bytes)),
+        StoreKind::Moka => Arc::new(MokaStore::new(limit_bytes)),
+    }
+}
+
+/// Counters shared between an engine and its eviction hooks.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub evicted: AtomicU64,
+    pub expired: AtomicU64,
+    pub with_deadline: AtomicI64,
+}
+
+impl Counters {
+    /// Accounts for a deadline changing from `old` to `new` (either may be [`NO_DEADLINE`]).
+    pub fn deadline_changed(&self, old: u64, new: u64) {
+        let delta = i64::from(new != NO_DEADLINE) - i64::from(old != NO_DEADLINE);
+        if delta != 0 {
+            self.with_deadline.fetch_add(delta, Ordering::Relaxed);
+        }
+    }
+
+    pub fn keys_with_deadline(&self) -> u64 {
+        self.with_deadline.load(Ordering::Relaxed).max(0) as u64
+    }
+}
+
+#[cfg(test)]
+mod conformance;

@@ -1,0 +1,360 @@
+//! The default engine, on quick_cache.
+//!
+//! quick_cache weighs entries synchronously under its shard lock, so the byte budget is exact,
+//! and its CLOCK-Pro-style policy measured a 0.757 hit ratio on a Zipf 0.99 stream where Redis's
+//! LFU made 0.752. It has no timers: an expired key is removed when it is next touched, and
+//! [`Store::sweep_expired`] walks the key space incrementally, as Redis's active expiry does.
+//!
+//! Each shard gets `limit / shards` bytes and rejects an entry larger than that, so the shard
+//! count shrinks for small limits (see [`shard_count`]) and writes of larger entries fail
+//! with [`StoreError::TooLarge`] rather than vanishing.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use quick_cache::sync::{Cache, EntryAction, EntryResult};
+use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, Weighter};
+
+use super::cursor::{CursorTable, Ring};
+use super::value::KeyRef;
+use super::{Change, Counters, Store, StoreError, StoreKey, StoreKind, StoreStats, Sweep, Value};
+
+/// Bytes charged per entry beyond its key and value: quick_cache's slab and table slots, the
+/// key's and value's allocation headers and malloc rounding. Measured: 1M entries of 16 + 32
+/// bytes grew the process by about 118 bytes each, 70 of them key and value with their headers.
+pub const ENTRY_OVERHEAD: u64 = 64;
+
+/// Smallest shard budget before shards are merged: an entry up to this size always fits.
+const MIN_SHARD_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The item count the engine plans for, per byte of limit: a guess of 200 bytes per entry. It
+/// sizes the ghost list that remembers recently evicted keys (half of it, quick_cache's default).
+const PLANNED_BYTES_PER_ENTRY: u64 = 200;
+
+type QuickCache = Cache<StoreKey, Value, EntryWeigher, DefaultHashBuilder, Hooks>;
+type QuickIterator<'a> =
+    quick_cache::sync::Iter<'a, StoreKey, Value, EntryWeigher, DefaultHashBuilder, Hooks>;
+
+// A walk over the cache that owns a handle on it, so it can be kept between SCAN calls.
+self_cell::self_cell!(
+    struct OwnedWalk {
+        owner: Arc<QuickCache>,
+        #[covariant]
+        dependent: QuickIterator,
+    }
+);
+
+impl Iterator for OwnedWalk {
+    type Item = (StoreKey, Value);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.with_dependent_mut(|_, walk| walk.next())
+    }
+}
+
+fn walk(cache: &Arc<QuickCache>) -> OwnedWalk {
+    OwnedWalk::new(Arc::clone(cache), |cache| cache.iter())
+}
+
+/// The weight of an entry: what it is charged against the limit.
+pub fn entry_weight(key_len: usize, value_len: usize) -> u64 {
+    key_len as u64 + value_len as u64 + ENTRY_OVERHEAD
+}
+
+#[derive(Clone)]
+struct EntryWeigher;
+
+impl Weighter<StoreKey, Value> for EntryWeigher {
+    fn weight(&self, key: &StoreKey, value: &Value) -> u64 {
+        entry_weight(key.as_bytes().len(), value.data().len())
+    }
+}
+
+/// Counts evictions, and keeps the count of keys with a deadline right when one is evicted.
+#[derive(Clone)]
+struct Hooks(Arc<Counters>);
+
+impl Lifecycle<StoreKey, Value> for Hooks {
+    type RequestState = ();
+
+    fn on_evict(&self, _state: &mut (), _key: StoreKey, value: Value) {
+        self.0.evicted.fetch_add(1, Ordering::Relaxed);
+        self.0
+            .deadline_changed(value.deadline(), super::NO_DEADLINE);
+    }
+}
+
+/// How many shards for a limit: as many as quick_cache would pick (4 per core), but never so
+/// many that one shard holds less than [`MIN_SHARD_BYTES`] (or the whole limit, if smaller).
+pub fn shard_count(limit_bytes: u64) -> usize {
+    let parallel = std::thread::available_parallelism().map_or(4, |n| n.get()) * 4;
+    if limit_bytes == 0 {
+        return parallel.next_power_of_two();
+    }
+    let by_size = (limit_bytes / MIN_SHARD_BYTES).max(1) as usize;
+    let shards = by_size.min(parallel).max(1);
+    // quick_cache rounds up to a power of two; round down so shards stay at least the minimum.
+    1 << (usize::BITS - 1 - shards.leading_zeros())
+}
+
+/// The quick_cache engine.
+pub struct QuickStore {
+    cache: Arc<QuickCache>,
+    counters: Arc<Counters>,
+    limit: std::sync::atomic::AtomicU64,
+    cursors: CursorTable<OwnedWalk>,
+    sweeper: Ring<OwnedWalk>,
+    sampler: Ring<OwnedWalk>,
+}
+
+impl QuickStore {
+    /// An engine holding at most `limit_bytes` (0: no limit).
+    pub fn new(limit_bytes: u64) -> Self {
+        let counters = Arc::new(Counters::default());
+        let capacity = if limit_bytes == 0 {
+            u64::MAX / 2
+        } else {
+            limit_bytes
+        };
+        let planned_items = if limit_bytes == 0 {
+            1 << 20
+        } else {
+            (limit_bytes / PLANNED_BYTES_PER_ENTRY).clamp(64, 1 << 26)
+        };
+        let options = OptionsBuilder::new()
+            .shards(shard_count(limit_bytes))
+            .weight_capacity(capacity)
+            .estimated_items_capacity(planned_items as usize)
+            .build()
+            .expect("weight capacity is set");
+        let cache = Cache::with_options(
+            options,
+            EntryWeigher,
+            DefaultHashBuilder::default(),
+            Hooks(Arc::clone(&counters)),
+        );
+        Self {
+            cache: Arc::new(cache),
+            counters,
+            limit: limit_bytes.into(),
+            cursors: CursorTable::new(),
+            sweeper: Ring::new(),
+            sampler: Ring::new(),
+        }
+    }
+
+    fn check_fits(&self, key: &[u8], value: &Value) -> Result<(), StoreError> {
+        let weight = entry_weight(key.len(), value.data().len());
+        let max = self.cache.shard_capacity();
+        if weight > max {
+            return Err(StoreError::TooLarge { weight, max });
+        }
+        Ok(())
+    }
+
+    /// Removes `key` if it is still expired at `now`.
+    fn reclaim_expired(&self, key: &[u8], now: u64) {
+        if let Some((_, old)) = self
+            .cache
+            .remove_if(KeyRef::new(key), |value| value.is_expired(now))
+        {
+            self.counters.expired.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .deadline_changed(old.deadline(), super::NO_DEADLINE);
+        }
+    }
+}
+
+impl Store for QuickStore {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Quick
+    }
+
+    fn get(&self, key: &[u8], now: u64) -> Option<Value> {
+        let value = self.cache.get(KeyRef::new(key))?;
+        if value.is_expired(now) {
+            self.reclaim_expired(key, now);
+            return None;
+        }
+        Some(value)
+    }
+
+    fn update(
+        &self,
+        key: &[u8],
+        now: u64,
+        decide: &mut dyn FnMut(Option<&Value>) -> Change,
+    ) -> Result<(), StoreError> {
+        let counters = &self.counters;
+        loop {
+            let mut outcome = Ok(());
+            let mut was_expired = false;
+            let result = self.cache.entry(KeyRef::new(key), None, |_, current| {
+                let expired = current.is_expired(now);
+                was_expired = expired;
+                let change = decide(if expired { None } else { Some(&*current) });
+                match change {
+                    Change::Keep if expired => EntryAction::Remove,
+                    Change::Keep => EntryAction::Retain(()),
+                    Change::Expire(_) if expired => EntryAction::Remove,
+                    Change::Expire(deadline) => {
+                        counters.deadline_changed(current.deadline(), deadline);
+                        current.set_deadline(deadline);
+                        EntryAction::Retain(())
+                    }
+                    Change::Remove => EntryAction::Remove,
+                    Change::Put(value) => {
+                        if let Err(e) = self.check_fits(key, &value) {
+                            outcome = Err(e);
+                            return if expired {
+                                EntryAction::Remove
+                            } else {
+                                EntryAction::Retain(())
+                            };
+                        }
+                        if expired {
+                            counters.expired.fetch_add(1, Ordering::Relaxed);
+                        }
+                        counters.deadline_changed(current.deadline(), value.deadline());
+                        *current = value;
+                        EntryAction::Retain(())
+                    }
+                }
+            });
+            match result {
+                EntryResult::Retained(()) => return outcome,
+                EntryResult::Removed(_, old) => {
+                    if was_expired {
+                        counters.expired.fetch_add(1, Ordering::Relaxed);
+                    }
+                    counters.deadline_changed(old.deadline(), super::NO_DEADLINE);
+                    return outcome;
+                }
+                EntryResult::Vacant(guard) => {
+                    let Change::Put(value) = decide(None) else {
+                        return Ok(());
+                    };
+                    self.check_fits(key, &value)?;
+                    let deadline = value.deadline();
+                    match guard.insert(value) {
+                        Ok(()) => {
+                            counters.deadline_changed(super::NO_DEADLINE, deadline);
+                            return Ok(());
+                        }
+                        // Another writer replaced our placeholder: decide again on its value.
+                        Err(_) => continue,
+                    }
+                }
+                EntryResult::Replaced(guard, _) => {
+                    // Not produced: no callback above asks for a replacement guard.
+                    drop(guard);
+                    return Ok(());
+                }
+                EntryResult::Timeout => unreachable!("entry() without a timeout waits"),
+            }
+        }
+    }
+
+    fn remove(&self, key: &[u8], now: u64) -> bool {
+        match self.cache.remove(KeyRef::new(key)) {
+            Some((_, old)) => {
+                self.counters
+                    .deadline_changed(old.deadline(), super::NO_DEADLINE);
+                if old.is_expired(now) {
+                    self.counters.expired.fetch_add(1, Ordering::Relaxed);
+                    false
+                } else {
+                    true
+                }
+            }
+            None => false,
+        }
+    }
+
+    fn len(&self) -> u64 {
+        self.cache.len() as u64
+    }
+
+    fn clear(&self) {
+        self.cache.clear();
+        self.counters.with_deadline.store(0, Ordering::Relaxed);
+        self.cursors.clear();
+        self.sweeper.reset();
+        self.sampler.reset();
+    }
+
+    fn scan(&self, cursor: u64, count: usize, now: u64, visit: &mut dyn FnMut(&[u8])) -> u64 {
+        self.cursors
+            .step(cursor, count, || walk(&self.cache), &mut |(key, value)| {
+                if value.is_expired(now) {
+                    return false;
+                }
+                visit(key.as_bytes());
+                true
+            })
+    }
+
+    fn random_key(&self, now: u64) -> Option<Vec<u8>> {
+        if self.cache.is_empty() {
+            return None;
+        }
+        // Skip a random number of entries along an endless walk: cheap, and over repeated
+        // calls every key comes up; not uniform within one call, as Redis's is not either.
+        let mut skip = rand::random_range(0..16usize);
+        let mut found = None;
+        self.sampler
+            .advance(usize::MAX, || walk(&self.cache), &mut |(key, value)| {
+                if value.is_expired(now) {
+                    return found.is_none();
+                }
+                found = Some(key.as_bytes().to_vec());
+                if skip == 0 {
+                    return false;
+                }
+                skip -= 1;
+                true
+            });
+        found
+    }
+
+    fn sweep_expired(&self, now: u64, budget: usize) -> Sweep {
+        if self.counters.keys_with_deadline() == 0 {
+            return Sweep::default();
+        }
+        let mut expired = Vec::new();
+        let (examined, wrapped) =
+            self.sweeper
+                .advance(budget, || walk(&self.cache), &mut |(key, value)| {
+                    if value.is_expired(now) {
+                        expired.push(key);
+                    }
+                    true
+                });
+        let before = self.counters.expired.load(Ordering::Relaxed);
+        for key in &expired {
+            self.reclaim_expired(key.as_bytes(), now);
+        }
+        Sweep {
+            examined,
+            expired: (self.counters.expired.load(Ordering::Relaxed) - before) as usize,
+            wrapped,
+        }
+    }
+
+    fn stats(&self) -> StoreStats {
+        StoreStats {
+            keys: self.len(),
+            keys_with_deadline: self.counters.keys_with_deadline(),
+            used_bytes: self.cache.weight(),
+            limit_bytes: self.limit.load(Ordering::Relaxed),
+            evicted_keys: self.counters.evicted.load(Ordering::Relaxed),
+            expired_keys: self.counters.expired.load(Ordering::Relaxed),
+        }
+    }
+
+    fn set_limit(&self, bytes: u64) -> Result<(), StoreError> {
+        let capacity = if bytes == 0 { u64::MAX / 2 } else { bytes };
+        self.cache.set_capacity(capacity);
+        self.limit.store(bytes, Ordering::Relaxed);
+        Ok(())
+    }
+}
