@@ -372,8 +372,9 @@ fn memchr_cr(haystack: &[u8]) -> Option<usize> {
 }
 
 /// Parses a decimal integer the way Redis's `string2ll` does: optional '-', digits, no
-/// spaces, no '+', no leading zeros except "0" itself.
-pub(crate) fn parse_i64(digits: &[u8]) -> Option<i64> {
+/// spaces, no '+', no leading zeros except "0" itself. Commands use it for every integer
+/// argument and for INCR's stored value, so "not an integer" means the same thing everywhere.
+pub fn parse_i64(digits: &[u8]) -> Option<i64> {
     let (negative, rest) = match digits.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, digits),

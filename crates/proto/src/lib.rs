@@ -14,5 +14,5 @@ mod decoder;
 mod inline;
 mod reply;
 
-pub use decoder::{DecodeError, Limits, RequestDecoder};
-pub use reply::{Protocol, ReplyWriter};
+pub use decoder::{parse_i64, DecodeError, Limits, RequestDecoder};
+pub use reply::{format_double, Protocol, ReplyWriter};

@@ -1,0 +1,174 @@
+//! The registry of connected clients, for CLIENT LIST/INFO/KILL and INFO's clients section.
+//!
+//! A connection owns its protocol state; what other connections may read or act on (name,
+//! addresses, last command, the kill switch) lives here behind atomics and small locks.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use dashmap::DashMap;
+use tokio::sync::Notify;
+
+/// One connected client, as other connections see it.
+#[derive(Debug)]
+pub struct ClientInfo {
+    /// Unique, increasing from 1.
+    pub id: u64,
+    /// The client's address.
+    pub addr: SocketAddr,
+    /// The node's address on this connection.
+    pub local_addr: SocketAddr,
+    /// When the client connected.
+    pub connected_at: Instant,
+    /// Milliseconds after `connected_at` of the last command.
+    pub last_command_at_ms: AtomicU64,
+    /// Name of the last command.
+    pub last_command: Mutex<&'static str>,
+    /// CLIENT SETNAME.
+    pub name: Mutex<String>,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: Mutex<String>,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: Mutex<String>,
+    /// 2 or 3.
+    pub resp: AtomicU8,
+    /// Commands queued in MULTI, -1 outside one.
+    pub multi: AtomicI64,
+    /// Bytes waiting in the query buffer.
+    pub query_buffer: AtomicUsize,
+    /// Bytes of replies not yet written.
+    pub output_buffer: AtomicUsize,
+    killed: AtomicBool,
+    kill: Notify,
+}
+
+impl ClientInfo {
+    /// Marks the client killed and wakes its connection, which closes.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill.notify_one();
+    }
+
+    /// Whether CLIENT KILL named this client.
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    /// Completes when the client is killed.
+    pub async fn killed(&self) {
+        while !self.is_killed() {
+            self.kill.notified().await;
+        }
+    }
+
+    /// Records that a command ran now.
+    pub fn touch(&self, command: &'static str) {
+        let elapsed = self.connected_at.elapsed().as_millis() as u64;
+        self.last_command_at_ms.store(elapsed, Ordering::Relaxed);
+        *lock(&self.last_command) = command;
+    }
+
+    /// The name set with CLIENT SETNAME, or empty.
+    pub fn name(&self) -> String {
+        lock(&self.name).clone()
+    }
+
+    /// One line of CLIENT LIST, in Redis's format (fields that mean nothing here are fixed).
+    pub fn describe(&self) -> String {
+        let age = self.connected_at.elapsed().as_secs();
+        let idle_ms = (self.connected_at.elapsed().as_millis() as u64)
+            .saturating_sub(self.last_command_at_ms.load(Ordering::Relaxed));
+        let multi = self.multi.load(Ordering::Relaxed);
+        format!(
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.local_addr,
+            lock(&self.name),
+            age,
+            idle_ms / 1000,
+            if multi >= 0 { "x" } else { "N" },
+            multi,
+            self.query_buffer.load(Ordering::Relaxed),
+            self.output_buffer.load(Ordering::Relaxed),
+            lock(&self.last_command),
+            self.resp.load(Ordering::Relaxed),
+            lock(&self.lib_name),
+            lock(&self.lib_ver),
+        )
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// All connected clients.
+#[derive(Debug, Default)]
+pub struct ClientRegistry {
+    clients: DashMap<u64, Arc<ClientInfo>>,
+    next_id: AtomicU64,
+}
+
+impl ClientRegistry {
+    /// Registers a new connection.
+    pub fn register(&self, addr: SocketAddr, local_addr: SocketAddr) -> Arc<ClientInfo> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let info = Arc::new(ClientInfo {
+            id,
+            addr,
+            local_addr,
+            connected_at: Instant::now(),
+            last_command_at_ms: AtomicU64::new(0),
+            last_command: Mutex::new("NULL"),
+            name: Mutex::new(String::new()),
+            lib_name: Mutex::new(String::new()),
+            lib_ver: Mutex::new(String::new()),
+            resp: AtomicU8::new(2),
+            multi: AtomicI64::new(-1),
+            query_buffer: AtomicUsize::new(0),
+            output_buffer: AtomicUsize::new(0),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+        });
+        self.clients.insert(id, Arc::clone(&info));
+        info
+    }
+
+    /// Removes a closed connection.
+    pub fn unregister(&self, id: u64) {
+        self.clients.remove(&id);
+    }
+
+    /// How many clients are connected.
+    pub fn len(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Whether no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.clients.is_empty()
+    }
+
+    /// The clients, ordered by id.
+    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
+        let mut all: Vec<_> = self
+            .clients
+            .iter()
+            .map(|entry| Arc::clone(entry.value()))
+            .collect();
+        all.sort_by_key(|client| client.id);
+        all
+    }
+
+    /// Kills every client: used when the node stops.
+    pub fn kill_all(&self) {
+        for entry in self.clients.iter() {
+            entry.value().kill();
+        }
+    }
+}

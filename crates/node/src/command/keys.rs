@@ -1,0 +1,151 @@
+//! Key-space commands: DEL/UNLINK, EXISTS, TOUCH, TYPE, KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB,
+//! FLUSHALL. The only type a node stores is the string, so TYPE answers `string` or `none`.
+
+use bytes::Bytes;
+
+use super::args::{glob_match, is, parse_i64};
+use super::{errors, Ctx, Flow};
+
+/// SCAN's default COUNT, as in Redis.
+const DEFAULT_SCAN_COUNT: usize = 10;
+
+/// DEL key [key ...]; also UNLINK: freeing a value never blocks here, so both are the same.
+pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let removed = args[1..]
+        .iter()
+        .filter(|key| ctx.node.store.remove(key, ctx.now))
+        .count();
+    ctx.reply().int(removed as i64);
+    Flow::Continue
+}
+
+/// EXISTS key [key ...]: a key named twice counts twice, as in Redis.
+pub fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let found = args[1..]
+        .iter()
+        .filter(|key| ctx.node.store.get(key, ctx.now).is_some())
+        .count();
+    ctx.reply().int(found as i64);
+    Flow::Continue
+}
+
+/// TOUCH key [key ...]: counts as an access for eviction.
+pub fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    exists(ctx, args)
+}
+
+/// TYPE key
+pub fn type_of(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let found = ctx.node.store.get(&args[1], ctx.now).is_some();
+    ctx.reply().simple(if found { "string" } else { "none" });
+    Flow::Continue
+}
+
+/// KEYS pattern: walks the whole key space (O(N), as in Redis).
+pub fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let pattern = &args[1];
+    let match_all = pattern.as_ref() == b"*";
+    let mut found = Vec::new();
+    let mut cursor = 0;
+    loop {
+        cursor = ctx.node.store.scan(cursor, 1024, ctx.now, &mut |key| {
+            if match_all || glob_match(pattern, key) {
+                found.push(key.to_vec());
+            }
+        });
+        if cursor == 0 {
+            break;
+        }
+    }
+    let mut reply = ctx.reply();
+    reply.array(found.len());
+    for key in &found {
+        reply.bulk(key);
+    }
+    Flow::Continue
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let Some(cursor) = std::str::from_utf8(&args[1])
+        .ok()
+        .and_then(|text| text.parse::<u64>().ok())
+    else {
+        ctx.error("ERR invalid cursor");
+        return Flow::Continue;
+    };
+    let mut pattern: Option<&[u8]> = None;
+    let mut count = DEFAULT_SCAN_COUNT;
+    let mut type_matches = true;
+    let mut i = 2;
+    while i < args.len() {
+        if i + 1 >= args.len() {
+            ctx.error(errors::SYNTAX);
+            return Flow::Continue;
+        }
+        let value = &args[i + 1];
+        if is(&args[i], "MATCH") {
+            pattern = (value.as_ref() != b"*").then_some(value.as_ref());
+        } else if is(&args[i], "COUNT") {
+            match parse_i64(value) {
+                Some(n) if n >= 1 => count = n as usize,
+                Some(_) => {
+                    ctx.error(errors::SYNTAX);
+                    return Flow::Continue;
+                }
+                None => {
+                    ctx.error(errors::NOT_INTEGER);
+                    return Flow::Continue;
+                }
+            }
+        } else if is(&args[i], "TYPE") {
+            type_matches = is(value, "string");
+        } else {
+            ctx.error(errors::SYNTAX);
+            return Flow::Continue;
+        }
+        i += 2;
+    }
+    let mut found = Vec::new();
+    let next = ctx.node.store.scan(cursor, count, ctx.now, &mut |key| {
+        if type_matches && pattern.is_none_or(|pattern| glob_match(pattern, key)) {
+            found.push(key.to_vec());
+        }
+    });
+    let mut digits = itoa::Buffer::new();
+    let mut reply = ctx.reply();
+    reply.array(2);
+    reply.bulk(digits.format(next).as_bytes());
+    reply.array(found.len());
+    for key in &found {
+        reply.bulk(key);
+    }
+    Flow::Continue
+}
+
+/// RANDOMKEY
+pub fn randomkey(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Flow {
+    match ctx.node.store.random_key(ctx.now) {
+        Some(key) => ctx.reply().bulk(&key),
+        None => ctx.reply().null(),
+    }
+    Flow::Continue
+}
+
+/// DBSIZE
+pub fn dbsize(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Flow {
+    let len = ctx.node.store.len();
+    ctx.reply().int(len as i64);
+    Flow::Continue
+}
+
+/// FLUSHDB / FLUSHALL [ASYNC|SYNC]: one database, so both empty the node.
+pub fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    if args.len() > 2 || (args.len() == 2 && !is(&args[1], "ASYNC") && !is(&args[1], "SYNC")) {
+        ctx.error(errors::SYNTAX);
+        return Flow::Continue;
+    }
+    ctx.node.store.clear();
+    ctx.reply().ok();
+    Flow::Continue
+}

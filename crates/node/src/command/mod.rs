@@ -1,0 +1,219 @@
+//! Commands: one data-driven table (name, arity, flags, key positions, docs, handler) and the
+//! dispatcher that checks authentication, arity and MULTI state before calling a handler.
+//!
+//! Handlers live by family (`strings`, `keys`, `expire`, `connection`, `server`,
+//! `transaction`); each is a plain function over a [`Ctx`] and the request's arguments and
+//! writes exactly one reply. Error texts are Redis's, word for word.
+
+mod args;
+mod connection;
+mod expire;
+mod keys;
+mod server;
+mod strings;
+mod table;
+mod transaction;
+
+use bytes::{Bytes, BytesMut};
+use cachering_proto::{Protocol, ReplyWriter};
+
+use crate::clients::ClientInfo;
+use crate::state::NodeState;
+use crate::store::StoreError;
+
+pub use connection::REDIS_VERSION;
+pub use table::{lookup, CommandSpec, COMMANDS};
+
+/// Redis's error texts used by more than one command.
+pub(crate) mod errors {
+    pub const SYNTAX: &str = "ERR syntax error";
+    pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+    pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+    pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+    pub const NOAUTH: &str = "NOAUTH Authentication required.";
+    pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+}
+
+/// Per-connection protocol state that commands read and change.
+#[derive(Debug, Default)]
+pub struct Session {
+    /// RESP2 until `HELLO 3`.
+    pub protocol: Protocol,
+    /// False until AUTH succeeds when the node has a password.
+    pub authenticated: bool,
+    /// Commands queued since MULTI; `None` outside a transaction.
+    pub queued: Option<Vec<Vec<Bytes>>>,
+    /// Bytes held by the queued commands.
+    pub queued_bytes: usize,
+    /// A queued command was refused: EXEC must abort.
+    pub transaction_failed: bool,
+}
+
+/// What the connection does after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep serving.
+    Continue,
+    /// Flush the replies and close (QUIT, SHUTDOWN).
+    Close,
+}
+
+/// What a handler works with.
+pub struct Ctx<'a> {
+    /// The node.
+    pub node: &'a NodeState,
+    /// This client, as the registry shows it.
+    pub client: &'a ClientInfo,
+    /// This connection's protocol state.
+    pub session: &'a mut Session,
+    /// The output buffer replies are appended to.
+    pub out: &'a mut BytesMut,
+    /// The time the command started, in Unix milliseconds.
+    pub now: u64,
+}
+
+impl Ctx<'_> {
+    /// A writer for this command's reply.
+    pub fn reply(&mut self) -> ReplyWriter<'_> {
+        ReplyWriter::new(self.out, self.session.protocol)
+    }
+
+    /// Replies with an error and counts it.
+    pub fn error(&mut self, text: &str) {
+        self.node
+            .stats
+            .error_replies
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.reply().error(text);
+    }
+
+    /// Replies with the error for a refused store write.
+    pub fn store_error(&mut self, error: &StoreError) {
+        match error {
+            StoreError::TooLarge { .. } => self.error(errors::OOM),
+            StoreError::Unsupported(why) => self.error(&format!("ERR {why}")),
+        }
+    }
+
+    /// Replies with Redis's arity error for `name`.
+    pub fn wrong_arity(&mut self, name: &str) {
+        self.error(&format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
+    }
+
+    /// Counts a read as a hit or a miss.
+    pub fn count_read(&self, hit: bool) {
+        let counter = if hit {
+            &self.node.stats.keyspace_hits
+        } else {
+            &self.node.stats.keyspace_misses
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Commands a client may run before authenticating.
+fn allowed_before_auth(spec: &CommandSpec) -> bool {
+    matches!(spec.name, "auth" | "hello" | "quit")
+}
+
+/// Commands that run at once inside MULTI instead of being queued.
+fn runs_inside_multi(spec: &CommandSpec) -> bool {
+    matches!(spec.name, "exec" | "discard" | "multi" | "quit" | "reset")
+}
+
+fn arity_ok(spec: &CommandSpec, argc: usize) -> bool {
+    let argc = argc as i64;
+    let arity = i64::from(spec.arity);
+    if arity >= 0 {
+        argc == arity
+    } else {
+        argc >= -arity
+    }
+}
+
+/// Redis's reply to an unknown command: its name and the start of its arguments, each cut so
+/// the message stays short.
+fn unknown_command_error(args: &[Bytes]) -> String {
+    let name = String::from_utf8_lossy(&args[0]);
+    let name: String = name.chars().take(128).collect();
+    let mut listed = String::new();
+    for arg in &args[1..] {
+        if listed.len() >= 128 {
+            break;
+        }
+        let room = 128 - listed.len();
+        let text = String::from_utf8_lossy(arg);
+        let cut: String = text.chars().take(room).collect();
+        listed.push('\'');
+        listed.push_str(&cut);
+        listed.push_str("' ");
+    }
+    format!("ERR unknown command '{name}', with args beginning with: {listed}")
+}
+
+/// Runs one request, writing its reply.
+pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let Some(spec) = lookup(&args[0]) else {
+        if ctx.session.queued.is_some() {
+            ctx.session.transaction_failed = true;
+        }
+        ctx.error(&unknown_command_error(args));
+        return Flow::Continue;
+    };
+    if !ctx.session.authenticated && !allowed_before_auth(spec) {
+        if ctx.session.queued.is_some() {
+            ctx.session.transaction_failed = true;
+        }
+        ctx.error(errors::NOAUTH);
+        return Flow::Continue;
+    }
+    if !arity_ok(spec, args.len()) {
+        if ctx.session.queued.is_some() {
+            ctx.session.transaction_failed = true;
+        }
+        ctx.wrong_arity(spec.name);
+        return Flow::Continue;
+    }
+    if ctx.session.queued.is_some() && !runs_inside_multi(spec) {
+        if spec.flags.contains(&"no_multi") {
+            ctx.session.transaction_failed = true;
+            ctx.error("ERR Command not allowed inside a transaction");
+            return Flow::Continue;
+        }
+        transaction::queue(ctx, args);
+        return Flow::Continue;
+    }
+    run(ctx, spec, args)
+}
+
+/// Runs a command whose checks passed (also used by EXEC for queued commands).
+fn run(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: &[Bytes]) -> Flow {
+    ctx.node
+        .stats
+        .commands_processed
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ctx.client.touch(spec.name);
+    (spec.handler)(ctx, args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_command_error_matches_redis() {
+        let args: Vec<Bytes> = ["foo", "a", "b"]
+            .into_iter()
+            .map(|s| Bytes::from_static(s.as_bytes()))
+            .collect();
+        assert_eq!(
+            unknown_command_error(&args),
+            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
+        let long = Bytes::from(vec![b'x'; 300]);
+        let message = unknown_command_error(&[Bytes::from_static(b"foo"), long.clone(), long]);
+        assert!(message.len() < 128 + 128 + 80, "{}", message.len());
+    }
+}

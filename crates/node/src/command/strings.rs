@@ -1,0 +1,550 @@
+//! String commands: GET, SET and its variants, multi-key MGET/MSET, in-place edits (APPEND,
+//! SETRANGE, GETRANGE, STRLEN) and counters (INCR…, INCRBYFLOAT).
+//!
+//! Every read-modify-write goes through [`Store::update`](crate::store::Store::update), so two
+//! clients incrementing one key never lose an increment. Counters and edits keep the key's TTL,
+//! as in Redis.
+
+use bytes::Bytes;
+use cachering_proto::format_double;
+
+use super::args::{is, parse_f64, parse_i64};
+use super::{errors, Ctx, Flow};
+use crate::store::{Change, Value, NO_DEADLINE};
+
+/// Why an expiry argument was refused.
+enum ExpiryError {
+    NotInteger,
+    Invalid,
+}
+
+/// Turns an `EX`/`PX`/`EXAT`/`PXAT` argument into a deadline in Unix milliseconds. Zero and
+/// negative values are refused, as Redis refuses them in SET, SETEX and GETEX.
+fn deadline_from(option: &[u8], arg: &[u8], now: u64) -> Result<u64, ExpiryError> {
+    let value = parse_i64(arg).ok_or(ExpiryError::NotInteger)?;
+    if value <= 0 {
+        return Err(ExpiryError::Invalid);
+    }
+    let value = value as u64;
+    let millis = if is(option, "EX") || is(option, "EXAT") {
+        value.checked_mul(1000).ok_or(ExpiryError::Invalid)?
+    } else {
+        value
+    };
+    let deadline = if is(option, "EX") || is(option, "PX") {
+        now.checked_add(millis).ok_or(ExpiryError::Invalid)?
+    } else {
+        millis
+    };
+    if deadline > i64::MAX as u64 {
+        return Err(ExpiryError::Invalid);
+    }
+    Ok(deadline)
+}
+
+fn expiry_error(ctx: &mut Ctx<'_>, error: ExpiryError, command: &str) {
+    match error {
+        ExpiryError::NotInteger => ctx.error(errors::NOT_INTEGER),
+        ExpiryError::Invalid => {
+            ctx.error(&format!("ERR invalid expire time in '{command}' command"))
+        }
+    }
+}
+
+fn is_expiry_option(arg: &[u8]) -> bool {
+    is(arg, "EX") || is(arg, "PX") || is(arg, "EXAT") || is(arg, "PXAT")
+}
+
+/// Writes a value or the null reply.
+fn reply_value(ctx: &mut Ctx<'_>, value: Option<&Value>) {
+    match value {
+        Some(value) => ctx.reply().bulk(value.data()),
+        None => ctx.reply().null(),
+    }
+}
+
+/// GET key
+pub fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let value = ctx.node.store.get(&args[1], ctx.now);
+    ctx.count_read(value.is_some());
+    reply_value(ctx, value.as_ref());
+    Flow::Continue
+}
+
+/// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ts|KEEPTTL]
+pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    if args.len() == 3 {
+        match ctx
+            .node
+            .store
+            .set(&args[1], Value::new(&args[2], NO_DEADLINE))
+        {
+            Ok(()) => ctx.reply().ok(),
+            Err(e) => ctx.store_error(&e),
+        }
+        return Flow::Continue;
+    }
+    let (mut nx, mut xx, mut get, mut keepttl) = (false, false, false, false);
+    let mut deadline = None;
+    let mut i = 3;
+    while i < args.len() {
+        let arg = &args[i];
+        if is(arg, "NX") && !xx {
+            nx = true;
+        } else if is(arg, "XX") && !nx {
+            xx = true;
+        } else if is(arg, "GET") {
+            get = true;
+        } else if is(arg, "KEEPTTL") && deadline.is_none() {
+            keepttl = true;
+        } else if is_expiry_option(arg) && !keepttl && deadline.is_none() && i + 1 < args.len() {
+            match deadline_from(arg, &args[i + 1], ctx.now) {
+                Ok(d) => deadline = Some(d),
+                Err(e) => {
+                    expiry_error(ctx, e, "set");
+                    return Flow::Continue;
+                }
+            }
+            i += 1;
+        } else {
+            ctx.error(errors::SYNTAX);
+            return Flow::Continue;
+        }
+        i += 1;
+    }
+    let now = ctx.now;
+    let new = Value::new(&args[2], deadline.unwrap_or(NO_DEADLINE));
+    let mut old = None;
+    let mut applied = false;
+    let result = ctx.node.store.update(&args[1], now, &mut |current| {
+        old = current.cloned();
+        applied = !(nx && current.is_some() || xx && current.is_none());
+        if !applied {
+            return Change::Keep;
+        }
+        if keepttl {
+            new.set_deadline(current.map_or(NO_DEADLINE, Value::deadline));
+        }
+        if crate::store::is_expired(new.deadline(), now) {
+            // A deadline already past (EXAT in the past): the key is set and gone at once.
+            return Change::Remove;
+        }
+        Change::Put(new.clone())
+    });
+    if let Err(e) = result {
+        ctx.store_error(&e);
+        return Flow::Continue;
+    }
+    if get {
+        reply_value(ctx, old.as_ref());
+    } else if applied {
+        ctx.reply().ok();
+    } else {
+        ctx.reply().null();
+    }
+    Flow::Continue
+}
+
+/// Sets `key` if it does not exist; true if set.
+fn set_if_absent(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    new: &Value,
+) -> Result<bool, crate::store::StoreError> {
+    let mut applied = false;
+    ctx.node.store.update(key, ctx.now, &mut |current| {
+        applied = current.is_none();
+        if applied {
+            Change::Put(new.clone())
+        } else {
+            Change::Keep
+        }
+    })?;
+    Ok(applied)
+}
+
+/// SETNX key value
+pub fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    match set_if_absent(ctx, &args[1], &Value::new(&args[2], NO_DEADLINE)) {
+        Ok(applied) => ctx.reply().int(i64::from(applied)),
+        Err(e) => ctx.store_error(&e),
+    }
+    Flow::Continue
+}
+
+fn set_with_ttl(ctx: &mut Ctx<'_>, args: &[Bytes], option: &str, command: &str) -> Flow {
+    let deadline = match deadline_from(option.as_bytes(), &args[2], ctx.now) {
+        Ok(d) => d,
+        Err(e) => {
+            expiry_error(ctx, e, command);
+            return Flow::Continue;
+        }
+    };
+    match ctx.node.store.set(&args[1], Value::new(&args[3], deadline)) {
+        Ok(()) => ctx.reply().ok(),
+        Err(e) => ctx.store_error(&e),
+    }
+    Flow::Continue
+}
+
+/// SETEX key seconds value
+pub fn setex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    set_with_ttl(ctx, args, "EX", "setex")
+}
+
+/// PSETEX key milliseconds value
+pub fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    set_with_ttl(ctx, args, "PX", "psetex")
+}
+
+/// GETSET key value
+pub fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let new = Value::new(&args[2], NO_DEADLINE);
+    let mut old = None;
+    match ctx.node.store.update(&args[1], ctx.now, &mut |current| {
+        old = current.cloned();
+        Change::Put(new.clone())
+    }) {
+        Ok(()) => reply_value(ctx, old.as_ref()),
+        Err(e) => ctx.store_error(&e),
+    }
+    Flow::Continue
+}
+
+/// GETDEL key
+pub fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let mut old = None;
+    let _ = ctx.node.store.update(&args[1], ctx.now, &mut |current| {
+        old = current.cloned();
+        if current.is_some() {
+            Change::Remove
+        } else {
+            Change::Keep
+        }
+    });
+    ctx.count_read(old.is_some());
+    reply_value(ctx, old.as_ref());
+    Flow::Continue
+}
+
+/// GETEX key [EX s|PX ms|EXAT ts|PXAT ts|PERSIST]
+pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    // None: leave the TTL; Some(NO_DEADLINE): PERSIST; Some(d): new deadline.
+    let mut new_deadline = None;
+    let mut i = 2;
+    while i < args.len() {
+        let arg = &args[i];
+        if is(arg, "PERSIST") && new_deadline.is_none() {
+            new_deadline = Some(NO_DEADLINE);
+        } else if is_expiry_option(arg) && new_deadline.is_none() && i + 1 < args.len() {
+            match deadline_from(arg, &args[i + 1], ctx.now) {
+                Ok(d) => new_deadline = Some(d),
+                Err(e) => {
+                    expiry_error(ctx, e, "getex");
+                    return Flow::Continue;
+                }
+            }
+            i += 1;
+        } else {
+            ctx.error(errors::SYNTAX);
+            return Flow::Continue;
+        }
+        i += 1;
+    }
+    let now = ctx.now;
+    let mut found = None;
+    let _ = ctx.node.store.update(&args[1], now, &mut |current| {
+        found = current.cloned();
+        match (current, new_deadline) {
+            (None, _) | (Some(_), None) => Change::Keep,
+            (Some(_), Some(d)) if crate::store::is_expired(d, now) => Change::Remove,
+            (Some(_), Some(d)) => Change::Expire(d),
+        }
+    });
+    ctx.count_read(found.is_some());
+    reply_value(ctx, found.as_ref());
+    Flow::Continue
+}
+
+/// MGET key [key ...]
+pub fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    ctx.reply().array(args.len() - 1);
+    for key in &args[1..] {
+        let value = ctx.node.store.get(key, ctx.now);
+        ctx.count_read(value.is_some());
+        reply_value(ctx, value.as_ref());
+    }
+    Flow::Continue
+}
+
+/// MSET key value [key value ...]
+pub fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    if args.len() % 2 == 0 {
+        ctx.wrong_arity("mset");
+        return Flow::Continue;
+    }
+    for pair in args[1..].chunks(2) {
+        if let Err(e) = ctx
+            .node
+            .store
+            .set(&pair[0], Value::new(&pair[1], NO_DEADLINE))
+        {
+            ctx.store_error(&e);
+            return Flow::Continue;
+        }
+    }
+    ctx.reply().ok();
+    Flow::Continue
+}
+
+/// MSETNX key value [key value ...]: sets all keys only if none exists.
+pub fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    if args.len() % 2 == 0 {
+        ctx.wrong_arity("msetnx");
+        return Flow::Continue;
+    }
+    let pairs: Vec<&[Bytes]> = args[1..].chunks(2).collect();
+    if pairs
+        .iter()
+        .any(|pair| ctx.node.store.get(&pair[0], ctx.now).is_some())
+    {
+        ctx.reply().int(0);
+        return Flow::Continue;
+    }
+    for pair in pairs {
+        if let Err(e) = set_if_absent(ctx, &pair[0], &Value::new(&pair[1], NO_DEADLINE)) {
+            ctx.store_error(&e);
+            return Flow::Continue;
+        }
+    }
+    ctx.reply().int(1);
+    Flow::Continue
+}
+
+fn too_long(ctx: &Ctx<'_>, len: u64) -> bool {
+    len > ctx
+        .node
+        .with_config(|config| config.proto_max_bulk_len.bytes())
+}
+
+const ERR_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+
+/// APPEND key value
+pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let suffix = &args[2];
+    let limit = ctx
+        .node
+        .with_config(|config| config.proto_max_bulk_len.bytes());
+    let mut new_len = 0;
+    let mut refused = false;
+    let result = ctx.node.store.update(&args[1], ctx.now, &mut |current| {
+        let (data, deadline) = current.map_or((&[][..], NO_DEADLINE), |v| (v.data(), v.deadline()));
+        new_len = data.len() + suffix.len();
+        refused = new_len as u64 > limit;
+        if refused {
+            return Change::Keep;
+        }
+        let mut joined = Vec::with_capacity(new_len);
+        joined.extend_from_slice(data);
+        joined.extend_from_slice(suffix);
+        Change::Put(Value::new(&joined, deadline))
+    });
+    match result {
+        Err(e) => ctx.store_error(&e),
+        Ok(()) if refused => ctx.error(ERR_TOO_LONG),
+        Ok(()) => ctx.reply().int(new_len as i64),
+    }
+    Flow::Continue
+}
+
+/// STRLEN key
+pub fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let len = ctx
+        .node
+        .store
+        .get(&args[1], ctx.now)
+        .map_or(0, |v| v.data().len());
+    ctx.reply().int(len as i64);
+    Flow::Continue
+}
+
+/// GETRANGE key start end
+pub fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let (Some(mut start), Some(mut end)) = (parse_i64(&args[2]), parse_i64(&args[3])) else {
+        ctx.error(errors::NOT_INTEGER);
+        return Flow::Continue;
+    };
+    let value = ctx.node.store.get(&args[1], ctx.now);
+    let data = value.as_ref().map_or(&[][..], Value::data);
+    let len = data.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        ctx.reply().bulk(b"");
+        return Flow::Continue;
+    }
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    start = start.max(0);
+    end = end.max(0);
+    if end >= len {
+        end = len - 1;
+    }
+    if start > end || len == 0 {
+        ctx.reply().bulk(b"");
+    } else {
+        ctx.reply().bulk(&data[start as usize..=end as usize]);
+    }
+    Flow::Continue
+}
+
+/// SETRANGE key offset value
+pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let Some(offset) = parse_i64(&args[2]) else {
+        ctx.error(errors::NOT_INTEGER);
+        return Flow::Continue;
+    };
+    if offset < 0 {
+        ctx.error("ERR offset is out of range");
+        return Flow::Continue;
+    }
+    let patch = &args[3];
+    let offset = offset as usize;
+    if !patch.is_empty() && too_long(ctx, offset as u64 + patch.len() as u64) {
+        ctx.error(ERR_TOO_LONG);
+        return Flow::Continue;
+    }
+    let mut new_len = 0;
+    let result = ctx.node.store.update(&args[1], ctx.now, &mut |current| {
+        let (data, deadline) = current.map_or((&[][..], NO_DEADLINE), |v| (v.data(), v.deadline()));
+        if patch.is_empty() {
+            new_len = data.len();
+            return Change::Keep;
+        }
+        let mut edited = data.to_vec();
+        if edited.len() < offset + patch.len() {
+            edited.resize(offset + patch.len(), 0);
+        }
+        edited[offset..offset + patch.len()].copy_from_slice(patch);
+        new_len = edited.len();
+        Change::Put(Value::new(&edited, deadline))
+    });
+    match result {
+        Ok(()) => ctx.reply().int(new_len as i64),
+        Err(e) => ctx.store_error(&e),
+    }
+    Flow::Continue
+}
+
+fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> Flow {
+    let mut outcome: Result<i64, &'static str> = Ok(0);
+    let result = ctx.node.store.update(key, ctx.now, &mut |current| {
+        let base = match current {
+            None => 0,
+            Some(value) => match parse_i64(value.data()) {
+                Some(n) => n,
+                None => {
+                    outcome = Err(errors::NOT_INTEGER);
+                    return Change::Keep;
+                }
+            },
+        };
+        match base.checked_add(delta) {
+            Some(n) => {
+                outcome = Ok(n);
+                let mut digits = itoa::Buffer::new();
+                Change::Put(Value::new(
+                    digits.format(n).as_bytes(),
+                    current.map_or(NO_DEADLINE, Value::deadline),
+                ))
+            }
+            None => {
+                outcome = Err(errors::OVERFLOW);
+                Change::Keep
+            }
+        }
+    });
+    match (result, outcome) {
+        (Err(e), _) => ctx.store_error(&e),
+        (Ok(()), Ok(n)) => ctx.reply().int(n),
+        (Ok(()), Err(message)) => ctx.error(message),
+    }
+    Flow::Continue
+}
+
+/// INCR key
+pub fn incr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    incr_by(ctx, &args[1], 1)
+}
+
+/// DECR key
+pub fn decr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    incr_by(ctx, &args[1], -1)
+}
+
+/// INCRBY key increment
+pub fn incrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    match parse_i64(&args[2]) {
+        Some(delta) => incr_by(ctx, &args[1], delta),
+        None => {
+            ctx.error(errors::NOT_INTEGER);
+            Flow::Continue
+        }
+    }
+}
+
+/// DECRBY key decrement
+pub fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    match parse_i64(&args[2]) {
+        Some(i64::MIN) => {
+            ctx.error("ERR decrement would overflow");
+            Flow::Continue
+        }
+        Some(delta) => incr_by(ctx, &args[1], -delta),
+        None => {
+            ctx.error(errors::NOT_INTEGER);
+            Flow::Continue
+        }
+    }
+}
+
+/// INCRBYFLOAT key increment
+pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let Some(delta) = parse_f64(&args[2]) else {
+        ctx.error(errors::NOT_FLOAT);
+        return Flow::Continue;
+    };
+    let mut outcome: Result<String, &'static str> = Err(errors::NOT_FLOAT);
+    let result = ctx.node.store.update(&args[1], ctx.now, &mut |current| {
+        let base = match current {
+            None => 0.0,
+            Some(value) => match parse_f64(value.data()) {
+                Some(n) => n,
+                None => {
+                    outcome = Err(errors::NOT_FLOAT);
+                    return Change::Keep;
+                }
+            },
+        };
+        let sum = base + delta;
+        if !sum.is_finite() {
+            outcome = Err("ERR increment would produce NaN or Infinity");
+            return Change::Keep;
+        }
+        let text = format_double(sum);
+        let value = Value::new(
+            text.as_bytes(),
+            current.map_or(NO_DEADLINE, Value::deadline),
+        );
+        outcome = Ok(text);
+        Change::Put(value)
+    });
+    match (result, outcome) {
+        (Err(e), _) => ctx.store_error(&e),
+        (Ok(()), Ok(text)) => ctx.reply().bulk(text.as_bytes()),
+        (Ok(()), Err(message)) => ctx.error(message),
+    }
+    Flow::Continue
+}
