@@ -1,1 +1,255 @@
-//! Helpers for the end-to-end tests.
+//! Helpers for the end-to-end tests: start real `cachering` processes on free ports and talk
+//! to them over TCP with a minimal RESP client that returns raw reply text, so tests assert
+//! the exact bytes a Redis client would see.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `cachering` binary next to the test executable (`target/<profile>/cachering`).
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let binary = profile_dir.join("cachering");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first with `cargo build -p cachering` (the README's test command does)",
+        binary.display()
+    );
+    binary
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `cachering node` process, killed when dropped.
+pub struct NodeProcess {
+    /// The child process.
+    pub child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl NodeProcess {
+    /// Starts a node on a free port with extra flags, and waits until it answers PING.
+    pub fn start(extra: &[&str]) -> Self {
+        let port = free_port();
+        let child = Command::new(binary())
+            .args(["node", "--port", &port.to_string(), "--log-level", "warn"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn cachering node");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let node = Self { child, addr };
+        node.wait_ready();
+        node
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(mut client) = Client::try_connect(self.addr) {
+                if client.call(&["PING"]).starts_with("+PONG")
+                    || client.call(&["PING"]).starts_with("-NOAUTH")
+                {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("node at {} did not start", self.addr);
+    }
+
+    /// A connected client.
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// The node's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits for the process to exit, up to `limit`; its exit status.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// Resident memory of the process, in bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        let statm =
+            std::fs::read_to_string(format!("/proc/{}/statm", self.pid())).unwrap_or_default();
+        statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 4096
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blocking RESP client that returns each reply as its raw text.
+pub struct Client {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+    resp3: bool,
+}
+
+/// Encodes a request as a RESP array of bulk strings.
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend(format!("${}\r\n", arg.len()).into_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+impl Client {
+    /// Connects or panics.
+    pub fn connect(addr: SocketAddr) -> Self {
+        Self::try_connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"))
+    }
+
+    /// Connects.
+    pub fn try_connect(addr: SocketAddr) -> std::io::Result<Self> {
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        Ok(Self {
+            stream,
+            buffer: Vec::new(),
+            resp3: false,
+        })
+    }
+
+    /// Switches this client's reply parsing to RESP3 (after `HELLO 3`).
+    pub fn set_resp3(&mut self, resp3: bool) {
+        self.resp3 = resp3;
+    }
+
+    /// Sends a command and returns its reply's raw text.
+    pub fn call(&mut self, args: &[&str]) -> String {
+        let raw: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.call_bytes(&raw)
+    }
+
+    /// Sends a command with binary arguments and returns its reply's raw text.
+    pub fn call_bytes(&mut self, args: &[&[u8]]) -> String {
+        self.send_raw(&encode(args));
+        self.read_reply().unwrap_or_else(|| {
+            let shown: Vec<_> = args.iter().map(|a| String::from_utf8_lossy(a)).collect();
+            panic!("no reply to {shown:?}")
+        })
+    }
+
+    /// Writes bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Reads one reply; `None` if the connection closed first.
+    pub fn read_reply(&mut self) -> Option<String> {
+        loop {
+            if let Some(len) = self.complete_reply_len() {
+                let reply: Vec<u8> = self.buffer.drain(..len).collect();
+                return Some(String::from_utf8_lossy(&reply).into_owned());
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => {
+                    eprintln!("unparsed: {:?}", String::from_utf8_lossy(&self.buffer));
+                    return None;
+                }
+                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    fn complete_reply_len(&self) -> Option<usize> {
+        if self.buffer.is_empty() {
+            return None;
+        }
+        if self.resp3 {
+            redis_protocol::resp3::decode::complete::decode(&self.buffer)
+                .ok()
+                .flatten()
+                .map(|(_, len)| len)
+        } else {
+            redis_protocol::resp2::decode::decode(&self.buffer)
+                .ok()
+                .flatten()
+                .map(|(_, len)| len)
+        }
+    }
+
+    /// Whether the server closed the connection (reads EOF within a few seconds).
+    pub fn is_closed(&mut self) -> bool {
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut chunk = [0u8; 65536];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) => {
+                    return e.kind() != std::io::ErrorKind::WouldBlock
+                        && e.kind() != std::io::ErrorKind::TimedOut
+                }
+            }
+        }
+    }
+
+    /// The underlying socket.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+}
+
+/// A bulk-string reply's raw text.
+pub fn bulk(text: &str) -> String {
+    format!("${}\r\n{text}\r\n", text.len())
+}
+
+/// An integer reply's raw text.
+pub fn int(n: i64) -> String {
+    format!(":{n}\r\n")
+}

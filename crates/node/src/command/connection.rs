@@ -46,6 +46,10 @@ fn check_credentials(ctx: &Ctx<'_>, user: &[u8], password: &[u8]) -> Result<(), 
 
 /// PING [message]
 pub fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    if args.len() > 2 {
+        ctx.wrong_arity("ping");
+        return Flow::Continue;
+    }
     match args.get(1) {
         Some(message) => ctx.reply().bulk(message),
         None => ctx.reply().simple("PONG"),

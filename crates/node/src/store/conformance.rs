@@ -253,3 +253,16 @@ fn quick_set_limit_shrinks_the_store() {
     assert!(store.stats().used_bytes <= 256 << 10);
     assert!(build(StoreKind::Moka, 1 << 20).set_limit(2 << 20).is_err());
 }
+
+#[test]
+fn overwriting_keys_in_every_shard_does_not_deadlock() {
+    // Regression: a write that replaced a value in the shard holding the engine's capacity
+    // figure took that shard's lock twice.
+    for store in engines(64 << 20) {
+        for i in 0..2000 {
+            put(&*store, &format!("k{i}"), "a", NO_DEADLINE);
+            put(&*store, &format!("k{i}"), "b", NO_DEADLINE);
+        }
+        assert_eq!(read(&*store, "k1999", now()).as_deref(), Some("b"));
+    }
+}

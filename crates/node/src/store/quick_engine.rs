@@ -101,6 +101,10 @@ pub struct QuickStore {
     cache: Arc<QuickCache>,
     counters: Arc<Counters>,
     limit: std::sync::atomic::AtomicU64,
+    /// The largest entry one shard holds. Kept here because quick_cache reads it under shard
+    /// 0's lock, which `update` may already hold: asking the cache from inside an update
+    /// deadlocks.
+    max_entry: std::sync::atomic::AtomicU64,
     cursors: CursorTable<OwnedWalk>,
     sweeper: Ring<OwnedWalk>,
     sampler: Ring<OwnedWalk>,
@@ -132,10 +136,12 @@ impl QuickStore {
             DefaultHashBuilder::default(),
             Hooks(Arc::clone(&counters)),
         );
+        let max_entry = cache.shard_capacity();
         Self {
             cache: Arc::new(cache),
             counters,
             limit: limit_bytes.into(),
+            max_entry: max_entry.into(),
             cursors: CursorTable::new(),
             sweeper: Ring::new(),
             sampler: Ring::new(),
@@ -144,7 +150,7 @@ impl QuickStore {
 
     fn check_fits(&self, key: &[u8], value: &Value) -> Result<(), StoreError> {
         let weight = entry_weight(key.len(), value.data().len());
-        let max = self.cache.shard_capacity();
+        let max = self.max_entry.load(Ordering::Relaxed);
         if weight > max {
             return Err(StoreError::TooLarge { weight, max });
         }
@@ -355,6 +361,8 @@ impl Store for QuickStore {
         let capacity = if bytes == 0 { u64::MAX / 2 } else { bytes };
         self.cache.set_capacity(capacity);
         self.limit.store(bytes, Ordering::Relaxed);
+        self.max_entry
+            .store(self.cache.shard_capacity(), Ordering::Relaxed);
         Ok(())
     }
 }
