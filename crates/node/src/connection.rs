@@ -25,6 +25,8 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Buffers that grew past this are given back once empty, so one large request does not pin
 /// memory for the life of the connection.
 const SHRINK_ABOVE: usize = 1024 * 1024;
+/// While the node stops, how long a connection waits for more of what its client already sent.
+const DRAIN_WAIT: Duration = Duration::from_millis(50);
 /// How long a closing connection may take to write its last replies.
 const FINAL_FLUSH: Duration = Duration::from_secs(5);
 
@@ -139,9 +141,6 @@ async fn run(stream: &mut TcpStream, node: &NodeState, client: &ClientInfo) -> E
         if ending.is_none() && eof {
             ending = Some(Ending::ClientClosed);
         }
-        if ending.is_none() && node.is_shutting_down() {
-            ending = Some(Ending::Shutdown);
-        }
         if ending.is_none() && input.len() >= limits.query_buffer {
             ending = Some(Ending::QueryBufferLimit);
         }
@@ -156,6 +155,32 @@ async fn run(stream: &mut TcpStream, node: &NodeState, client: &ClientInfo) -> E
         }
         if client.is_killed() {
             return Ending::Killed;
+        }
+
+        if node.is_shutting_down() {
+            // Stopping: answer what the client already sent (it sits in the socket buffer,
+            // so reads return at once), then close. New input that takes longer than
+            // DRAIN_WAIT to arrive was sent after the stop and is not waited for.
+            if tokio::time::timeout(FINAL_FLUSH, writer.write_all(&output))
+                .await
+                .is_err()
+            {
+                return Ending::Shutdown;
+            }
+            node.stats
+                .net_output_bytes
+                .fetch_add(output.len() as u64, Ordering::Relaxed);
+            output.clear();
+            prepare_read_buffer(&mut input, &decoder, limits.query_buffer);
+            match tokio::time::timeout(DRAIN_WAIT, reader.read_buf(&mut input)).await {
+                Ok(Ok(n)) if n > 0 => {
+                    node.stats
+                        .net_input_bytes
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                    continue;
+                }
+                _ => return Ending::Shutdown,
+            }
         }
 
         limits = ConnectionLimits::current(node);

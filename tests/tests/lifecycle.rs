@@ -1,0 +1,203 @@
+//! Starting and stopping nodes: signals, SHUTDOWN, run ids, flags and config files, and the
+//! node as a library started in-process on port 0.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use cachering_tests::{binary, bulk, encode, free_port, Client, NodeProcess};
+
+fn run_id(client: &mut Client) -> String {
+    let info = client.call(&["INFO", "server"]);
+    let line = info
+        .lines()
+        .find(|l| l.starts_with("run_id:"))
+        .expect("run_id in INFO");
+    line.trim_start_matches("run_id:").to_string()
+}
+
+#[test]
+fn sigterm_finishes_in_flight_requests_then_exits() {
+    for signal in ["TERM", "INT"] {
+        let mut node = NodeProcess::start(&[]);
+        let mut client = node.client();
+        let mut batch = Vec::new();
+        for i in 0..2000 {
+            batch.extend(encode(&[b"SET", format!("k{i}").as_bytes(), b"v"]));
+        }
+        client.send_raw(&batch);
+        // The first reply proves the batch arrived before the signal.
+        assert_eq!(client.read_reply().unwrap(), "+OK\r\n");
+        node.signal(signal);
+        for _ in 1..2000 {
+            assert_eq!(
+                client.read_reply().as_deref(),
+                Some("+OK\r\n"),
+                "a request sent before SIG{signal} went unanswered"
+            );
+        }
+        let status = node
+            .wait_exit(Duration::from_secs(15))
+            .unwrap_or_else(|| panic!("node ignored SIG{signal}"));
+        assert!(status.success(), "exit status after SIG{signal}: {status}");
+        assert!(
+            Client::try_connect(node.addr).is_err(),
+            "the node stopped accepting"
+        );
+    }
+}
+
+#[test]
+fn shutdown_command_stops_the_node() {
+    let mut node = NodeProcess::start(&[]);
+    let mut client = node.client();
+    client.send_raw(&encode(&[b"SHUTDOWN", b"NOSAVE"]));
+    assert!(client.is_closed());
+    let status = node
+        .wait_exit(Duration::from_secs(15))
+        .expect("node exits after SHUTDOWN");
+    assert!(status.success());
+}
+
+#[test]
+fn a_stuck_client_does_not_hold_shutdown_past_its_timeout() {
+    let mut node = NodeProcess::start(&["--shutdown-timeout", "1"]);
+    let mut stuck = node.client();
+    // Half a request: the node waits for the rest until its shutdown timeout.
+    stuck.send_raw(b"*2\r\n$3\r\nGET\r\n");
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    node.signal("TERM");
+    let status = node.wait_exit(Duration::from_secs(10)).expect("node exits");
+    assert!(status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn run_id_changes_on_every_start() {
+    let first = NodeProcess::start(&[]);
+    let a = run_id(&mut first.client());
+    let second = NodeProcess::start(&[]);
+    let b = run_id(&mut second.client());
+    assert_eq!(a.len(), 40);
+    assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+    assert_ne!(a, b);
+}
+
+#[test]
+fn help_documents_every_flag_with_its_default() {
+    let output = Command::new(binary())
+        .args(["node", "--help"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for (flag, default) in [
+        ("--bind", "127.0.0.1"),
+        ("--port", "6379"),
+        ("--maxmemory", "256mb"),
+        ("--store", "quick"),
+        ("--maxclients", "10000"),
+        ("--requirepass", "none"),
+        ("--timeout", "0"),
+        ("--proto-max-bulk-len", "512mb"),
+        ("--client-query-buffer-limit", "1gb"),
+        ("--client-output-buffer-limit", "64mb"),
+        ("--log-level", "info"),
+        ("--shutdown-timeout", "10"),
+    ] {
+        let line = help
+            .lines()
+            .skip_while(|l| !l.contains(flag))
+            .take(2)
+            .collect::<String>();
+        assert!(
+            line.contains(&format!("[default: {default}]")),
+            "{flag}: {line}"
+        );
+    }
+    assert!(help.contains("--config"));
+}
+
+#[test]
+fn a_config_file_sets_options_and_flags_override_it() {
+    let dir = std::env::temp_dir().join(format!("cachering-lifecycle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("node.toml");
+    let port = free_port();
+    std::fs::write(
+        &path,
+        format!("port = {port}\nmaxmemory = \"32mb\"\nstore = \"moka\"\nmaxclients = 77\n"),
+    )
+    .unwrap();
+    let node = NodeProcess::start(&["--config", path.to_str().unwrap(), "--maxclients", "88"]);
+    let mut c = node.client();
+    let config = c.call(&["CONFIG", "GET", "*"]);
+    assert!(config.contains(&bulk("33554432")), "{config}");
+    assert!(config.contains(&bulk("moka")), "{config}");
+    assert!(config.contains(&bulk("88")), "{config}");
+    // A file with an unknown key is refused with a message naming the problem.
+    std::fs::write(&path, "prot = 1\n").unwrap();
+    let output = Command::new(binary())
+        .args(["node", "--config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unknown field") && stderr.contains("prot"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn both_engines_serve_the_same_commands() {
+    for engine in ["quick", "moka"] {
+        let node = NodeProcess::start(&["--store", engine]);
+        let mut c = node.client();
+        assert_eq!(c.call(&["SET", "k", "v", "EX", "100"]), "+OK\r\n");
+        assert_eq!(c.call(&["INCR", "n"]), ":1\r\n");
+        assert_eq!(c.call(&["GET", "k"]), bulk("v"));
+        assert_eq!(c.call(&["DBSIZE"]), ":2\r\n");
+        let info = c.call(&["INFO", "server"]);
+        assert!(info.contains(&format!("store:{engine}")), "{info}");
+    }
+}
+
+#[test]
+fn the_node_runs_in_process_on_port_zero() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let first = cachering_node::start(cachering_node::NodeConfig::ephemeral())
+            .await
+            .unwrap();
+        let second = cachering_node::start(cachering_node::NodeConfig::ephemeral())
+            .await
+            .unwrap();
+        assert_ne!(first.local_addr().port(), 0);
+        assert_ne!(first.local_addr(), second.local_addr());
+        let addr = first.local_addr();
+        let reply = tokio::task::spawn_blocking(move || {
+            let mut client = Client::connect(addr);
+            (client.call(&["SET", "k", "v"]), client.call(&["GET", "k"]))
+        })
+        .await
+        .unwrap();
+        assert_eq!(reply, ("+OK\r\n".to_string(), bulk("v")));
+        tokio::time::timeout(Duration::from_secs(15), first.stop())
+            .await
+            .expect("stops");
+        tokio::time::timeout(Duration::from_secs(15), second.stop())
+            .await
+            .expect("stops");
+        assert!(std::net::TcpStream::connect(addr).is_err());
+    });
+}
