@@ -1,0 +1,81 @@
+"""Fixtures for the interop tests: real `cachering node` processes on free ports, and the
+real clients (redis-cli from Debian's redis-tools, redis-py from PyPI) that drive them."""
+
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def cachering_binary() -> str:
+    path = os.environ.get("CACHERING_BIN", str(ROOT / "target" / "debug" / "cachering"))
+    if not os.path.exists(path):
+        pytest.fail(f"{path} is missing: build it with `cargo build -p cachering` (the README's test command does)")
+    return path
+
+
+def redis_cli() -> str:
+    path = shutil.which("redis-cli")
+    if path is None:
+        pytest.fail("redis-cli is missing: install it with `apt-get install -y redis-tools`")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Node:
+    """A node process; `cli(...)` runs redis-cli against it."""
+
+    def __init__(self, *flags: str):
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [cachering_binary(), "node", "--port", str(self.port), "--log-level", "warn", *flags],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError(f"node on port {self.port} did not start")
+
+    def cli(self, *args: str, stdin: str | bytes | None = None, extra: tuple = ()) -> str:
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+        result = subprocess.run(
+            [redis_cli(), "-p", str(self.port), *extra, *args],
+            input=data,
+            capture_output=True,
+            timeout=60,
+        )
+        return result.stdout.decode("utf-8", "replace")
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
+
+
+@pytest.fixture
+def node():
+    started = Node()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def secured_node():
+    started = Node("--requirepass", "s3cret")
+    yield started
+    started.stop()

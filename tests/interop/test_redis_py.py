@@ -1,0 +1,140 @@
+"""redis-py (PyPI) against a node, in RESP2 and RESP3: plain commands, pipelines with and
+without MULTI/EXEC, scans, errors and authentication."""
+
+import pytest
+import redis
+
+
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def r(node, request):
+    client = redis.Redis(port=node.port, protocol=request.param, decode_responses=True)
+    yield client
+    client.close()
+
+
+def test_strings(r):
+    assert r.set("k", "v") is True
+    assert r.get("k") == "v"
+    assert r.get("missing") is None
+    assert r.set("k", "w", nx=True) is None
+    assert r.set("k", "w", xx=True, get=True) == "v"
+    assert r.set("t", "x", ex=100) is True
+    assert r.ttl("t") == 100
+    assert r.set("t", "y", keepttl=True) is True
+    assert r.ttl("t") == 100
+    assert r.setnx("k", "z") is False
+    assert r.execute_command("SETEX", "e", 50, "v") in (True, "OK")
+    assert r.psetex("p", 50000, "v") is True
+    assert r.getset("k", "new") == "w"
+    assert r.getdel("k") == "new"
+    assert r.getex("e", persist=True) == "v"
+    assert r.ttl("e") == -1
+    assert r.mset({"a": "1", "b": "2"}) is True
+    assert r.mget("a", "b", "c") == ["1", "2", None]
+    assert r.msetnx({"a": "9", "z": "9"}) is False
+    assert r.append("s", "Hello") == 5
+    assert r.append("s", " World") == 11
+    assert r.strlen("s") == 11
+    assert r.getrange("s", 0, 4) == "Hello"
+    assert r.setrange("s", 6, "Redis") == 11
+    assert r.get("s") == "Hello Redis"
+    assert r.incr("n") == 1
+    assert r.incrby("n", 9) == 10
+    assert r.decr("n") == 9
+    assert r.decrby("n", 10) == -1
+    assert r.incrbyfloat("f", 2.5) == 2.5
+
+
+def test_keys_and_expiry(r):
+    r.flushall()
+    for i in range(1000):
+        r.set(f"user:{i}", i)
+    assert r.dbsize() == 1000
+    assert r.exists("user:1", "user:2", "nope") == 2
+    assert r.type("user:1") == "string"
+    assert r.type("nope") == "none"
+    assert set(r.scan_iter(match="user:1*", count=50)) == {f"user:{i}" for i in range(1000) if str(i).startswith("1")}
+    assert len(r.keys("user:9*")) == 111
+    assert r.randomkey().startswith("user:")
+    assert r.expire("user:1", 100) is True
+    assert r.ttl("user:1") == 100
+    assert r.expire("user:1", 200, gt=True) is True
+    assert r.expire("user:1", 50, gt=True) is False
+    assert 199000 <= r.pttl("user:1") <= 200000
+    assert r.persist("user:1") is True
+    assert r.ttl("user:1") == -1
+    assert r.expireat("user:2", 4102444800) is True
+    assert r.expiretime("user:2") == 4102444800
+    assert r.delete("user:1", "user:2") == 2
+    assert r.unlink("user:3") == 1
+    assert r.touch("user:4", "nope") == 1
+    assert r.flushdb() is True
+    assert r.dbsize() == 0
+
+
+def test_pipeline_with_transaction(r):
+    pipe = r.pipeline()  # MULTI/EXEC by default
+    pipe.set("a", "1").incr("a").get("a").mget("a", "nope")
+    assert pipe.execute() == [True, 2, "2", ["2", None]]
+
+
+def test_pipeline_without_transaction(r):
+    pipe = r.pipeline(transaction=False)
+    for i in range(500):
+        pipe.set(f"p{i}", i)
+    pipe.get("p499").dbsize()
+    results = pipe.execute()
+    assert results[:500] == [True] * 500
+    assert results[500] == "499"
+
+
+def test_transaction_errors(r):
+    r.set("s", "abc")
+    pipe = r.pipeline()
+    pipe.set("x", "1").incr("s").get("x")
+    with pytest.raises(redis.ResponseError, match="not an integer"):
+        pipe.execute()
+    assert r.get("x") == "1"
+
+
+def test_errors(r):
+    r.set("s", "abc")
+    with pytest.raises(redis.ResponseError, match="value is not an integer or out of range"):
+        r.incr("s")
+    with pytest.raises(redis.ResponseError, match="unknown command 'NOSUCH'"):
+        r.execute_command("NOSUCH")
+    with pytest.raises(redis.ResponseError, match="invalid expire time in 'set' command"):
+        r.set("k", "v", ex=0)
+    assert r.ping() is True
+
+
+def test_server_and_connection(r):
+    info = r.info()
+    assert "redis_version" in info
+    assert len(info["run_id"]) == 40
+    assert r.info("keyspace") is not None
+    assert r.config_get("maxmemory") == {"maxmemory": "268435456"}
+    assert r.config_set("maxclients", 5000) is True
+    assert r.config_get("maxclients") == {"maxclients": "5000"}
+    assert r.client_setname("py") is True
+    assert r.client_getname() == "py"
+    assert isinstance(r.client_id(), int)
+    assert any(c.get("name") == "py" for c in r.client_list())
+    assert r.echo("hi") == "hi"
+    seconds, micros = r.time()
+    assert seconds > 1_700_000_000
+    assert r.command_count() > 50
+
+
+def test_auth(secured_node):
+    good = redis.Redis(port=secured_node.port, password="s3cret", decode_responses=True)
+    assert good.set("k", "v") is True
+    assert good.get("k") == "v"
+    bad = redis.Redis(port=secured_node.port, password="wrong")
+    with pytest.raises(redis.AuthenticationError):
+        bad.get("k")
+    anonymous = redis.Redis(port=secured_node.port)
+    with pytest.raises(redis.AuthenticationError):
+        anonymous.get("k")
+    resp3 = redis.Redis(port=secured_node.port, password="s3cret", protocol=3, decode_responses=True)
+    assert resp3.get("k") == "v"
