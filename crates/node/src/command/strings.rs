@@ -55,6 +55,29 @@ fn is_expiry_option(arg: &[u8]) -> bool {
     is(arg, "EX") || is(arg, "PX") || is(arg, "EXAT") || is(arg, "PXAT")
 }
 
+/// Reads an `EX|PX|EXAT|PXAT <time>` pair at `args[at]` into a deadline. `None` means an error
+/// was replied: a syntax error when the option is not one, is not `allowed` there (a second
+/// expiry, or one after KEEPTTL/PERSIST) or lacks its value; Redis's errors for a bad time.
+fn expiry_option(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    at: usize,
+    allowed: bool,
+    command: &str,
+) -> Option<u64> {
+    if !allowed || !is_expiry_option(&args[at]) || at + 1 >= args.len() {
+        ctx.error(errors::SYNTAX);
+        return None;
+    }
+    match deadline_from(&args[at], &args[at + 1], ctx.now) {
+        Ok(deadline) => Some(deadline),
+        Err(e) => {
+            expiry_error(ctx, e, command);
+            None
+        }
+    }
+}
+
 /// Writes a value or the null reply.
 fn reply_value(ctx: &mut Ctx<'_>, value: Option<&Value>) {
     match value {
@@ -97,18 +120,12 @@ pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
             get = true;
         } else if is(arg, "KEEPTTL") && deadline.is_none() {
             keepttl = true;
-        } else if is_expiry_option(arg) && !keepttl && deadline.is_none() && i + 1 < args.len() {
-            match deadline_from(arg, &args[i + 1], ctx.now) {
-                Ok(d) => deadline = Some(d),
-                Err(e) => {
-                    expiry_error(ctx, e, "set");
-                    return Flow::Continue;
-                }
+        } else {
+            match expiry_option(ctx, args, i, !keepttl && deadline.is_none(), "set") {
+                Some(d) => deadline = Some(d),
+                None => return Flow::Continue,
             }
             i += 1;
-        } else {
-            ctx.error(errors::SYNTAX);
-            return Flow::Continue;
         }
         i += 1;
     }
@@ -236,18 +253,12 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         let arg = &args[i];
         if is(arg, "PERSIST") && new_deadline.is_none() {
             new_deadline = Some(NO_DEADLINE);
-        } else if is_expiry_option(arg) && new_deadline.is_none() && i + 1 < args.len() {
-            match deadline_from(arg, &args[i + 1], ctx.now) {
-                Ok(d) => new_deadline = Some(d),
-                Err(e) => {
-                    expiry_error(ctx, e, "getex");
-                    return Flow::Continue;
-                }
+        } else {
+            match expiry_option(ctx, args, i, new_deadline.is_none(), "getex") {
+                Some(d) => new_deadline = Some(d),
+                None => return Flow::Continue,
             }
             i += 1;
-        } else {
-            ctx.error(errors::SYNTAX);
-            return Flow::Continue;
         }
         i += 1;
     }

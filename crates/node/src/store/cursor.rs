@@ -7,8 +7,11 @@
 //! dropped, and a cursor that is no longer known starts a new walk, which keeps Redis's
 //! guarantee (keys may repeat; a key present throughout is still returned).
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+use super::{StoreKey, Value};
 
 /// Most SCAN walks kept open at once. Each costs one iterator (a few words); a client that
 /// abandons a scan leaves its walk here until newer ones push it out.
@@ -149,6 +152,56 @@ impl<I: Iterator> Ring<I> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
     }
+}
+
+/// One SCAN step over an engine's walk: live keys only, COUNT counting the keys visited.
+pub(crate) fn scan_live<I, K>(
+    table: &CursorTable<I>,
+    cursor: u64,
+    count: usize,
+    now: u64,
+    start: impl FnOnce() -> I,
+    visit: &mut dyn FnMut(&[u8]),
+) -> u64
+where
+    I: Iterator<Item = (K, Value)>,
+    K: Borrow<StoreKey>,
+{
+    table.step(cursor, count, start, &mut |(key, value)| {
+        if value.is_expired(now) {
+            return false;
+        }
+        visit(key.borrow().as_bytes());
+        true
+    })
+}
+
+/// RANDOMKEY over an engine's endless walk: skips a random number (0-15) of live keys, so
+/// repeated calls spread over the key space; not uniform within one call, as Redis's is not.
+pub(crate) fn random_live_key<I, K>(
+    ring: &Ring<I>,
+    now: u64,
+    start: impl Fn() -> I,
+) -> Option<Vec<u8>>
+where
+    I: Iterator<Item = (K, Value)>,
+    K: Borrow<StoreKey>,
+{
+    let mut skip = rand::random_range(0..16usize);
+    let mut found = None;
+    ring.advance(usize::MAX, start, &mut |(key, value)| {
+        if value.is_expired(now) {
+            // Stop at an expired entry only once a live key was found.
+            return found.is_none();
+        }
+        found = Some(key.borrow().as_bytes().to_vec());
+        if skip == 0 {
+            return false;
+        }
+        skip -= 1;
+        true
+    });
+    found
 }
 
 #[cfg(test)]

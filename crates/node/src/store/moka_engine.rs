@@ -18,7 +18,7 @@ use moka::ops::compute::Op;
 use moka::policy::EvictionPolicy;
 use moka::Expiry;
 
-use super::cursor::{CursorTable, Ring};
+use super::cursor::{random_live_key, scan_live, CursorTable, Ring};
 use super::value::KeyRef;
 use super::{
     Change, Counters, Store, StoreError, StoreKey, StoreKind, StoreStats, Sweep, Value, NO_DEADLINE,
@@ -230,32 +230,18 @@ impl Store for MokaStore {
     }
 
     fn scan(&self, cursor: u64, count: usize, now: u64, visit: &mut dyn FnMut(&[u8])) -> u64 {
-        self.cursors
-            .step(cursor, count, || walk(&self.cache), &mut |(key, value)| {
-                if value.is_expired(now) {
-                    return false;
-                }
-                visit(key.as_bytes());
-                true
-            })
+        scan_live(
+            &self.cursors,
+            cursor,
+            count,
+            now,
+            || walk(&self.cache),
+            visit,
+        )
     }
 
     fn random_key(&self, now: u64) -> Option<Vec<u8>> {
-        let mut skip = rand::random_range(0..16usize);
-        let mut found = None;
-        self.sampler
-            .advance(usize::MAX, || walk(&self.cache), &mut |(key, value)| {
-                if value.is_expired(now) {
-                    return found.is_none();
-                }
-                found = Some(key.as_bytes().to_vec());
-                if skip == 0 {
-                    return false;
-                }
-                skip -= 1;
-                true
-            });
-        found
+        random_live_key(&self.sampler, now, || walk(&self.cache))
     }
 
     fn sweep_expired(&self, _now: u64, _budget: usize) -> Sweep {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use quick_cache::sync::{Cache, EntryAction, EntryResult};
 use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, Weighter};
 
-use super::cursor::{CursorTable, Ring};
+use super::cursor::{random_live_key, scan_live, CursorTable, Ring};
 use super::value::KeyRef;
 use super::{Change, Counters, Store, StoreError, StoreKey, StoreKind, StoreStats, Sweep, Value};
 
@@ -289,37 +289,18 @@ impl Store for QuickStore {
     }
 
     fn scan(&self, cursor: u64, count: usize, now: u64, visit: &mut dyn FnMut(&[u8])) -> u64 {
-        self.cursors
-            .step(cursor, count, || walk(&self.cache), &mut |(key, value)| {
-                if value.is_expired(now) {
-                    return false;
-                }
-                visit(key.as_bytes());
-                true
-            })
+        scan_live(
+            &self.cursors,
+            cursor,
+            count,
+            now,
+            || walk(&self.cache),
+            visit,
+        )
     }
 
     fn random_key(&self, now: u64) -> Option<Vec<u8>> {
-        if self.cache.is_empty() {
-            return None;
-        }
-        // Skip a random number of entries along an endless walk: cheap, and over repeated
-        // calls every key comes up; not uniform within one call, as Redis's is not either.
-        let mut skip = rand::random_range(0..16usize);
-        let mut found = None;
-        self.sampler
-            .advance(usize::MAX, || walk(&self.cache), &mut |(key, value)| {
-                if value.is_expired(now) {
-                    return found.is_none();
-                }
-                found = Some(key.as_bytes().to_vec());
-                if skip == 0 {
-                    return false;
-                }
-                skip -= 1;
-                true
-            });
-        found
+        random_live_key(&self.sampler, now, || walk(&self.cache))
     }
 
     fn sweep_expired(&self, now: u64, budget: usize) -> Sweep {
