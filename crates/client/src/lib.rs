@@ -1,0 +1,3 @@
+//! A consistent-hashing client for cachering nodes.
+
+pub mod ring;
