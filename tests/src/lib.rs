@@ -2,6 +2,8 @@
 //! to them over TCP with a minimal RESP client that returns raw reply text, so tests assert
 //! the exact bytes a Redis client would see.
 
+pub mod netns;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -44,7 +46,11 @@ pub struct NodeProcess {
 impl NodeProcess {
     /// Starts a node on a free port with extra flags, and waits until it answers PING.
     pub fn start(extra: &[&str]) -> Self {
-        let port = free_port();
+        Self::start_on(free_port(), extra)
+    }
+
+    /// Starts a node on `port` (to restart one where it was).
+    pub fn start_on(port: u16, extra: &[&str]) -> Self {
         let child = Command::new(binary())
             .args(["node", "--port", &port.to_string(), "--log-level", "warn"])
             .args(extra)

@@ -1,3 +1,43 @@
-//! A consistent-hashing client for cachering nodes.
+//! A consistent-hashing client for a ring of cachering nodes.
+//!
+//! List the nodes and get one cache: keys spread evenly over the nodes ([`ring`]), every key
+//! kept on R of them, reads that keep working when a node dies, freezes or is cut off, and no
+//! stale value served after a node comes back: while a node is away the client remembers which
+//! keys it missed and invalidates them on it before it serves reads again.
+//!
+//! ```no_run
+//! # #[tokio::main]
+//! # async fn main() -> cachering_client::Result<()> {
+//! use cachering_client::ClientBuilder;
+//!
+//! let client = ClientBuilder::new()
+//!     .nodes(["127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"])
+//!     .with_replicas(2)
+//!     .build()?;
+//! client.set("greeting", "hello").await?;
+//! assert_eq!(client.get("greeting").await?.as_deref(), Some(&b"hello"[..]));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `docs/client.md` describes the behaviour under failures in full; [`Client`] lists it.
 
+mod builder;
+mod client;
+mod connection;
+mod error;
+mod hints;
+pub mod metrics;
+mod node;
+mod reply;
 pub mod ring;
+
+pub use builder::{
+    ClientBuilder, NodeSpec, WriteRule, DEFAULT_CONNECT_TIMEOUT, DEFAULT_FAILURE_THRESHOLD,
+    DEFAULT_HINT_CAPACITY, DEFAULT_MAX_EJECTED_FRACTION, DEFAULT_MAX_PROBE_INTERVAL,
+    DEFAULT_PROBE_INTERVAL, DEFAULT_REPLICAS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WARMUP,
+};
+pub use client::{Access, Client, SetOptions, SetOutcome, Ttl};
+pub use error::{Error, ErrorKind, Result};
+pub use node::{NodeState, NodeStatus};
+pub use reply::Reply;

@@ -1,0 +1,322 @@
+//! Building a [`Client`](crate::Client): nodes, replicas, timeouts and the health settings,
+//! each with a documented default drawn from twemproxy, mcrouter and Envoy.
+
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Copies of each key. Two survive the loss of any one node.
+pub const DEFAULT_REPLICAS: usize = 2;
+/// Time to establish a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// Time for one request to one node: mcrouter's default is 1 s; a cache read that takes longer
+/// is better served by a replica, so 250 ms.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_millis(250);
+/// Connections per node; one multiplexed connection carries thousands of requests in flight.
+pub const DEFAULT_CONNECTIONS_PER_NODE: usize = 1;
+/// Consecutive failures (timeouts, connection errors) that eject a node: twemproxy ejects
+/// after 2, mcrouter after 3 timeouts.
+pub const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
+/// First wait before probing an ejected node; doubles (with ±20 % jitter) up to the maximum.
+/// mcrouter probes after 10 s, twemproxy retries after 30 s; with repair on re-admission a
+/// returning node is safe to take back sooner.
+pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(1);
+/// Longest wait between probes (mcrouter: 60 s).
+pub const DEFAULT_MAX_PROBE_INTERVAL: Duration = Duration::from_secs(30);
+/// Largest share of the ring that may be ejected at once, so a network blip on the client's
+/// side does not eject every node (Envoy caps at 10 %; with three nodes that would allow none).
+pub const DEFAULT_MAX_EJECTED_FRACTION: f64 = 0.5;
+/// Keys remembered per node for repair while it is away. Past this the node is emptied
+/// (FLUSHALL) before it serves reads again, so it never serves a stale value.
+pub const DEFAULT_HINT_CAPACITY: usize = 100_000;
+/// How long after a node comes back empty (restart, or emptied for repair) a miss on it is
+/// checked against the next replica and filled.
+pub const DEFAULT_WARMUP: Duration = Duration::from_secs(60);
+
+/// A node of the ring.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct NodeSpec {
+    /// The node's identity on the ring. Default: `addr` as written.
+    pub name: String,
+    /// `host:port`, resolved again on every connect.
+    pub addr: String,
+    /// Share of keys relative to other nodes. Default: 1.0.
+    pub weight: f64,
+}
+
+impl NodeSpec {
+    /// A node named by its address, weight 1.
+    pub fn new(addr: impl Into<String>) -> Self {
+        let addr = addr.into();
+        Self {
+            name: addr.clone(),
+            addr,
+            weight: 1.0,
+        }
+    }
+
+    /// With a different ring name (keys follow the name, not the address).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// With a different weight.
+    pub fn with_weight(mut self, weight: f64) -> Self {
+        self.weight = weight;
+        self
+    }
+
+    /// Parses `host:port`, `name=host:port` or either with `*weight` appended.
+    pub fn parse(text: &str) -> Result<Self> {
+        let (rest, weight) = match text.rsplit_once('*') {
+            Some((rest, weight)) => (
+                rest,
+                weight.parse::<f64>().map_err(|_| {
+                    Error::new(ErrorKind::Config, format!("bad weight in '{text}'"))
+                })?,
+            ),
+            None => (text, 1.0),
+        };
+        let (name, addr) = match rest.split_once('=') {
+            Some((name, addr)) => (name.to_string(), addr.to_string()),
+            None => (rest.to_string(), rest.to_string()),
+        };
+        if !addr.contains(':') {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("'{text}' is not host:port"),
+            ));
+        }
+        Ok(Self { name, addr, weight })
+    }
+}
+
+/// How many replicas must acknowledge a write for it to succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum WriteRule {
+    /// At least one replica. The default: a cache prefers accepting a write to refusing it, and
+    /// every replica that missed it is repaired before it serves that key again.
+    #[default]
+    One,
+    /// A majority of the key's replicas.
+    Majority,
+    /// Every replica.
+    All,
+}
+
+impl WriteRule {
+    /// Acknowledgements needed out of `replicas`.
+    pub fn required(self, replicas: usize) -> usize {
+        match self {
+            WriteRule::One => 1.min(replicas),
+            WriteRule::Majority => replicas / 2 + 1,
+            WriteRule::All => replicas,
+        }
+    }
+}
+
+/// Everything a client runs with.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub replicas: usize,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub connections_per_node: usize,
+    pub write_rule: WriteRule,
+    pub failure_threshold: u32,
+    pub probe_interval: Duration,
+    pub max_probe_interval: Duration,
+    pub max_ejected_fraction: f64,
+    pub hint_capacity: usize,
+    pub warmup: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            replicas: DEFAULT_REPLICAS,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            connections_per_node: DEFAULT_CONNECTIONS_PER_NODE,
+            write_rule: WriteRule::One,
+            failure_threshold: DEFAULT_FAILURE_THRESHOLD,
+            probe_interval: DEFAULT_PROBE_INTERVAL,
+            max_probe_interval: DEFAULT_MAX_PROBE_INTERVAL,
+            max_ejected_fraction: DEFAULT_MAX_EJECTED_FRACTION,
+            hint_capacity: DEFAULT_HINT_CAPACITY,
+            warmup: DEFAULT_WARMUP,
+        }
+    }
+}
+
+/// Builds a [`Client`](crate::Client).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> cachering_client::Result<()> {
+/// use std::time::Duration;
+/// use cachering_client::{ClientBuilder, WriteRule};
+///
+/// let client = ClientBuilder::new()
+///     .node("10.0.0.1:6379")
+///     .node("10.0.0.2:6379")
+///     .node("10.0.0.3:6379")
+///     .with_replicas(2)
+///     .with_request_timeout(Duration::from_millis(100))
+///     .with_write_rule(WriteRule::Majority)
+///     .build()?;
+/// assert_eq!(client.node_status().len(), 3);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ClientBuilder {
+    nodes: Vec<NodeSpec>,
+    settings: Settings,
+}
+
+impl ClientBuilder {
+    /// A builder with no nodes and the default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a node by `host:port` (its name on the ring is the same text).
+    pub fn node(mut self, addr: impl Into<String>) -> Self {
+        self.nodes.push(NodeSpec::new(addr));
+        self
+    }
+
+    /// Adds a node described in full.
+    pub fn node_spec(mut self, spec: NodeSpec) -> Self {
+        self.nodes.push(spec);
+        self
+    }
+
+    /// Adds several nodes.
+    pub fn nodes<I, S>(mut self, addrs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.nodes.extend(addrs.into_iter().map(NodeSpec::new));
+        self
+    }
+
+    /// Copies of each key. Default: 2.
+    pub fn with_replicas(mut self, replicas: usize) -> Self {
+        self.settings.replicas = replicas;
+        self
+    }
+
+    /// Time to establish a connection. Default: 500 ms.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.connect_timeout = timeout;
+        self
+    }
+
+    /// Time for one request to one node; a read that takes longer goes to the next replica.
+    /// Default: 250 ms.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.request_timeout = timeout;
+        self
+    }
+
+    /// Connections per node, used in turn. Default: 1.
+    pub fn with_connections_per_node(mut self, connections: usize) -> Self {
+        self.settings.connections_per_node = connections;
+        self
+    }
+
+    /// Acknowledgements a write needs. Default: [`WriteRule::One`].
+    pub fn with_write_rule(mut self, rule: WriteRule) -> Self {
+        self.settings.write_rule = rule;
+        self
+    }
+
+    /// Consecutive failures that eject a node. Default: 3.
+    pub fn with_failure_threshold(mut self, failures: u32) -> Self {
+        self.settings.failure_threshold = failures;
+        self
+    }
+
+    /// First and longest wait between probes of an ejected node. Default: 1 s and 30 s.
+    pub fn with_probe_interval(mut self, first: Duration, max: Duration) -> Self {
+        self.settings.probe_interval = first;
+        self.settings.max_probe_interval = max;
+        self
+    }
+
+    /// Largest share of nodes ejected at once. Default: 0.5.
+    pub fn with_max_ejected_fraction(mut self, fraction: f64) -> Self {
+        self.settings.max_ejected_fraction = fraction;
+        self
+    }
+
+    /// Keys remembered per absent node for repair. Default: 100,000.
+    pub fn with_hint_capacity(mut self, keys: usize) -> Self {
+        self.settings.hint_capacity = keys;
+        self
+    }
+
+    /// How long a node that came back empty is warmed from its replicas. Default: 60 s.
+    pub fn with_warmup(mut self, warmup: Duration) -> Self {
+        self.settings.warmup = warmup;
+        self
+    }
+
+    /// Builds the client. Connections open on first use, so nodes need not be up yet. Must be
+    /// called inside a tokio runtime (the client runs a background repair task).
+    pub fn build(self) -> Result<crate::Client> {
+        if self.nodes.is_empty() {
+            return Err(Error::new(ErrorKind::Config, "no nodes"));
+        }
+        if self.settings.replicas == 0 {
+            return Err(Error::new(ErrorKind::Config, "replicas must be at least 1"));
+        }
+        if self.settings.connections_per_node == 0 {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "connections per node must be at least 1",
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for node in &self.nodes {
+            if !names.insert(node.name.as_str()) {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("node name '{}' appears twice", node.name),
+                ));
+            }
+        }
+        Ok(crate::Client::from_parts(self.nodes, self.settings))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_specs_parse() {
+        assert_eq!(NodeSpec::parse("a:1").unwrap(), NodeSpec::new("a:1"));
+        let spec = NodeSpec::parse("cache-1=10.0.0.1:6379*2").unwrap();
+        assert_eq!(
+            (spec.name.as_str(), spec.addr.as_str(), spec.weight),
+            ("cache-1", "10.0.0.1:6379", 2.0)
+        );
+        assert!(NodeSpec::parse("nohost").is_err());
+        assert!(NodeSpec::parse("a:1*x").is_err());
+    }
+
+    #[test]
+    fn write_rules() {
+        assert_eq!(WriteRule::One.required(2), 1);
+        assert_eq!(WriteRule::Majority.required(2), 2);
+        assert_eq!(WriteRule::Majority.required(3), 2);
+        assert_eq!(WriteRule::All.required(3), 3);
+    }
+}

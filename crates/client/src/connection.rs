@@ -1,0 +1,194 @@
+//! One multiplexed, pipelined connection to a node.
+//!
+//! Any number of tasks send requests over one socket; a single I/O task writes them in order
+//! and matches replies to requests in the same order (RESP replies come back in request order).
+//! A request that times out keeps its place in the queue: its reply, when it comes, is read
+//! and dropped, so later replies still match. When the socket fails every waiting request gets
+//! an I/O error and the connection reports itself dead; the node layer reconnects.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use redis_protocol::resp2::decode::decode_bytes_mut;
+use redis_protocol::resp2::encode::extend_encode_borrowed;
+use redis_protocol::resp2::types::BorrowedFrame;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::reply::Reply;
+
+/// Requests queued per connection before senders wait.
+const QUEUE_DEPTH: usize = 4096;
+/// Stop taking new requests while this much is waiting to be written.
+const MAX_UNWRITTEN: usize = 1 << 20;
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Encodes one command as a RESP array of bulk strings.
+pub fn encode_command(args: &[&[u8]], out: &mut BytesMut) {
+    let frames: Vec<BorrowedFrame<'_>> = args
+        .iter()
+        .map(|arg| BorrowedFrame::BulkString(arg))
+        .collect();
+    extend_encode_borrowed(out, &BorrowedFrame::Array(&frames), false)
+        .expect("a flat array of bulk strings always encodes");
+}
+
+/// Encodes one command into its own buffer.
+pub fn command(args: &[&[u8]]) -> Bytes {
+    let mut out = BytesMut::new();
+    encode_command(args, &mut out);
+    out.freeze()
+}
+
+struct Request {
+    bytes: Bytes,
+    replies: usize,
+    done: oneshot::Sender<Result<Vec<Reply>>>,
+}
+
+struct Waiting {
+    expected: usize,
+    received: Vec<Reply>,
+    done: oneshot::Sender<Result<Vec<Reply>>>,
+}
+
+/// A handle on a connection; cheap to clone.
+#[derive(Clone)]
+pub struct Connection {
+    requests: mpsc::Sender<Request>,
+    alive: Arc<AtomicBool>,
+}
+
+impl Connection {
+    /// Resolves `addr` (`host:port`, looked up again on every connect so a DNS change is
+    /// followed) and connects within `timeout`.
+    pub async fn connect(addr: &str, timeout: Duration) -> Result<Self> {
+        let connect = async {
+            let mut last = None;
+            for peer in tokio::net::lookup_host(addr).await? {
+                match TcpStream::connect(peer).await {
+                    Ok(stream) => return Ok(stream),
+                    Err(e) => last = Some(e),
+                }
+            }
+            Err(last
+                .unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address")))
+        };
+        let stream = match tokio::time::timeout(timeout, connect).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Err(Error::new(ErrorKind::Io, format!("connect {addr}: {e}"))),
+            Err(_) => {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("connect {addr}: timed out"),
+                ))
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (requests, queue) = mpsc::channel(QUEUE_DEPTH);
+        let alive = Arc::new(AtomicBool::new(true));
+        tokio::spawn(run(stream, queue, Arc::clone(&alive)));
+        Ok(Self { requests, alive })
+    }
+
+    /// Whether the socket is still up.
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
+    }
+
+    /// Sends pre-encoded commands and waits for their `replies` replies. No timeout here: the
+    /// caller bounds the wait.
+    pub async fn send(&self, bytes: Bytes, replies: usize) -> Result<Vec<Reply>> {
+        let (done, wait) = oneshot::channel();
+        self.requests
+            .send(Request {
+                bytes,
+                replies,
+                done,
+            })
+            .await
+            .map_err(|_| Error::new(ErrorKind::Io, "connection closed"))?;
+        wait.await
+            .map_err(|_| Error::new(ErrorKind::Io, "connection closed"))?
+    }
+}
+
+async fn run(stream: TcpStream, mut queue: mpsc::Receiver<Request>, alive: Arc<AtomicBool>) {
+    let (mut reader, mut writer) = stream.into_split();
+    let mut waiting: VecDeque<Waiting> = VecDeque::new();
+    let mut unwritten = BytesMut::new();
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let failure = loop {
+        tokio::select! {
+            read = reader.read_buf(&mut input) => match read {
+                Ok(0) => break "connection closed by the node".to_string(),
+                Ok(_) => {
+                    if let Err(e) = deliver(&mut input, &mut waiting) {
+                        break e;
+                    }
+                }
+                Err(e) => break e.to_string(),
+            },
+            written = writer.write_buf(&mut unwritten), if !unwritten.is_empty() => {
+                if let Err(e) = written {
+                    break e.to_string();
+                }
+            },
+            request = queue.recv(), if unwritten.len() < MAX_UNWRITTEN => match request {
+                Some(request) => {
+                    unwritten.extend_from_slice(&request.bytes);
+                    waiting.push_back(Waiting { expected: request.replies, received: Vec::with_capacity(request.replies), done: request.done });
+                    // Take whatever else is queued, so a burst goes out in one write.
+                    while unwritten.len() < MAX_UNWRITTEN {
+                        match queue.try_recv() {
+                            Ok(request) => {
+                                unwritten.extend_from_slice(&request.bytes);
+                                waiting.push_back(Waiting { expected: request.replies, received: Vec::with_capacity(request.replies), done: request.done });
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+                // Every handle is gone: finish nothing more.
+                None => break "client dropped the connection".to_string(),
+            },
+        }
+    };
+    alive.store(false, Ordering::Release);
+    queue.close();
+    let error = Error::new(ErrorKind::Io, failure);
+    for waiter in waiting.drain(..) {
+        let _ = waiter.done.send(Err(error.clone()));
+    }
+    while let Ok(request) = queue.try_recv() {
+        let _ = request.done.send(Err(error.clone()));
+    }
+}
+
+/// Hands every complete reply in `input` to the request waiting for it.
+fn deliver(
+    input: &mut BytesMut,
+    waiting: &mut VecDeque<Waiting>,
+) -> std::result::Result<(), String> {
+    loop {
+        let frame = match decode_bytes_mut(input) {
+            Ok(Some((frame, _, _))) => frame,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(format!("invalid reply from the node: {e:?}")),
+        };
+        let Some(front) = waiting.front_mut() else {
+            return Err("a reply arrived that no request was waiting for".to_string());
+        };
+        front.received.push(Reply::from_frame(frame));
+        if front.received.len() == front.expected {
+            let done = waiting.pop_front().expect("front exists");
+            // The requester may have given up (timeout); its reply is dropped here.
+            let _ = done.done.send(Ok(done.received));
+        }
+    }
+}

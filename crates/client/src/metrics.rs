@@ -1,0 +1,118 @@
+//! The client's metrics, declared and described in one place. Recorded through the `metrics`
+//! facade: a program that links the client installs whatever exporter it likes.
+
+use metrics::{
+    describe_counter, describe_gauge, describe_histogram, Counter, Gauge, Histogram, Unit,
+};
+
+/// Requests sent to a node.
+pub const REQUESTS: &str = "cachering_client_requests_total";
+/// Requests that failed at a node (connection errors and timeouts).
+pub const ERRORS: &str = "cachering_client_errors_total";
+/// Requests that timed out at a node.
+pub const TIMEOUTS: &str = "cachering_client_timeouts_total";
+/// Request latency per node.
+pub const LATENCY: &str = "cachering_client_request_duration_seconds";
+/// Node state: 0 healthy, 1 ejected, 2 recovering.
+pub const NODE_STATE: &str = "cachering_client_node_state";
+/// Nodes ejected.
+pub const EJECTIONS: &str = "cachering_client_ejections_total";
+/// Nodes taken back after an ejection.
+pub const READMISSIONS: &str = "cachering_client_readmissions_total";
+/// Reads served by a replica other than the key's first healthy one.
+pub const FALLBACK_READS: &str = "cachering_client_fallback_reads_total";
+/// Keys a node is known to have missed and that are not repaired yet.
+pub const HINTS_PENDING: &str = "cachering_client_hints_pending";
+/// Hinted keys invalidated on a returning node.
+pub const HINTS_REPLAYED: &str = "cachering_client_hints_replayed_total";
+/// Nodes emptied because their hints overflowed.
+pub const FLUSHES: &str = "cachering_client_repair_flushes_total";
+/// Values copied from a replica into a node that came back empty.
+pub const WARMUP_FILLS: &str = "cachering_client_warmup_fills_total";
+
+/// Every metric name the client registers.
+pub const ALL: &[&str] = &[
+    REQUESTS,
+    ERRORS,
+    TIMEOUTS,
+    LATENCY,
+    NODE_STATE,
+    EJECTIONS,
+    READMISSIONS,
+    FALLBACK_READS,
+    HINTS_PENDING,
+    HINTS_REPLAYED,
+    FLUSHES,
+    WARMUP_FILLS,
+];
+
+/// Describes every metric to the installed recorder.
+pub fn describe() {
+    describe_counter!(REQUESTS, "Requests sent to a node.");
+    describe_counter!(
+        ERRORS,
+        "Requests that failed at a node: connection errors and timeouts."
+    );
+    describe_counter!(TIMEOUTS, "Requests that timed out at a node.");
+    describe_histogram!(LATENCY, Unit::Seconds, "Request latency per node.");
+    describe_gauge!(
+        NODE_STATE,
+        "Node state as the client sees it: 0 healthy, 1 ejected, 2 recovering."
+    );
+    describe_counter!(EJECTIONS, "Nodes ejected after consecutive failures.");
+    describe_counter!(
+        READMISSIONS,
+        "Ejected nodes taken back after a successful probe and repair."
+    );
+    describe_counter!(FALLBACK_READS, "Reads served by a later replica because an earlier one failed, was ejected or was being repaired.");
+    describe_gauge!(
+        HINTS_PENDING,
+        "Keys a node missed writes for that are not yet invalidated on it."
+    );
+    describe_counter!(HINTS_REPLAYED, "Hinted keys invalidated on a node.");
+    describe_counter!(
+        FLUSHES,
+        "Nodes emptied before re-admission because their hints overflowed."
+    );
+    describe_counter!(
+        WARMUP_FILLS,
+        "Values copied from a replica into a node that came back empty."
+    );
+}
+
+/// Handles for one node's metrics, resolved once (a cached handle costs about 9 ns per
+/// increment; looking the name up each time costs about 74 ns).
+pub(crate) struct NodeMetrics {
+    pub requests: Counter,
+    pub errors: Counter,
+    pub timeouts: Counter,
+    pub latency: Histogram,
+    pub state: Gauge,
+    pub ejections: Counter,
+    pub readmissions: Counter,
+    pub fallback_reads: Counter,
+    pub hints_pending: Gauge,
+    pub hints_replayed: Counter,
+    pub flushes: Counter,
+    pub warmup_fills: Counter,
+}
+
+impl NodeMetrics {
+    pub fn new(node: &str) -> Self {
+        let label = [("node", node.to_string())];
+        Self {
+            requests: metrics::counter!(REQUESTS, &label),
+            errors: metrics::counter!(ERRORS, &label),
+            timeouts: metrics::counter!(TIMEOUTS, &label),
+            latency: metrics::histogram!(LATENCY, &label),
+            state: metrics::gauge!(NODE_STATE, &label),
+            ejections: metrics::counter!(EJECTIONS, &label),
+            readmissions: metrics::counter!(READMISSIONS, &label),
+            fallback_reads: metrics::counter!(FALLBACK_READS, &label),
+            hints_pending: metrics::gauge!(HINTS_PENDING, &label),
+            hints_replayed: metrics::counter!(HINTS_REPLAYED, &label),
+            flushes: metrics::counter!(FLUSHES, &label),
+            warmup_fills: metrics::counter!(WARMUP_FILLS, &label),
+        }
+    }
+}

@@ -1,0 +1,456 @@
+//! The client crate against three real node processes with R = 2: the API, placement, and
+//! what happens when a node is killed, frozen, restarted or cut off.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use cachering_client::{
+    Access, Client, ClientBuilder, NodeSpec, NodeState, Reply, SetOptions, Ttl,
+};
+use cachering_tests::netns::IsolatedNode;
+use cachering_tests::{bulk, Client as Raw, NodeProcess};
+
+const TIMEOUT: Duration = Duration::from_millis(200);
+const THRESHOLD: u32 = 3;
+
+fn builder(addrs: &[String]) -> ClientBuilder {
+    ClientBuilder::new()
+        .nodes(addrs.iter().cloned())
+        .with_replicas(2)
+        .with_request_timeout(TIMEOUT)
+        .with_connect_timeout(TIMEOUT)
+        .with_failure_threshold(THRESHOLD)
+        .with_probe_interval(Duration::from_millis(100), Duration::from_millis(500))
+}
+
+fn cluster() -> (Vec<NodeProcess>, Vec<String>) {
+    let nodes: Vec<NodeProcess> = (0..3).map(|_| NodeProcess::start(&[])).collect();
+    let addrs = nodes.iter().map(|n| n.addr.to_string()).collect();
+    (nodes, addrs)
+}
+
+fn key(i: usize) -> String {
+    format!("key:{i}")
+}
+
+async fn write_keys(client: &Client, count: usize, value: &str) {
+    for i in 0..count {
+        client.set(key(i), format!("{value}{i}")).await.unwrap();
+    }
+}
+
+/// Keys (of the first `count`) whose first replica is node `index`.
+fn keys_on(client: &Client, index: usize, count: usize) -> Vec<usize> {
+    let ring = client.ring();
+    (0..count)
+        .filter(|&i| ring.primary(key(i).as_bytes()) == Some(index))
+        .collect()
+}
+
+async fn wait_for_state(client: &Client, index: usize, state: NodeState) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.node_status()[index].state != state {
+        assert!(
+            Instant::now() < deadline,
+            "node {index} never became {state:?}: {:?}",
+            client.node_status()[index]
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_over_three_nodes() {
+    let (_nodes, addrs) = cluster();
+    let client = builder(&addrs).build().unwrap();
+    client.set("a", "1").await.unwrap();
+    assert_eq!(client.get("a").await.unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(client.get("missing").await.unwrap(), None);
+    assert!(client.exists("a").await.unwrap());
+    assert_eq!(client.incr("n").await.unwrap(), 1);
+    assert_eq!(client.incr_by("n", 10).await.unwrap(), 11);
+    assert_eq!(client.decr("n").await.unwrap(), 10);
+    let outcome = client
+        .set_with("a", "2", SetOptions::new().if_absent())
+        .await
+        .unwrap();
+    assert!(!outcome.applied);
+    let outcome = client
+        .set_with("a", "3", SetOptions::new().get())
+        .await
+        .unwrap();
+    assert_eq!(
+        (outcome.applied, outcome.previous.as_deref()),
+        (true, Some(&b"1"[..]))
+    );
+    let outcome = client
+        .set_with(
+            "fresh",
+            "x",
+            SetOptions::new().if_absent().ttl(Duration::from_secs(50)),
+        )
+        .await
+        .unwrap();
+    assert!(outcome.applied);
+    assert!(
+        matches!(client.ttl("fresh").await.unwrap(), Ttl::ExpiresIn(d) if d > Duration::from_secs(45))
+    );
+    assert!(client.persist("fresh").await.unwrap());
+    assert_eq!(client.ttl("fresh").await.unwrap(), Ttl::Persistent);
+    assert!(client
+        .expire("fresh", Duration::from_secs(100))
+        .await
+        .unwrap());
+    assert_eq!(client.ttl("nope").await.unwrap(), Ttl::Missing);
+    assert_eq!(
+        client.get_del("a").await.unwrap().as_deref(),
+        Some(&b"3"[..])
+    );
+    assert!(!client.del("a").await.unwrap());
+    client
+        .mset((0..50).map(|i| (key(i), format!("v{i}"))))
+        .await
+        .unwrap();
+    let keys: Vec<String> = (0..55).map(key).collect();
+    let values = client.mget(&keys).await.unwrap();
+    for (i, value) in values.iter().enumerate() {
+        let expected = (i < 50).then(|| format!("v{i}"));
+        assert_eq!(
+            value.as_deref(),
+            expected.as_deref().map(str::as_bytes),
+            "{}",
+            key(i)
+        );
+    }
+    assert_eq!(client.exists_many(&keys).await.unwrap(), 50);
+    assert_eq!(client.del_many(&keys[..10]).await.unwrap(), 10);
+    assert_eq!(client.exists_many(&keys).await.unwrap(), 40);
+    let reply = client
+        .command("key:20", &[b"STRLEN", b"key:20"], Access::Read)
+        .await
+        .unwrap();
+    assert_eq!(reply, Reply::Int(3));
+    client
+        .command("key:20", &[b"APPEND", b"key:20", b"!"], Access::Mutation)
+        .await
+        .unwrap();
+    assert_eq!(
+        client.get("key:20").await.unwrap().as_deref(),
+        Some(&b"v20!"[..])
+    );
+    let error = client
+        .command("key:20", &[b"INCR", b"key:20"], Access::Mutation)
+        .await
+        .unwrap_err();
+    assert!(error.is_server_error(), "{error}");
+    assert!(error.detail().contains("not an integer"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_key_is_on_its_ring_replicas_and_mutations_keep_them_equal() {
+    let (nodes, addrs) = cluster();
+    let client = builder(&addrs).build().unwrap();
+    write_keys(&client, 300, "v").await;
+    for i in 0..100 {
+        client.incr(format!("counter:{i}")).await.unwrap();
+        client
+            .command(
+                format!("text:{i}"),
+                &[b"APPEND", format!("text:{i}").as_bytes(), b"abc"],
+                Access::Mutation,
+            )
+            .await
+            .unwrap();
+    }
+    let ring = client.ring();
+    let mut raw: Vec<Raw> = nodes.iter().map(|n| n.client()).collect();
+    for i in 0..300 {
+        let replicas = ring.replicas(key(i).as_bytes(), 2);
+        for (index, node) in raw.iter_mut().enumerate() {
+            let expected = if replicas.contains(&index) {
+                bulk(&format!("v{i}"))
+            } else {
+                "$-1\r\n".to_string()
+            };
+            assert_eq!(
+                node.call(&["GET", &key(i)]),
+                expected,
+                "{} on node {index}",
+                key(i)
+            );
+        }
+    }
+    for i in 0..100 {
+        for name in [format!("counter:{i}"), format!("text:{i}")] {
+            let replicas = ring.replicas(name.as_bytes(), 2);
+            let values: Vec<String> = replicas
+                .iter()
+                .map(|&index| raw[index].call(&["GET", &name]))
+                .collect();
+            assert_eq!(values[0], values[1], "replicas of {name} diverged");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_costs_no_read() {
+    let (mut nodes, addrs) = cluster();
+    let client = builder(&addrs).build().unwrap();
+    write_keys(&client, 500, "v").await;
+    nodes[1].signal("KILL");
+    nodes[1].wait_exit(Duration::from_secs(5)).unwrap();
+    for i in 0..500 {
+        let value = client
+            .get(key(i))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", key(i)));
+        assert_eq!(
+            value.as_deref(),
+            Some(format!("v{i}").as_bytes()),
+            "{}",
+            key(i)
+        );
+    }
+    // Writes keep working with one replica, and reads see them.
+    write_keys(&client, 100, "w").await;
+    for i in 0..100 {
+        assert_eq!(
+            client.get(key(i)).await.unwrap().as_deref(),
+            Some(format!("w{i}").as_bytes())
+        );
+    }
+    assert_eq!(client.node_status()[1].state, NodeState::Ejected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_node_costs_at_most_the_threshold_in_timeouts_then_is_ejected_and_readmitted() {
+    let (nodes, addrs) = cluster();
+    let client = builder(&addrs).build().unwrap();
+    write_keys(&client, 300, "v").await;
+    let frozen = 0;
+    let on_frozen = keys_on(&client, frozen, 300);
+    assert!(on_frozen.len() > 30);
+    nodes[frozen].signal("STOP");
+    let mut slow = 0;
+    for &i in &on_frozen {
+        let started = Instant::now();
+        let value = client
+            .get(key(i))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", key(i)));
+        assert_eq!(value.as_deref(), Some(format!("v{i}").as_bytes()));
+        if started.elapsed() >= TIMEOUT / 2 {
+            slow += 1;
+        }
+    }
+    assert!(
+        slow <= THRESHOLD as usize,
+        "{slow} reads waited for a timeout; the node should be ejected after {THRESHOLD}"
+    );
+    assert_eq!(client.node_status()[frozen].state, NodeState::Ejected);
+    nodes[frozen].signal("CONT");
+    wait_for_state(&client, frozen, NodeState::Healthy).await;
+    for &i in &on_frozen {
+        assert_eq!(
+            client.get(key(i)).await.unwrap().as_deref(),
+            Some(format!("v{i}").as_bytes())
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_warms_up_from_its_replicas() {
+    let (mut nodes, addrs) = cluster();
+    let client = builder(&addrs).build().unwrap();
+    write_keys(&client, 300, "v").await;
+    let restarted = 2;
+    let on_restarted = keys_on(&client, restarted, 300);
+    let old_run_id = client.node_status()[restarted]
+        .run_id
+        .clone()
+        .expect("run id known");
+    let port = nodes[restarted].addr.port();
+    nodes[restarted].signal("KILL");
+    nodes[restarted].wait_exit(Duration::from_secs(5)).unwrap();
+    // Reads during the outage come from the other replica.
+    for &i in &on_restarted {
+        assert_eq!(
+            client.get(key(i)).await.unwrap().as_deref(),
+            Some(format!("v{i}").as_bytes())
+        );
+    }
+    nodes[restarted] = NodeProcess::start_on(port, &[]);
+    wait_for_state(&client, restarted, NodeState::Healthy).await;
+    let status = &client.node_status()[restarted];
+    assert_ne!(status.run_id.as_deref(), Some(old_run_id.as_str()));
+    assert!(status.warming);
+    // The empty node's misses are served by the replica and copied back.
+    for &i in &on_restarted {
+        assert_eq!(
+            client.get(key(i)).await.unwrap().as_deref(),
+            Some(format!("v{i}").as_bytes())
+        );
+    }
+    let mut direct = nodes[restarted].client();
+    let filled = on_restarted
+        .iter()
+        .filter(|&&i| direct.call(&["GET", &key(i)]) == bulk(&format!("v{i}")))
+        .count();
+    assert_eq!(
+        filled,
+        on_restarted.len(),
+        "warm-up should fill every key read"
+    );
+}
+
+/// The heart of the client: a node cut off while keys are overwritten and deleted never serves
+/// the old values after it comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_off_and_healed_serves_no_stale_value() {
+    let isolated = IsolatedNode::start(&[]);
+    let others: Vec<NodeProcess> = (0..2).map(|_| NodeProcess::start(&[])).collect();
+    let addrs = vec![
+        isolated.addr.to_string(),
+        others[0].addr.to_string(),
+        others[1].addr.to_string(),
+    ];
+    let client = builder(&addrs).build().unwrap();
+    const KEYS: usize = 300;
+    write_keys(&client, KEYS, "old").await;
+    let mut expected: HashMap<usize, Option<String>> =
+        (0..KEYS).map(|i| (i, Some(format!("old{i}")))).collect();
+
+    isolated.cut();
+    for i in 0..100 {
+        client
+            .set(key(i), format!("new{i}"))
+            .await
+            .unwrap_or_else(|e| panic!("write {}: {e}", key(i)));
+        expected.insert(i, Some(format!("new{i}")));
+    }
+    for i in 100..200 {
+        client
+            .del(key(i))
+            .await
+            .unwrap_or_else(|e| panic!("delete {}: {e}", key(i)));
+        expected.insert(i, None);
+    }
+    assert_eq!(
+        client.node_status()[0].state,
+        NodeState::Ejected,
+        "{:?}",
+        client.node_status()[0]
+    );
+    assert!(client.node_status()[0].hints_pending > 0);
+    // Reads during the cut are served by the other replicas.
+    for i in 0..KEYS {
+        let value = client
+            .get(key(i))
+            .await
+            .unwrap_or_else(|e| panic!("read {} during the cut: {e}", key(i)));
+        assert_eq!(
+            value.map(|v| String::from_utf8(v.to_vec()).unwrap()),
+            expected[&i],
+            "{}",
+            key(i)
+        );
+    }
+
+    isolated.heal();
+    wait_for_state(&client, 0, NodeState::Healthy).await;
+    let mut stale = 0;
+    for i in 0..KEYS {
+        let value = client
+            .get(key(i))
+            .await
+            .unwrap()
+            .map(|v| String::from_utf8(v.to_vec()).unwrap());
+        if value.as_deref().is_some_and(|v| v.starts_with("old")) && i < 200 {
+            stale += 1;
+        }
+        assert!(
+            value.is_none() || value == expected[&i],
+            "{}: {value:?}",
+            key(i)
+        );
+    }
+    assert_eq!(stale, 0, "stale reads after the heal");
+    // On the node itself, nothing overwritten or deleted keeps its old value.
+    let mut direct = Raw::connect(isolated.addr);
+    for i in 0..200 {
+        let reply = direct.call(&["GET", &key(i)]);
+        assert!(
+            !reply.contains("old"),
+            "{} still holds {reply:?} on the healed node",
+            key(i)
+        );
+    }
+    assert_eq!(client.node_status()[0].hints_pending, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overflowing_hints_empty_the_node_before_it_serves_reads() {
+    let (nodes, addrs) = cluster();
+    let client = builder(&addrs).with_hint_capacity(10).build().unwrap();
+    write_keys(&client, 300, "old").await;
+    nodes[0].signal("STOP");
+    write_keys(&client, 300, "new").await;
+    assert!(client.node_status()[0].hints_overflowed);
+    nodes[0].signal("CONT");
+    wait_for_state(&client, 0, NodeState::Healthy).await;
+    for i in 0..300 {
+        let value = client.get(key(i)).await.unwrap();
+        assert_eq!(
+            value.as_deref(),
+            Some(format!("new{i}").as_bytes()),
+            "{}",
+            key(i)
+        );
+    }
+    let mut direct = nodes[0].client();
+    for i in 0..300 {
+        assert!(
+            !direct.call(&["GET", &key(i)]).contains("old"),
+            "{} kept its old value",
+            key(i)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_list_changes_at_runtime() {
+    let (nodes, addrs) = cluster();
+    let client = builder(&addrs[..2]).build().unwrap();
+    write_keys(&client, 200, "v").await;
+    let specs: Vec<NodeSpec> = addrs.iter().map(|a| NodeSpec::new(a.clone())).collect();
+    client.set_nodes(specs).unwrap();
+    assert_eq!(client.node_status().len(), 3);
+    // Keys that moved to the new node are misses until written again; the rest still read.
+    let ring = client.ring();
+    for i in 0..200 {
+        let value = client.get(key(i)).await.unwrap();
+        if ring.primary(key(i).as_bytes()) != Some(2) {
+            assert_eq!(
+                value.as_deref(),
+                Some(format!("v{i}").as_bytes()),
+                "{}",
+                key(i)
+            );
+        }
+    }
+    write_keys(&client, 200, "w").await;
+    let mut direct = nodes[2].client();
+    let on_new = (0..200)
+        .filter(|&i| ring.replicas(key(i).as_bytes(), 2).contains(&2))
+        .count();
+    let dbsize = direct.call(&["DBSIZE"]);
+    assert_eq!(dbsize, format!(":{on_new}\r\n"));
+    // A node renamed to the same address keeps its keys where the name says.
+    let renamed: Vec<NodeSpec> = addrs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| NodeSpec::new(a.clone()).with_name(format!("cache-{i}")))
+        .collect();
+    client.set_nodes(renamed).unwrap();
+    assert_eq!(client.ring().name(0), "cache-0");
+}
