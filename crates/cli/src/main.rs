@@ -1,7 +1,12 @@
-//! `cachering`: one binary for the cache node and the tools around it.
+//! `cachering`: one binary for the cache node, the proxy and the tools around them.
 
 mod logging;
 mod node;
+mod proxy;
+mod ring;
+mod runtime;
+mod status;
+mod up;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -18,11 +23,23 @@ struct Cli {
 enum Command {
     /// Run a cache node: an in-memory, Redis-protocol cache server.
     Node(cachering_node::NodeArgs),
+    /// Run the proxy: one Redis endpoint for the whole ring.
+    Proxy(cachering_proxy::ProxyArgs),
+    /// Start a local cluster (a proxy and three nodes) in one process.
+    Up(up::UpArgs),
+    /// Show where keys live on a ring, or how a ring balances random keys.
+    Ring(ring::RingArgs),
+    /// One table of every node's state, keys, memory, hit ratio and load.
+    Status(status::StatusArgs),
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Node(args) => node::run(args),
+        Command::Proxy(args) => proxy::run(args),
+        Command::Up(args) => up::run(args),
+        Command::Ring(args) => ring::run(args),
+        Command::Status(args) => status::run(args),
     }
 }

@@ -300,6 +300,69 @@ impl Client {
         Ok(())
     }
 
+    /// Number of nodes in the ring.
+    pub fn node_count(&self) -> usize {
+        self.inner.topology.load().nodes.len()
+    }
+
+    /// The index of the node that would serve a read of `key` now (its first replica that is
+    /// healthy and not known to have missed a write of it), if any.
+    pub fn read_node(&self, key: &[u8]) -> Option<usize> {
+        let topology = self.inner.topology.load();
+        topology
+            .ring
+            .replicas(key, self.inner.settings.replicas)
+            .into_iter()
+            .find(|&index| topology.nodes[index].serves_read(key))
+    }
+
+    /// The indexes of the key's replicas, primary first.
+    pub fn replica_set(&self, key: &[u8]) -> Vec<usize> {
+        self.inner
+            .topology
+            .load()
+            .ring
+            .replicas(key, self.inner.settings.replicas)
+    }
+
+    /// Sends a command to one node by index (for commands about a node rather than a key:
+    /// DBSIZE, SCAN, INFO). Fails with [`ErrorKind::Unavailable`] if the node is ejected.
+    pub async fn on_node(&self, index: usize, args: &[&[u8]]) -> Result<Reply> {
+        let topology = self.inner.topology.load_full();
+        let node = topology
+            .nodes
+            .get(index)
+            .ok_or_else(|| Error::new(ErrorKind::Config, format!("no node {index}")))?;
+        if node.state() == crate::node::NodeState::Ejected {
+            return Err(
+                Error::new(ErrorKind::Unavailable, "node is ejected").with_node(node.name())
+            );
+        }
+        node.call(0, args).await
+    }
+
+    /// Empties every node. A node that cannot be reached now (ejected, or failing) is marked
+    /// to be emptied before it serves reads again, so no value from before the flush returns.
+    pub async fn flush_all(&self) -> Result<()> {
+        let topology = self.inner.topology.load_full();
+        let flushes = topology.nodes.iter().map(|node| async move {
+            if node.state() == crate::node::NodeState::Ejected {
+                node.hints.mark_overflowed();
+                return Ok(());
+            }
+            let result = node.call(0, &[b"FLUSHALL"]).await;
+            if result.is_err() {
+                node.hints.mark_overflowed();
+            }
+            result.map(drop)
+        });
+        let results = join_all(flushes).await;
+        if results.iter().all(Result::is_err) {
+            return results.into_iter().next().unwrap_or(Ok(())).map(drop);
+        }
+        Ok(())
+    }
+
     fn replicas(&self, topology: &Topology, key: &[u8]) -> Vec<Arc<Node>> {
         topology
             .ring

@@ -122,6 +122,14 @@ impl Hints {
         self.publish(&set);
     }
 
+    /// Makes the node unreadable until it is emptied (after a flush it missed).
+    pub fn mark_overflowed(&self) {
+        let mut set = self.lock();
+        set.overflowed = true;
+        set.keys.clear();
+        self.publish(&set);
+    }
+
     /// Forgets everything: the node was emptied (restart or FLUSHALL), nothing on it is stale.
     pub fn clear(&self) {
         let mut set = self.lock();

@@ -56,6 +56,11 @@ impl<'a> ReplyWriter<'a> {
         self.protocol
     }
 
+    /// Switches protocol for what is written next (HELLO replies in the version it selects).
+    pub fn set_protocol(&mut self, protocol: Protocol) {
+        self.protocol = protocol;
+    }
+
     /// Bytes written so far to the underlying buffer (including earlier replies).
     pub fn len(&self) -> usize {
         self.out.len()

@@ -21,7 +21,7 @@ use crate::clients::ClientInfo;
 use crate::state::NodeState;
 use crate::store::StoreError;
 
-pub use connection::REDIS_VERSION;
+pub use connection::{password_matches, REDIS_VERSION};
 pub use table::{lookup, CommandSpec, COMMANDS};
 
 /// Redis's error texts used by more than one command.
@@ -123,7 +123,8 @@ fn runs_inside_multi(spec: &CommandSpec) -> bool {
     matches!(spec.name, "exec" | "discard" | "multi" | "quit" | "reset")
 }
 
-fn arity_ok(spec: &CommandSpec, argc: usize) -> bool {
+/// Whether `argc` arguments (the name included) satisfy the command's arity.
+pub fn arity_ok(spec: &CommandSpec, argc: usize) -> bool {
     let argc = argc as i64;
     let arity = i64::from(spec.arity);
     if arity >= 0 {
@@ -135,7 +136,7 @@ fn arity_ok(spec: &CommandSpec, argc: usize) -> bool {
 
 /// Redis's reply to an unknown command: its name and the start of its arguments, each cut so
 /// the message stays short.
-fn unknown_command_error(args: &[Bytes]) -> String {
+pub fn unknown_command_error(args: &[Bytes]) -> String {
     let name = String::from_utf8_lossy(&args[0]);
     let name: String = name.chars().take(128).collect();
     let mut listed = String::new();

@@ -1,0 +1,209 @@
+//! The proxy's settings: one typed struct that flags and an optional TOML file map onto.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cachering_node::ByteSize;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// The port `cachering up` and the proxy default to (twemproxy uses 22121; 7000 sits below the
+/// nodes' 7001-7003 in a local cluster).
+pub const DEFAULT_PORT: u16 = 7000;
+
+/// Everything a proxy is started with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+#[non_exhaustive]
+pub struct ProxyConfig {
+    /// Address to listen on. Default: `127.0.0.1`.
+    pub bind: String,
+    /// Port to listen on; 0 picks a free one. Default: 7000.
+    pub port: u16,
+    /// The ring: `host:port`, `name=host:port` or either with `*weight`. Required.
+    pub nodes: Vec<String>,
+    /// Copies of each key. Default: 2.
+    pub replicas: usize,
+    /// Milliseconds to connect to a node. Default: 500.
+    pub connect_timeout_ms: u64,
+    /// Milliseconds for one request to one node. Default: 250.
+    pub request_timeout_ms: u64,
+    /// Password clients must give with AUTH or HELLO. Default: none.
+    pub requirepass: Option<String>,
+    /// Most clients connected at once. Default: 10000.
+    pub maxclients: usize,
+    /// Seconds a client may stay idle; 0 never. Default: 0.
+    pub timeout: u64,
+    /// Largest bulk string in a request. Default: 512 MiB.
+    pub proto_max_bulk_len: ByteSize,
+    /// Largest unprocessed input per client. Default: 1 GiB.
+    pub client_query_buffer_limit: ByteSize,
+    /// Largest pending reply per client. Default: 64 MiB.
+    pub client_output_buffer_limit: ByteSize,
+    /// Log filter. Default: `info`.
+    pub log_level: String,
+    /// Seconds a stopping proxy waits for connections to finish. Default: 10.
+    pub shutdown_timeout: u64,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        let node = cachering_node::NodeConfig::default();
+        Self {
+            bind: cachering_node::config::DEFAULT_BIND.to_string(),
+            port: DEFAULT_PORT,
+            nodes: Vec::new(),
+            replicas: cachering_client::DEFAULT_REPLICAS,
+            connect_timeout_ms: cachering_client::DEFAULT_CONNECT_TIMEOUT.as_millis() as u64,
+            request_timeout_ms: cachering_client::DEFAULT_REQUEST_TIMEOUT.as_millis() as u64,
+            requirepass: None,
+            maxclients: node.maxclients,
+            timeout: 0,
+            proto_max_bulk_len: node.proto_max_bulk_len,
+            client_query_buffer_limit: node.client_query_buffer_limit,
+            client_output_buffer_limit: node.client_output_buffer_limit,
+            log_level: "info".to_string(),
+            shutdown_timeout: node.shutdown_timeout,
+        }
+    }
+}
+
+/// A config that could not be used.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: Box<toml::de::Error>,
+    },
+    /// A setting is missing or wrong.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ProxyConfig {
+    /// Reads a TOML file; keys not in it keep their defaults.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    /// The client the proxy runs over these nodes.
+    pub fn client_builder(&self) -> Result<cachering_client::ClientBuilder, ConfigError> {
+        if self.nodes.is_empty() {
+            return Err(ConfigError::Invalid(
+                "no nodes: give --nodes host:port,host:port,...".to_string(),
+            ));
+        }
+        let mut builder = cachering_client::ClientBuilder::new()
+            .with_replicas(self.replicas)
+            .with_connect_timeout(Duration::from_millis(self.connect_timeout_ms))
+            .with_request_timeout(Duration::from_millis(self.request_timeout_ms));
+        for node in &self.nodes {
+            let spec = cachering_client::NodeSpec::parse(node)
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            builder = builder.node_spec(spec);
+        }
+        Ok(builder)
+    }
+}
+
+/// `cachering proxy` flags; each overrides the config file and the default.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[non_exhaustive]
+pub struct ProxyArgs {
+    /// TOML config file; flags override its values.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1]
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Port to listen on; 0 picks a free port [default: 7000]
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// The ring's nodes, comma-separated: host:port, name=host:port, optionally *weight
+    #[arg(long, value_delimiter = ',', value_name = "NODES")]
+    pub nodes: Vec<String>,
+    /// Copies of each key [default: 2]
+    #[arg(long, value_name = "R")]
+    pub replicas: Option<usize>,
+    /// Milliseconds to connect to a node [default: 500]
+    #[arg(long, value_name = "MS")]
+    pub connect_timeout_ms: Option<u64>,
+    /// Milliseconds for one request to one node [default: 250]
+    #[arg(long, value_name = "MS")]
+    pub request_timeout_ms: Option<u64>,
+    /// Password clients must give with AUTH or HELLO [default: none]
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "CACHERING_PROXY_REQUIREPASS",
+        hide_env_values = true
+    )]
+    pub requirepass: Option<String>,
+    /// Most clients connected at once [default: 10000]
+    #[arg(long, value_name = "N")]
+    pub maxclients: Option<usize>,
+    /// Close clients idle for this many seconds; 0 never [default: 0]
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Log level or tracing filter [default: info]
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Seconds to let connections finish on SIGINT/SIGTERM [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    pub shutdown_timeout: Option<u64>,
+}
+
+impl ProxyArgs {
+    /// Defaults, then the file, then the flags.
+    pub fn resolve(&self) -> Result<ProxyConfig, ConfigError> {
+        let mut config = match &self.config {
+            Some(path) => ProxyConfig::from_file(path)?,
+            None => ProxyConfig::default(),
+        };
+        macro_rules! apply {
+            ($($field:ident),*) => {$(
+                if let Some(value) = &self.$field {
+                    config.$field = value.clone();
+                }
+            )*};
+        }
+        apply!(
+            bind,
+            port,
+            replicas,
+            connect_timeout_ms,
+            request_timeout_ms,
+            maxclients,
+            timeout,
+            log_level,
+            shutdown_timeout
+        );
+        if let Some(password) = &self.requirepass {
+            config.requirepass = Some(password.clone());
+        }
+        if !self.nodes.is_empty() {
+            config.nodes = self.nodes.clone();
+        }
+        Ok(config)
+    }
+}

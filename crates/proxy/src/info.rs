@@ -1,0 +1,52 @@
+//! The proxy's INFO: its own sections plus one line per node as the proxy's client sees it.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use cachering_client::NodeState;
+
+use crate::state::ProxyState;
+
+/// Renders INFO (every section).
+pub fn render(state: &ProxyState) -> String {
+    let mut text = String::new();
+    let uptime = state.started.elapsed().as_secs();
+    let _ = write!(
+        text,
+        "# Server\r\nredis_version:{}\r\nredis_mode:proxy\r\ncachering_version:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nprocess_id:{}\r\nreplicas:{}\r\n\r\n",
+        cachering_node::command::REDIS_VERSION,
+        env!("CARGO_PKG_VERSION"),
+        state.run_id,
+        state.port.load(Ordering::Relaxed),
+        std::process::id(),
+        state.config.replicas,
+    );
+    let _ = write!(
+        text,
+        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n\r\n# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\n\r\n# Nodes\r\n",
+        state.connected.load(Ordering::Relaxed),
+        state.config.maxclients,
+        state.connections_received.load(Ordering::Relaxed),
+        state.commands_processed.load(Ordering::Relaxed),
+        state.rejected_connections.load(Ordering::Relaxed),
+    );
+    for (index, node) in state.client.node_status().iter().enumerate() {
+        let status = match node.state {
+            NodeState::Healthy => "healthy",
+            NodeState::Ejected => "ejected",
+            NodeState::Recovering => "recovering",
+            _ => "unknown",
+        };
+        let _ = write!(
+            text,
+            "node{index}:name={},addr={},state={status},run_id={},failures={},hints_pending={},warming={}\r\n",
+            node.name,
+            node.addr,
+            node.run_id.as_deref().unwrap_or("-"),
+            node.failures,
+            node.hints_pending,
+            u8::from(node.warming),
+        );
+    }
+    text
+}
