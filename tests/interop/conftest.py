@@ -79,3 +79,44 @@ def secured_node():
     started = Node("--requirepass", "s3cret")
     yield started
     started.stop()
+
+
+class Proxy:
+    """A `cachering proxy` over three node processes."""
+
+    def __init__(self, *flags: str, nodes: int = 3):
+        self.nodes = [Node() for _ in range(nodes)]
+        self.port = free_port()
+        self.node_addrs = [f"127.0.0.1:{n.port}" for n in self.nodes]
+        self.process = subprocess.Popen(
+            [cachering_binary(), "proxy", "--port", str(self.port), "--nodes", ",".join(self.node_addrs),
+             "--request-timeout-ms", "200", "--log-level", "warn", *flags],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError(f"proxy on port {self.port} did not start")
+
+    def cli(self, *args: str, stdin=None, extra: tuple = ()) -> str:
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+        result = subprocess.run([redis_cli(), "-p", str(self.port), *extra, *args], input=data, capture_output=True, timeout=60)
+        return result.stdout.decode("utf-8", "replace")
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
+        for node in self.nodes:
+            node.stop()
+
+
+@pytest.fixture
+def proxy():
+    started = Proxy()
+    yield started
+    started.stop()
