@@ -109,3 +109,13 @@ def test_a_node_killed_mid_run_costs_no_read(proxy):
         assert r.set(f"key:{i}", f"w{i}") is True
     assert [r.get(f"key:{i}") for i in range(100)] == [f"w{i}" for i in range(100)]
     assert "state=ejected" in proxy.cli("INFO")
+
+
+def test_pipelined_requests_keep_their_order(proxy):
+    r = redis.Redis(port=proxy.port, decode_responses=True)
+    pipe = r.pipeline(transaction=False)
+    for i in range(200):
+        pipe.set("same", i).get("same").incr("counter").set(f"other:{i}", i)
+    results = pipe.execute()
+    for i in range(200):
+        assert results[4 * i:4 * i + 4] == [True, str(i), i + 1, True]

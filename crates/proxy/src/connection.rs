@@ -10,10 +10,37 @@ use cachering_proto::{Limits, ReplyWriter, RequestDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::dispatch::{dispatch, Flow, Session};
+use std::collections::HashSet;
+
+use futures::future::join_all;
+
+use crate::dispatch::{concurrent_keys, dispatch, dispatch_concurrent, Flow, Session};
 use crate::state::ProxyState;
 
 const READ_CHUNK: usize = 16 * 1024;
+/// Requests taken from the read buffer per turn.
+const MAX_BATCH: usize = 1024;
+/// Most requests sent to the nodes at once from one pipeline.
+const MAX_CONCURRENT: usize = 64;
+
+/// How many requests from the start of `batch` can run concurrently (0 or 1: run alone).
+fn concurrent_run(session: &Session, batch: &[Vec<Bytes>]) -> usize {
+    let Some(first) = concurrent_keys(session, &batch[0]) else {
+        return 0;
+    };
+    let mut seen: HashSet<&[u8]> = first.into_iter().collect();
+    let mut end = 1;
+    while end < batch.len() && end < MAX_CONCURRENT {
+        match concurrent_keys(session, &batch[end]) {
+            Some(keys) if keys.iter().all(|key| !seen.contains(key)) => {
+                seen.extend(keys);
+                end += 1;
+            }
+            _ => break,
+        }
+    }
+    end
+}
 const FINAL_FLUSH: Duration = Duration::from_secs(5);
 
 /// Serves one accepted connection until it ends.
@@ -44,32 +71,64 @@ async fn run(stream: &mut TcpStream, state: &ProxyState) {
     let mut eof = false;
     loop {
         let mut close = false;
-        loop {
+        // Take every complete request first, so a pipeline can run concurrently.
+        let mut batch: Vec<Vec<Bytes>> = Vec::new();
+        let mut protocol_error = None;
+        // Before authentication, one request at a time: the next is decoded with the small
+        // unauthenticated limits unless this one authenticates.
+        let batch_limit = if session.authenticated { MAX_BATCH } else { 1 };
+        while batch.len() < batch_limit {
             decoder.set_authenticated(session.authenticated);
-            args.clear();
             match decoder.decode(&mut input, &mut args) {
-                Ok(true) => {
-                    if dispatch(state, &mut session, &mut output, &args).await == Flow::Close {
-                        close = true;
-                        break;
-                    }
-                    if output.len() > output_limit {
-                        tracing::warn!(
-                            client = session.id,
-                            "closing client whose pending replies exceeded the output buffer limit"
-                        );
-                        return;
-                    }
-                }
+                Ok(true) => batch.push(std::mem::take(&mut args)),
                 Ok(false) => break,
                 Err(error) => {
-                    ReplyWriter::new(&mut output, session.protocol).error(&format!("ERR {error}"));
-                    close = true;
+                    protocol_error = Some(error);
                     break;
                 }
             }
         }
+        let mut i = 0;
+        while i < batch.len() && !close {
+            // A run of requests with disjoint keys goes to the nodes at once; replies are
+            // written in request order.
+            let run_end = concurrent_run(&session, &batch[i..]);
+            if run_end > 1 {
+                let replies = join_all(
+                    batch[i..i + run_end]
+                        .iter()
+                        .map(|args| dispatch_concurrent(state, session.protocol, args)),
+                )
+                .await;
+                for reply in replies {
+                    output.extend_from_slice(&reply);
+                }
+                i += run_end;
+            } else {
+                if dispatch(state, &mut session, &mut output, &batch[i]).await == Flow::Close {
+                    close = true;
+                }
+                i += 1;
+            }
+            if output.len() > output_limit {
+                tracing::warn!(
+                    client = session.id,
+                    "closing client whose pending replies exceeded the output buffer limit"
+                );
+                return;
+            }
+        }
+        if let Some(error) = protocol_error {
+            if !close {
+                ReplyWriter::new(&mut output, session.protocol).error(&format!("ERR {error}"));
+                close = true;
+            }
+        }
         args.clear();
+        if !close && !session.authenticated && !input.is_empty() && !batch.is_empty() {
+            // More requests may be waiting behind the one that just ran; take them next turn.
+            continue;
+        }
         if close || eof || *state.shutdown.borrow() || input.len() >= query_limit {
             let _ = tokio::time::timeout(FINAL_FLUSH, stream.write_all(&output)).await;
             return;

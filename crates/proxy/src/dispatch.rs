@@ -122,6 +122,48 @@ fn access_of(spec: &CommandSpec, args: &[Bytes]) -> Access {
     }
 }
 
+/// The keys of a request that may run concurrently with its neighbours in a pipeline: a known
+/// keyed command with a valid arity, from an authenticated client outside a transaction. Such a
+/// request reads or changes nothing but its keys, so neighbours with other keys cannot observe
+/// each other's order.
+pub fn concurrent_keys<'a>(session: &Session, args: &'a [Bytes]) -> Option<Vec<&'a [u8]>> {
+    if session.queued.is_some() || !session.authenticated {
+        return None;
+    }
+    let spec = lookup(&args[0])?;
+    if !arity_ok(spec, args.len()) || matches!(spec.name, "mset" | "msetnx") && args.len() % 2 == 0
+    {
+        return None;
+    }
+    let keys = keys_of(spec, args);
+    (!keys.is_empty()).then_some(keys)
+}
+
+/// Runs a request that [`concurrent_keys`] accepted; its reply goes to a buffer of its own.
+pub async fn dispatch_concurrent(
+    state: &ProxyState,
+    protocol: Protocol,
+    args: &[Bytes],
+) -> bytes::BytesMut {
+    let spec = lookup(&args[0]).expect("checked by concurrent_keys");
+    let mut session = Session {
+        protocol,
+        authenticated: true,
+        ..Session::default()
+    };
+    let mut out = bytes::BytesMut::new();
+    state.commands_processed.fetch_add(1, Ordering::Relaxed);
+    run(
+        state,
+        &mut session,
+        spec,
+        args,
+        &mut ReplyWriter::new(&mut out, protocol),
+    )
+    .await;
+    out
+}
+
 /// Runs one request, appending its reply to `out`.
 pub async fn dispatch(
     state: &ProxyState,
