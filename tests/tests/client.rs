@@ -239,7 +239,8 @@ async fn a_frozen_node_costs_at_most_the_threshold_in_timeouts_then_is_ejected_a
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", key(i)));
         assert_eq!(value.as_deref(), Some(format!("v{i}").as_bytes()));
-        if started.elapsed() >= TIMEOUT / 2 {
+        // A read that waited for the frozen node takes at least one request timeout.
+        if started.elapsed() >= TIMEOUT * 9 / 10 {
             slow += 1;
         }
     }
