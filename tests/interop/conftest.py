@@ -84,8 +84,8 @@ def secured_node():
 class Proxy:
     """A `cachering proxy` over three node processes."""
 
-    def __init__(self, *flags: str, nodes: int = 3):
-        self.nodes = [Node() for _ in range(nodes)]
+    def __init__(self, *flags: str, nodes: int = 3, node_flags: tuple = ()):
+        self.nodes = [Node(*node_flags) for _ in range(nodes)]
         self.port = free_port()
         self.node_addrs = [f"127.0.0.1:{n.port}" for n in self.nodes]
         self.process = subprocess.Popen(

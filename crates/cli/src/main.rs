@@ -1,5 +1,6 @@
 //! `cachering`: one binary for the cache node, the proxy and the tools around them.
 
+mod exporter;
 mod logging;
 mod node;
 mod proxy;

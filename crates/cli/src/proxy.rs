@@ -9,6 +9,9 @@ pub fn run(args: ProxyArgs) -> Result<()> {
     let config = args.resolve()?;
     logging::init(&config.log_level)?;
     runtime::build()?.block_on(async move {
+        if let Some(addr) = &config.metrics_addr {
+            crate::exporter::install(addr)?;
+        }
         let address = format!("{}:{}", config.bind, config.port);
         let proxy = cachering_proxy::start(config)
             .await

@@ -27,18 +27,26 @@ pub struct UpArgs {
     /// Log level
     #[arg(long, default_value = "warn")]
     log_level: String,
+    /// Where the cluster serves Prometheus metrics (every node and the proxy, told apart by
+    /// labels); "off" serves none
+    #[arg(long, default_value = cachering_node::config::DEFAULT_METRICS_ADDR)]
+    metrics_addr: String,
 }
 
 pub fn run(args: UpArgs) -> Result<()> {
     logging::init(&args.log_level)?;
     runtime::build()?.block_on(async move {
+        let metrics = (args.metrics_addr != "off")
+            .then(|| crate::exporter::install(&args.metrics_addr))
+            .transpose()?;
         let mut nodes = Vec::new();
         for i in 1..=args.nodes {
             let port = args.port.checked_add(i).context("node port out of range")?;
-            let config = NodeConfig::default()
+            let mut config = NodeConfig::default()
                 .with_bind(args.bind.clone())
                 .with_port(port)
                 .with_maxmemory(args.maxmemory.bytes());
+            config.metrics_addr = metrics.map(|addr| addr.to_string());
             let node = cachering_node::start(config)
                 .await
                 .with_context(|| format!("cannot start a node on {}:{port}", args.bind))?;
@@ -60,6 +68,9 @@ pub fn run(args: UpArgs) -> Result<()> {
         println!("  proxy  {}", proxy.local_addr());
         for node in &nodes {
             println!("  node   {}  run_id {}", node.local_addr(), node.run_id());
+        }
+        if let Some(addr) = metrics {
+            println!("  metrics http://{addr}/metrics");
         }
         println!();
         println!(

@@ -27,6 +27,9 @@ pub const DEFAULT_CLIENT_QUERY_BUFFER_LIMIT: u64 = 1024 * 1024 * 1024;
 /// clients is no limit; a client that asks for a reply larger than this (`KEYS *` on a big
 /// node, a huge `MGET`) is cut off instead of growing the node's memory without bound.
 pub const DEFAULT_CLIENT_OUTPUT_BUFFER_LIMIT: u64 = 64 * 1024 * 1024;
+/// Where `--metrics-addr` without an address serves `/metrics`: a port of its own, clear of
+/// Prometheus (9090), node_exporter (9100) and redis_exporter (9121).
+pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9470";
 /// How long a stopping node lets connections finish what they were sent.
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 
@@ -127,6 +130,9 @@ pub struct NodeConfig {
     pub log_level: String,
     /// Seconds a stopping node waits for connections to finish. Default: 10.
     pub shutdown_timeout: u64,
+    /// Address of the Prometheus `/metrics` endpoint; none serves no metrics. Default: none
+    /// (`--metrics-addr` alone: 127.0.0.1:9470).
+    pub metrics_addr: Option<String>,
 }
 
 impl Default for NodeConfig {
@@ -144,6 +150,7 @@ impl Default for NodeConfig {
             client_output_buffer_limit: ByteSize(DEFAULT_CLIENT_OUTPUT_BUFFER_LIMIT),
             log_level: "info".to_string(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+            metrics_addr: None,
         }
     }
 }
@@ -270,6 +277,9 @@ pub struct NodeArgs {
     /// Seconds to let connections finish on SIGINT/SIGTERM [default: 10]
     #[arg(long, value_name = "SECONDS")]
     pub shutdown_timeout: Option<u64>,
+    /// Serve Prometheus metrics at this address; alone, 127.0.0.1:9470 [default: off]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_METRICS_ADDR)]
+    pub metrics_addr: Option<String>,
 }
 
 impl NodeArgs {
@@ -301,6 +311,9 @@ impl NodeArgs {
         );
         if let Some(password) = &self.requirepass {
             config.requirepass = Some(password.clone());
+        }
+        if let Some(addr) = &self.metrics_addr {
+            config.metrics_addr = Some(addr.clone());
         }
         Ok(config)
     }

@@ -20,6 +20,7 @@ pub mod command;
 pub mod config;
 pub mod connection;
 pub mod info;
+pub mod metrics;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -87,7 +87,7 @@ pub async fn start(config: NodeConfig) -> io::Result<NodeHandle> {
         timeout = config.timeout,
         "node listening"
     );
-    let state = Arc::new(NodeState::new(config, store));
+    let state = Arc::new(NodeState::new(config, store, &addr.to_string()));
     state.port.store(addr.port() as usize, Ordering::Relaxed);
     let task = tokio::spawn(run(listener, Arc::clone(&state)));
     Ok(NodeHandle { state, addr, task })
@@ -155,6 +155,7 @@ async fn background(state: Arc<NodeState>) {
             samples.pop_front();
         }
         samples.push_back((now, processed));
+        state.metrics.publish(&state);
         if let (Some(first), Some(last)) = (samples.front(), samples.back()) {
             let elapsed = last.0.duration_since(first.0).as_secs_f64();
             if elapsed > 0.0 {

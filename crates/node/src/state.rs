@@ -73,13 +73,19 @@ pub struct NodeState {
     pub port: AtomicUsize,
     /// Set to true to stop the node.
     pub shutdown: watch::Sender<bool>,
+    /// Metric handles.
+    pub metrics: crate::metrics::NodeMetrics,
+    /// Whether commands are timed (metrics are being exported).
+    pub timing: bool,
 }
 
 impl NodeState {
-    /// State for a node with `config` and `store`.
-    pub fn new(config: NodeConfig, store: Arc<dyn Store>) -> Self {
+    /// State for a node with `config` and `store`, labelled `name` in metrics.
+    pub fn new(config: NodeConfig, store: Arc<dyn Store>, name: &str) -> Self {
         let (shutdown, _) = watch::channel(false);
         Self {
+            metrics: crate::metrics::NodeMetrics::new(name),
+            timing: config.metrics_addr.is_some(),
             store,
             config: RwLock::new(config),
             stats: Stats::default(),

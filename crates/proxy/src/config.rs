@@ -44,7 +44,14 @@ pub struct ProxyConfig {
     pub log_level: String,
     /// Seconds a stopping proxy waits for connections to finish. Default: 10.
     pub shutdown_timeout: u64,
+    /// Address of the Prometheus `/metrics` endpoint; none serves no metrics. Default: none
+    /// (`--metrics-addr` alone: 127.0.0.1:9471).
+    pub metrics_addr: Option<String>,
 }
+
+/// Where `--metrics-addr` without an address serves the proxy's `/metrics` (the node's default
+/// plus one, so a node and a proxy on one host do not collide).
+pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9471";
 
 impl Default for ProxyConfig {
     fn default() -> Self {
@@ -64,6 +71,7 @@ impl Default for ProxyConfig {
             client_output_buffer_limit: node.client_output_buffer_limit,
             log_level: "info".to_string(),
             shutdown_timeout: node.shutdown_timeout,
+            metrics_addr: None,
         }
     }
 }
@@ -171,6 +179,9 @@ pub struct ProxyArgs {
     /// Seconds to let connections finish on SIGINT/SIGTERM [default: 10]
     #[arg(long, value_name = "SECONDS")]
     pub shutdown_timeout: Option<u64>,
+    /// Serve Prometheus metrics at this address; alone, 127.0.0.1:9471 [default: off]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_METRICS_ADDR)]
+    pub metrics_addr: Option<String>,
 }
 
 impl ProxyArgs {
@@ -203,6 +214,9 @@ impl ProxyArgs {
         }
         if !self.nodes.is_empty() {
             config.nodes = self.nodes.clone();
+        }
+        if let Some(addr) = &self.metrics_addr {
+            config.metrics_addr = Some(addr.clone());
         }
         Ok(config)
     }

@@ -46,9 +46,10 @@ const FINAL_FLUSH: Duration = Duration::from_secs(5);
 /// Serves one accepted connection until it ends.
 pub async fn serve(mut stream: TcpStream, state: Arc<ProxyState>) {
     let _ = stream.set_nodelay(true);
-    state.connected.fetch_add(1, Ordering::Relaxed);
+    let gauge = metrics::gauge!(crate::metrics::CONNECTIONS);
+    gauge.set(state.connected.fetch_add(1, Ordering::Relaxed) as f64 + 1.0);
     run(&mut stream, &state).await;
-    state.connected.fetch_sub(1, Ordering::Relaxed);
+    gauge.set(state.connected.fetch_sub(1, Ordering::Relaxed) as f64 - 1.0);
 }
 
 async fn run(stream: &mut TcpStream, state: &ProxyState) {

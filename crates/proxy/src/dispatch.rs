@@ -153,6 +153,7 @@ pub async fn dispatch_concurrent(
     };
     let mut out = bytes::BytesMut::new();
     state.commands_processed.fetch_add(1, Ordering::Relaxed);
+    state.metrics.command(spec);
     run(
         state,
         &mut session,
@@ -205,6 +206,7 @@ pub async fn dispatch(
         }
     }
     state.commands_processed.fetch_add(1, Ordering::Relaxed);
+    state.metrics.command(spec);
     if spec.name == "exec" {
         return exec(state, session, out).await;
     }

@@ -8,6 +8,7 @@ pub mod config;
 mod connection;
 pub mod dispatch;
 mod info;
+pub mod metrics;
 mod ringwide;
 pub mod state;
 
@@ -89,6 +90,7 @@ async fn run(listener: TcpListener, state: Arc<ProxyState>) {
                     state.connections_received.fetch_add(1, Ordering::Relaxed);
                     if state.connected.load(Ordering::Relaxed) >= state.config.maxclients {
                         state.rejected_connections.fetch_add(1, Ordering::Relaxed);
+                        ::metrics::counter!(metrics::CONNECTIONS_TOTAL, "result" => "rejected").increment(1);
                         tracing::warn!(%addr, "refusing connection: max number of clients reached");
                         connections.spawn(async move {
                             use tokio::io::AsyncWriteExt;
@@ -96,6 +98,7 @@ async fn run(listener: TcpListener, state: Arc<ProxyState>) {
                         });
                         continue;
                     }
+                    ::metrics::counter!(metrics::CONNECTIONS_TOTAL, "result" => "accepted").increment(1);
                     connections.spawn(connection::serve(stream, Arc::clone(&state)));
                 }
                 Err(error) => {

@@ -32,6 +32,8 @@ pub struct ProxyState {
     pub next_client_id: AtomicU64,
     /// Set to true to stop.
     pub shutdown: watch::Sender<bool>,
+    /// Metric handles.
+    pub metrics: crate::metrics::ProxyMetrics,
 }
 
 impl ProxyState {
@@ -50,6 +52,7 @@ impl ProxyState {
             commands_processed: AtomicU64::new(0),
             next_client_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
+            metrics: crate::metrics::ProxyMetrics::new(),
         }
     }
 }

@@ -84,6 +84,7 @@ impl Ctx<'_> {
             .stats
             .error_replies
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.node.metrics.error(text);
         self.reply().error(text);
     }
 
@@ -196,7 +197,16 @@ fn run(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: &[Bytes]) -> Flow {
         .commands_processed
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     ctx.client.touch(spec.name);
-    (spec.handler)(ctx, args)
+    if !ctx.node.timing {
+        return (spec.handler)(ctx, args);
+    }
+    let started = std::time::Instant::now();
+    let flow = (spec.handler)(ctx, args);
+    ctx.node.metrics.command(
+        crate::metrics::command_index(spec),
+        started.elapsed().as_secs_f64(),
+    );
+    flow
 }
 
 #[cfg(test)]
