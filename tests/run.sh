@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs what the tests need
-# (redis-tools for redis-cli, iproute2 for the network-namespace tests; pytest and redis-py
-# from PyPI), then runs formatting and lint
+# (redis-tools for redis-cli, iproute2 for the network-namespace tests, prometheus for the
+# scrape and alert-rule tests; pytest, redis-py and prometheus-client from PyPI), then runs formatting and lint
 # checks, the Rust unit, property and end-to-end tests, and the interop tests that drive
 # real nodes with redis-cli and redis-py.
 set -euo pipefail
@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v redis-cli >/dev/null || missing+=(redis-tools)
 command -v ip >/dev/null || missing+=(iproute2)
+command -v prometheus >/dev/null || missing+=(prometheus)
 if ((${#missing[@]})); then
     echo "installing ${missing[*]} with apt-get"
     apt-get update -qq

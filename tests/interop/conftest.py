@@ -20,6 +20,13 @@ def cachering_binary() -> str:
     return path
 
 
+def tool(name: str, package: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is missing: install it with `apt-get install -y {package}`")
+    return path
+
+
 def redis_cli() -> str:
     path = shutil.which("redis-cli")
     if path is None:
@@ -84,8 +91,9 @@ def secured_node():
 class Proxy:
     """A `cachering proxy` over three node processes."""
 
-    def __init__(self, *flags: str, nodes: int = 3, node_flags: tuple = ()):
-        self.nodes = [Node(*node_flags) for _ in range(nodes)]
+    def __init__(self, *flags: str, nodes: int = 3, node_metrics: bool = False):
+        self.node_metrics_ports = [free_port() for _ in range(nodes)] if node_metrics else []
+        self.nodes = [Node("--metrics-addr", f"127.0.0.1:{port}") for port in self.node_metrics_ports] or [Node() for _ in range(nodes)]
         self.port = free_port()
         self.node_addrs = [f"127.0.0.1:{n.port}" for n in self.nodes]
         self.process = subprocess.Popen(
