@@ -3,6 +3,7 @@
 mod exporter;
 mod logging;
 mod node;
+mod ping;
 mod proxy;
 mod ring;
 mod runtime;
@@ -32,6 +33,8 @@ enum Command {
     Ring(ring::RingArgs),
     /// One table of every node's state, keys, memory, hit ratio and load.
     Status(status::StatusArgs),
+    /// Check that a node or proxy answers (for container health checks).
+    Ping(ping::PingArgs),
 }
 
 fn main() -> Result<()> {
@@ -42,5 +45,6 @@ fn main() -> Result<()> {
         Command::Up(args) => up::run(args),
         Command::Ring(args) => ring::run(args),
         Command::Status(args) => status::run(args),
+        Command::Ping(args) => ping::run(args),
     }
 }
