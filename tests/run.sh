@@ -16,10 +16,15 @@ if ((${#missing[@]})); then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+for tool in docker docker-compose; do
+    command -v "$tool" >/dev/null || { echo "$tool is missing: install Docker and docker-compose (apt-get install -y docker.io docker-compose) and start the daemon"; exit 1; }
+done
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -r tests/interop/requirements.txt
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --all-targets
+# The image the fault suite and the Compose test run (built from this machine, no registry).
+bash docker/build-local.sh
 cargo test --workspace
 python3 -m pytest -q tests/interop

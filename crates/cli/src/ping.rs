@@ -21,8 +21,14 @@ pub struct PingArgs {
 
 pub fn run(args: PingArgs) -> Result<()> {
     let timeout = Duration::from_millis(args.timeout_ms);
-    let addr = args.addr.to_socket_addrs().with_context(|| format!("cannot resolve {}", args.addr))?.next().context("no address")?;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).with_context(|| format!("cannot connect to {addr}"))?;
+    let addr = args
+        .addr
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {}", args.addr))?
+        .next()
+        .context("no address")?;
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)
+        .with_context(|| format!("cannot connect to {addr}"))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.write_all(b"*1\r\n$4\r\nPING\r\n")?;
     let mut reply = [0u8; 64];
