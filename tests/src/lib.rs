@@ -44,14 +44,26 @@ pub struct NodeProcess {
 }
 
 impl NodeProcess {
-    /// Starts a node on a free port with extra flags, and waits until it answers PING.
+    /// Starts a node on a free port with extra flags, and waits until it answers PING. Tests
+    /// run in parallel, so if another process takes the port between the pick and the bind,
+    /// it tries another.
     pub fn start(extra: &[&str]) -> Self {
-        Self::start_on(free_port(), extra)
+        for _ in 0..5 {
+            if let Some(node) = Self::try_start_on(free_port(), extra) {
+                return node;
+            }
+        }
+        panic!("no node could start");
     }
 
     /// Starts a node on `port` (to restart one where it was).
     pub fn start_on(port: u16, extra: &[&str]) -> Self {
-        let child = Command::new(binary())
+        Self::try_start_on(port, extra)
+            .unwrap_or_else(|| panic!("node on port {port} did not start"))
+    }
+
+    fn try_start_on(port: u16, extra: &[&str]) -> Option<Self> {
+        let mut child = Command::new(binary())
             .args(["node", "--port", &port.to_string(), "--log-level", "warn"])
             .args(extra)
             .stdin(Stdio::null())
@@ -60,24 +72,24 @@ impl NodeProcess {
             .spawn()
             .expect("spawn cachering node");
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let node = Self { child, addr };
-        node.wait_ready();
-        node
-    }
-
-    fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Ok(mut client) = Client::try_connect(self.addr) {
-                if client.call(&["PING"]).starts_with("+PONG")
-                    || client.call(&["PING"]).starts_with("-NOAUTH")
-                {
-                    return;
+            // An exit means the port was taken by another process.
+            if child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
+            if let Ok(mut client) = Client::try_connect(addr) {
+                let reply = client.call(&["PING"]);
+                let ours = child.try_wait().ok().flatten().is_none();
+                if ours && (reply.starts_with("+PONG") || reply.starts_with("-NOAUTH")) {
+                    return Some(Self { child, addr });
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("node at {} did not start", self.addr);
+        let _ = child.kill();
+        let _ = child.wait();
+        None
     }
 
     /// A connected client.
@@ -125,6 +137,77 @@ impl NodeProcess {
 }
 
 impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `cachering proxy` process over three node processes, all killed when dropped.
+pub struct ProxyProcess {
+    /// The nodes behind it.
+    pub nodes: Vec<NodeProcess>,
+    /// The proxy process.
+    pub child: Child,
+    /// Where the proxy listens.
+    pub addr: SocketAddr,
+}
+
+impl ProxyProcess {
+    /// Starts three nodes (with `node_flags`) and a proxy (with `proxy_flags`) over them.
+    pub fn start(node_flags: &[&str], proxy_flags: &[&str]) -> Self {
+        let nodes: Vec<NodeProcess> = (0..3).map(|_| NodeProcess::start(node_flags)).collect();
+        let list = nodes
+            .iter()
+            .map(|n| n.addr.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(binary())
+                .args([
+                    "proxy",
+                    "--port",
+                    &port.to_string(),
+                    "--nodes",
+                    &list,
+                    "--log-level",
+                    "warn",
+                ])
+                .args(proxy_flags)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("spawn cachering proxy");
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && child.try_wait().ok().flatten().is_none() {
+                if Client::try_connect(addr).is_ok() && child.try_wait().ok().flatten().is_none() {
+                    return Self { nodes, child, addr };
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("no proxy could start")
+    }
+
+    /// Resident memory of the proxy process, in bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        let statm =
+            std::fs::read_to_string(format!("/proc/{}/statm", self.child.id())).unwrap_or_default();
+        statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 4096
+    }
+}
+
+impl Drop for ProxyProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

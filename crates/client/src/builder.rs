@@ -132,6 +132,7 @@ pub(crate) struct Settings {
     pub max_ejected_fraction: f64,
     pub hint_capacity: usize,
     pub warmup: Duration,
+    pub password: Option<String>,
 }
 
 impl Default for Settings {
@@ -148,6 +149,7 @@ impl Default for Settings {
             max_ejected_fraction: DEFAULT_MAX_EJECTED_FRACTION,
             hint_capacity: DEFAULT_HINT_CAPACITY,
             warmup: DEFAULT_WARMUP,
+            password: None,
         }
     }
 }
@@ -265,6 +267,13 @@ impl ClientBuilder {
     /// How long a node that came back empty is warmed from its replicas. Default: 60 s.
     pub fn with_warmup(mut self, warmup: Duration) -> Self {
         self.settings.warmup = warmup;
+        self
+    }
+
+    /// The password nodes require (`requirepass`), sent with AUTH on every new connection.
+    /// Default: none.
+    pub fn with_password(mut self, password: impl Into<String>) -> Self {
+        self.settings.password = Some(password.into());
         self
     }
 

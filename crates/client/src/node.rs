@@ -249,6 +249,23 @@ impl Node {
     async fn open(self: &Arc<Self>) -> Result<Connection> {
         let connection =
             Connection::connect(&self.spec.addr, self.settings.connect_timeout).await?;
+        if let Some(password) = &self.settings.password {
+            let auth = tokio::time::timeout(
+                self.settings.request_timeout,
+                connection.send(command(&[b"AUTH", password.as_bytes()]), 1),
+            )
+            .await
+            .map_err(|_| Error::new(ErrorKind::Timeout, "AUTH timed out"))??;
+            if let Some(Reply::Error(text)) = auth.first() {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "the node refused the password: {}",
+                        String::from_utf8_lossy(text)
+                    ),
+                ));
+            }
+        }
         let info = tokio::time::timeout(
             self.settings.request_timeout,
             connection.send(command(&[b"INFO", b"server"]), 1),

@@ -30,6 +30,8 @@ pub struct ProxyConfig {
     pub request_timeout_ms: u64,
     /// Password clients must give with AUTH or HELLO. Default: none.
     pub requirepass: Option<String>,
+    /// Password the nodes require; the proxy sends it on every connection. Default: none.
+    pub node_password: Option<String>,
     /// Most clients connected at once. Default: 10000.
     pub maxclients: usize,
     /// Seconds a client may stay idle; 0 never. Default: 0.
@@ -64,6 +66,7 @@ impl Default for ProxyConfig {
             connect_timeout_ms: cachering_client::DEFAULT_CONNECT_TIMEOUT.as_millis() as u64,
             request_timeout_ms: cachering_client::DEFAULT_REQUEST_TIMEOUT.as_millis() as u64,
             requirepass: None,
+            node_password: None,
             maxclients: node.maxclients,
             timeout: 0,
             proto_max_bulk_len: node.proto_max_bulk_len,
@@ -125,6 +128,9 @@ impl ProxyConfig {
             .with_replicas(self.replicas)
             .with_connect_timeout(Duration::from_millis(self.connect_timeout_ms))
             .with_request_timeout(Duration::from_millis(self.request_timeout_ms));
+        if let Some(password) = &self.node_password {
+            builder = builder.with_password(password.clone());
+        }
         for node in &self.nodes {
             let spec = cachering_client::NodeSpec::parse(node)
                 .map_err(|e| ConfigError::Invalid(e.to_string()))?;
@@ -167,12 +173,29 @@ pub struct ProxyArgs {
         hide_env_values = true
     )]
     pub requirepass: Option<String>,
+    /// Password the nodes require (their requirepass) [default: none]
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "CACHERING_NODE_PASSWORD",
+        hide_env_values = true
+    )]
+    pub node_password: Option<String>,
     /// Most clients connected at once [default: 10000]
     #[arg(long, value_name = "N")]
     pub maxclients: Option<usize>,
     /// Close clients idle for this many seconds; 0 never [default: 0]
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Largest bulk string in a request [default: 512mb]
+    #[arg(long, value_name = "SIZE")]
+    pub proto_max_bulk_len: Option<ByteSize>,
+    /// Largest unprocessed input buffered per client [default: 1gb]
+    #[arg(long, value_name = "SIZE")]
+    pub client_query_buffer_limit: Option<ByteSize>,
+    /// Largest pending reply per client before it is disconnected [default: 64mb]
+    #[arg(long, value_name = "SIZE")]
+    pub client_output_buffer_limit: Option<ByteSize>,
     /// Log level or tracing filter [default: info]
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -206,11 +229,17 @@ impl ProxyArgs {
             request_timeout_ms,
             maxclients,
             timeout,
+            proto_max_bulk_len,
+            client_query_buffer_limit,
+            client_output_buffer_limit,
             log_level,
             shutdown_timeout
         );
         if let Some(password) = &self.requirepass {
             config.requirepass = Some(password.clone());
+        }
+        if let Some(password) = &self.node_password {
+            config.node_password = Some(password.clone());
         }
         if !self.nodes.is_empty() {
             config.nodes = self.nodes.clone();
