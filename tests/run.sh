@@ -27,4 +27,5 @@ cargo build --workspace --all-targets
 # The image the fault suite and the Compose test run (built from this machine, no registry).
 bash docker/build-local.sh
 cargo test --workspace
+bash tests/fuzz.sh
 python3 -m pytest -q tests/interop

@@ -170,6 +170,20 @@ async fn run(stream: TcpStream, mut queue: mpsc::Receiver<Request>, alive: Arc<A
     }
 }
 
+/// Decodes every complete reply in `input` the way a connection does (for the fuzz target:
+/// any byte stream from a node must give replies or an error, never a panic).
+#[doc(hidden)]
+pub fn decode_replies(input: &mut BytesMut) -> std::result::Result<Vec<Reply>, String> {
+    let mut replies = Vec::new();
+    loop {
+        match decode_bytes_mut(input) {
+            Ok(Some((frame, _, _))) => replies.push(Reply::from_frame(frame)),
+            Ok(None) => return Ok(replies),
+            Err(e) => return Err(format!("invalid reply from the node: {e:?}")),
+        }
+    }
+}
+
 /// Hands every complete reply in `input` to the request waiting for it.
 fn deliver(
     input: &mut BytesMut,

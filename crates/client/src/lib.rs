@@ -41,3 +41,9 @@ pub use client::{Access, Client, SetOptions, SetOutcome, Ttl};
 pub use error::{Error, ErrorKind, Result};
 pub use node::{NodeState, NodeStatus};
 pub use reply::Reply;
+
+/// Entry points for the fuzz targets; not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::connection::decode_replies;
+}
