@@ -25,7 +25,8 @@ pub struct ClientInfo {
     /// Milliseconds after `connected_at` of the last command.
     pub last_command_at_ms: AtomicU64,
     /// Name of the last command.
-    pub last_command: Mutex<&'static str>,
+    /// Position in the command table of the last command; `usize::MAX` before the first.
+    pub last_command: AtomicUsize,
     /// CLIENT SETNAME.
     pub name: Mutex<String>,
     /// CLIENT SETINFO LIB-NAME.
@@ -63,11 +64,17 @@ impl ClientInfo {
         }
     }
 
-    /// Records that a command ran now.
-    pub fn touch(&self, command: &'static str) {
+    /// Records that commands ran now (once per batch: it reads the clock).
+    pub fn touch(&self) {
         let elapsed = self.connected_at.elapsed().as_millis() as u64;
         self.last_command_at_ms.store(elapsed, Ordering::Relaxed);
-        *lock(&self.last_command) = command;
+    }
+
+    /// The name of the last command, or `NULL`.
+    pub fn last_command_name(&self) -> &'static str {
+        crate::command::COMMANDS
+            .get(self.last_command.load(Ordering::Relaxed))
+            .map_or("NULL", |spec| spec.name)
     }
 
     /// The name set with CLIENT SETNAME, or empty.
@@ -93,7 +100,7 @@ impl ClientInfo {
             multi,
             self.query_buffer.load(Ordering::Relaxed),
             self.output_buffer.load(Ordering::Relaxed),
-            lock(&self.last_command),
+            self.last_command_name(),
             self.resp.load(Ordering::Relaxed),
             lock(&self.lib_name),
             lock(&self.lib_ver),
@@ -124,7 +131,7 @@ impl ClientRegistry {
             local_addr,
             connected_at: Instant::now(),
             last_command_at_ms: AtomicU64::new(0),
-            last_command: Mutex::new("NULL"),
+            last_command: AtomicUsize::new(usize::MAX),
             name: Mutex::new(String::new()),
             lib_name: Mutex::new(String::new()),
             lib_ver: Mutex::new(String::new()),

@@ -101,6 +101,8 @@ async fn run(stream: &mut TcpStream, node: &NodeState, client: &ClientInfo) -> E
     loop {
         // Answer every complete request received so far.
         let mut ending = None;
+        // One clock read per batch, as Redis caches its time per event-loop turn.
+        let now = crate::clock::now_ms();
         loop {
             decoder.set_authenticated(session.authenticated);
             args.clear();
@@ -111,7 +113,7 @@ async fn run(stream: &mut TcpStream, node: &NodeState, client: &ClientInfo) -> E
                         client,
                         session: &mut session,
                         out: &mut output,
-                        now: crate::clock::now_ms(),
+                        now,
                     };
                     let flow = dispatch(&mut ctx, &args);
                     if output.len() > limits.output_buffer {
@@ -136,6 +138,18 @@ async fn run(stream: &mut TcpStream, node: &NodeState, client: &ClientInfo) -> E
             }
         }
         args.clear();
+        if session.processed > 0 {
+            node.stats
+                .commands_processed
+                .fetch_add(std::mem::take(&mut session.processed), Ordering::Relaxed);
+            node.stats
+                .keyspace_hits
+                .fetch_add(std::mem::take(&mut session.hits), Ordering::Relaxed);
+            node.stats
+                .keyspace_misses
+                .fetch_add(std::mem::take(&mut session.misses), Ordering::Relaxed);
+            client.touch();
+        }
         client.query_buffer.store(input.len(), Ordering::Relaxed);
         client.output_buffer.store(output.len(), Ordering::Relaxed);
         if ending.is_none() && eof {

@@ -47,6 +47,16 @@ pub struct Session {
     pub queued_bytes: usize,
     /// A queued command was refused: EXEC must abort.
     pub transaction_failed: bool,
+    /// Key reads that hit and missed since the connection last reported them.
+    pub hits: u64,
+    /// See `hits`.
+    pub misses: u64,
+    /// Commands run since the connection last reported them (it adds them to the node's
+    /// counter once per batch rather than touching a shared counter per command).
+    pub processed: u64,
+    /// The last command looked up: pipelines repeat commands, and comparing one name is
+    /// cheaper than hashing it.
+    pub last_spec: Option<&'static CommandSpec>,
 }
 
 /// What the connection does after a command.
@@ -103,14 +113,14 @@ impl Ctx<'_> {
         ));
     }
 
-    /// Counts a read as a hit or a miss.
-    pub fn count_read(&self, hit: bool) {
-        let counter = if hit {
-            &self.node.stats.keyspace_hits
+    /// Counts a read as a hit or a miss (in the session; the connection adds the counts to
+    /// the node's once per batch).
+    pub fn count_read(&mut self, hit: bool) {
+        if hit {
+            self.session.hits += 1;
         } else {
-            &self.node.stats.keyspace_misses
-        };
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.session.misses += 1;
+        }
     }
 }
 
@@ -157,13 +167,18 @@ pub fn unknown_command_error(args: &[Bytes]) -> String {
 
 /// Runs one request, writing its reply.
 pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    let Some(spec) = lookup(&args[0]) else {
+    let cached = ctx
+        .session
+        .last_spec
+        .filter(|spec| args[0].eq_ignore_ascii_case(spec.name.as_bytes()));
+    let Some(spec) = cached.or_else(|| lookup(&args[0])) else {
         if ctx.session.queued.is_some() {
             ctx.session.transaction_failed = true;
         }
         ctx.error(&unknown_command_error(args));
         return Flow::Continue;
     };
+    ctx.session.last_spec = Some(spec);
     if !ctx.session.authenticated && !allowed_before_auth(spec) {
         if ctx.session.queued.is_some() {
             ctx.session.transaction_failed = true;
@@ -192,11 +207,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 
 /// Runs a command whose checks passed (also used by EXEC for queued commands).
 fn run(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: &[Bytes]) -> Flow {
-    ctx.node
-        .stats
-        .commands_processed
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    ctx.client.touch(spec.name);
+    ctx.session.processed += 1;
+    ctx.client.last_command.store(
+        crate::metrics::command_index(spec),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     if !ctx.node.timing {
         return (spec.handler)(ctx, args);
     }
