@@ -76,12 +76,6 @@ pub fn points_for(weight: f64) -> u32 {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Point {
-    hash: u64,
-    node: u32,
-}
-
 /// A ring over a fixed list of nodes, identified by their position in that list.
 ///
 /// ```
@@ -97,26 +91,28 @@ struct Point {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Ring {
-    points: Vec<Point>,
+    /// Point positions, sorted. Kept apart from `owners` so the binary search reads only
+    /// positions: 8 bytes a point instead of 16, half the cache lines touched.
+    hashes: Vec<u64>,
+    /// The node owning each point, by the same index.
+    owners: Vec<u32>,
     names: Vec<String>,
 }
 
 impl Ring {
     /// A ring over `(name, weight)` pairs; a node's index is its position in `nodes`.
     pub fn new<S: AsRef<str>>(nodes: &[(S, f64)]) -> Self {
-        let mut points = Vec::new();
+        let mut points: Vec<(u64, u32)> = Vec::new();
         for (index, (name, weight)) in nodes.iter().enumerate() {
             for point in 0..points_for(*weight) {
-                points.push(Point {
-                    hash: hash_bytes(&point_bytes(name.as_ref(), point)),
-                    node: index as u32,
-                });
+                points.push((hash_bytes(&point_bytes(name.as_ref(), point)), index as u32));
             }
         }
         // Stable: points with equal hashes keep node order, as hashring's sort does.
-        points.sort_by_key(|point| point.hash);
+        points.sort_by_key(|point| point.0);
         Self {
-            points,
+            hashes: points.iter().map(|point| point.0).collect(),
+            owners: points.iter().map(|point| point.1).collect(),
             names: nodes
                 .iter()
                 .map(|(name, _)| name.as_ref().to_string())
@@ -145,8 +141,8 @@ impl Ring {
     }
 
     fn first_point_at_or_after(&self, hash: u64) -> usize {
-        let index = self.points.partition_point(|point| point.hash < hash);
-        if index == self.points.len() {
+        let index = self.hashes.partition_point(|&point| point < hash);
+        if index == self.hashes.len() {
             0
         } else {
             index
@@ -155,10 +151,10 @@ impl Ring {
 
     /// The key's primary node, `None` for an empty ring.
     pub fn primary(&self, key: &[u8]) -> Option<usize> {
-        if self.points.is_empty() {
+        if self.hashes.is_empty() {
             return None;
         }
-        Some(self.points[self.first_point_at_or_after(key_hash(key))].node as usize)
+        Some(self.owners[self.first_point_at_or_after(key_hash(key))] as usize)
     }
 
     /// The key's `count` replica nodes (fewer if the ring is smaller), primary first, in ring
@@ -177,9 +173,14 @@ impl Ring {
             return;
         }
         let start = self.first_point_at_or_after(key_hash(key));
-        let total = self.points.len();
+        let total = self.owners.len();
         for step in 0..total {
-            let node = self.points[(start + step) % total].node as usize;
+            let index = if start + step < total {
+                start + step
+            } else {
+                start + step - total
+            };
+            let node = self.owners[index] as usize;
             if !out.contains(&node) {
                 out.push(node);
                 if out.len() == wanted {
