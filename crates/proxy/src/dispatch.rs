@@ -494,25 +494,7 @@ fn hello(state: &ProxyState, session: &mut Session, args: &[Bytes], reply: &mut 
     }
     session.protocol = protocol;
     reply.set_protocol(protocol);
-    let hello = reply;
-    hello.map(7);
-    for (field, value) in [
-        ("server", "redis"),
-        ("version", cachering_node::command::REDIS_VERSION),
-    ] {
-        hello.bulk(field.as_bytes());
-        hello.bulk(value.as_bytes());
-    }
-    hello.bulk(b"proto");
-    hello.int(if protocol == Protocol::Resp3 { 3 } else { 2 });
-    hello.bulk(b"id");
-    hello.int(session.id as i64);
-    hello.bulk(b"mode");
-    hello.bulk(b"standalone");
-    hello.bulk(b"role");
-    hello.bulk(b"master");
-    hello.bulk(b"modules");
-    hello.array(0);
+    cachering_node::command::write_hello(reply, session.id);
 }
 
 fn client_command(session: &mut Session, args: &[Bytes], reply: &mut ReplyWriter<'_>) {

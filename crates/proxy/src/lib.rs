@@ -86,16 +86,12 @@ async fn run(listener: TcpListener, state: Arc<ProxyState>) {
         tokio::select! {
             () = async { let _ = shutdown.wait_for(|stopping| *stopping).await; } => break,
             accepted = listener.accept() => match accepted {
-                Ok((mut stream, addr)) => {
+                Ok((stream, addr)) => {
                     state.connections_received.fetch_add(1, Ordering::Relaxed);
                     if state.connected.load(Ordering::Relaxed) >= state.config.maxclients {
                         state.rejected_connections.fetch_add(1, Ordering::Relaxed);
                         ::metrics::counter!(metrics::CONNECTIONS_TOTAL, "result" => "rejected").increment(1);
-                        tracing::warn!(%addr, "refusing connection: max number of clients reached");
-                        connections.spawn(async move {
-                            use tokio::io::AsyncWriteExt;
-                            let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
-                        });
+                        connections.spawn(cachering_node::connection::refuse(stream, addr));
                         continue;
                     }
                     ::metrics::counter!(metrics::CONNECTIONS_TOTAL, "result" => "accepted").increment(1);

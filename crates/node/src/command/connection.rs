@@ -180,24 +180,33 @@ pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         if protocol == Protocol::Resp3 { 3 } else { 2 },
         Ordering::Relaxed,
     );
-    let id = ctx.client.id as i64;
-    let mut reply = ctx.reply();
+    let id = ctx.client.id;
+    write_hello(&mut ctx.reply(), id);
+    Flow::Continue
+}
+
+/// HELLO's reply map, in the writer's protocol; the proxy answers HELLO with the same map.
+pub fn write_hello(reply: &mut cachering_proto::ReplyWriter<'_>, client_id: u64) {
+    let proto = if reply.protocol() == Protocol::Resp3 {
+        3
+    } else {
+        2
+    };
     reply.map(7);
     reply.bulk(b"server");
     reply.bulk(b"redis");
     reply.bulk(b"version");
     reply.bulk(REDIS_VERSION.as_bytes());
     reply.bulk(b"proto");
-    reply.int(if protocol == Protocol::Resp3 { 3 } else { 2 });
+    reply.int(proto);
     reply.bulk(b"id");
-    reply.int(id);
+    reply.int(client_id as i64);
     reply.bulk(b"mode");
     reply.bulk(b"standalone");
     reply.bulk(b"role");
     reply.bulk(b"master");
     reply.bulk(b"modules");
     reply.array(0);
-    Flow::Continue
 }
 
 const CLIENT_HELP: &[&str] = &[

@@ -21,7 +21,7 @@ use crate::clients::ClientInfo;
 use crate::state::NodeState;
 use crate::store::StoreError;
 
-pub use connection::{password_matches, REDIS_VERSION};
+pub use connection::{password_matches, write_hello, REDIS_VERSION};
 pub use table::{lookup, CommandSpec, COMMANDS};
 
 /// Redis's error texts used by more than one command.
