@@ -40,34 +40,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_listening(what: str, port: int, args: list) -> subprocess.Popen:
+    """Starts `cachering <args>` and waits until it accepts connections on `port`."""
+    process = subprocess.Popen([cachering_binary(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.02)
+    process.kill()
+    raise RuntimeError(f"{what} on port {port} did not start")
+
+
+def run_cli(port: int, args: tuple, stdin, extra: tuple) -> str:
+    """redis-cli against `port`; its standard output."""
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    result = subprocess.run([redis_cli(), "-p", str(port), *extra, *args], input=data, capture_output=True, timeout=60)
+    return result.stdout.decode("utf-8", "replace")
+
+
 class Node:
     """A node process; `cli(...)` runs redis-cli against it."""
 
     def __init__(self, *flags: str):
         self.port = free_port()
-        self.process = subprocess.Popen(
-            [cachering_binary(), "node", "--port", str(self.port), "--log-level", "warn", *flags],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError(f"node on port {self.port} did not start")
+        self.process = start_listening(
+            "node", self.port, ["node", "--port", str(self.port), "--log-level", "warn", *flags])
 
     def cli(self, *args: str, stdin: str | bytes | None = None, extra: tuple = ()) -> str:
-        data = stdin.encode() if isinstance(stdin, str) else stdin
-        result = subprocess.run(
-            [redis_cli(), "-p", str(self.port), *extra, *args],
-            input=data,
-            capture_output=True,
-            timeout=60,
-        )
-        return result.stdout.decode("utf-8", "replace")
+        return run_cli(self.port, args, stdin, extra)
 
     def stop(self):
         self.process.kill()
@@ -96,25 +99,12 @@ class Proxy:
         self.nodes = [Node("--metrics-addr", f"127.0.0.1:{port}") for port in self.node_metrics_ports] or [Node() for _ in range(nodes)]
         self.port = free_port()
         self.node_addrs = [f"127.0.0.1:{n.port}" for n in self.nodes]
-        self.process = subprocess.Popen(
-            [cachering_binary(), "proxy", "--port", str(self.port), "--nodes", ",".join(self.node_addrs),
-             "--request-timeout-ms", "200", "--log-level", "warn", *flags],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError(f"proxy on port {self.port} did not start")
+        self.process = start_listening(
+            "proxy", self.port, ["proxy", "--port", str(self.port), "--nodes", ",".join(self.node_addrs),
+                                 "--request-timeout-ms", "200", "--log-level", "warn", *flags])
 
-    def cli(self, *args: str, stdin=None, extra: tuple = ()) -> str:
-        data = stdin.encode() if isinstance(stdin, str) else stdin
-        result = subprocess.run([redis_cli(), "-p", str(self.port), *extra, *args], input=data, capture_output=True, timeout=60)
-        return result.stdout.decode("utf-8", "replace")
+    def cli(self, *args: str, stdin: str | bytes | None = None, extra: tuple = ()) -> str:
+        return run_cli(self.port, args, stdin, extra)
 
     def stop(self):
         self.process.kill()

@@ -236,6 +236,16 @@ struct Row {
     warmup_miss: String,
 }
 
+/// The 99th-percentile latency of `ops`.
+fn p99(ops: &[&Op]) -> Duration {
+    let mut latencies: Vec<Duration> = ops.iter().map(|op| op.latency).collect();
+    latencies.sort();
+    latencies
+        .get(latencies.len().saturating_sub(1) * 99 / 100)
+        .copied()
+        .unwrap_or_default()
+}
+
 fn window(ops: &[Op], from: Instant, to: Instant) -> Vec<&Op> {
     ops.iter()
         .filter(|op| op.at >= from && op.at < to)
@@ -316,12 +326,7 @@ async fn scenario(
     let ops = workload.ops.lock().unwrap();
     let during = window(&ops, start, healed);
     let after = window(&ops, healed, end);
-    let mut latencies: Vec<Duration> = during.iter().map(|op| op.latency).collect();
-    latencies.sort();
-    let p99 = latencies
-        .get(latencies.len().saturating_sub(1) * 99 / 100)
-        .copied()
-        .unwrap_or_default();
+    let p99 = p99(&during);
     let reads_after: Vec<&&Op> = after.iter().filter(|op| op.read).collect();
     let misses_after = reads_after
         .iter()
@@ -483,8 +488,6 @@ async fn faults_on_a_docker_cluster() {
             0,
             "topology change returned a wrong or stale value"
         );
-        let mut latencies: Vec<Duration> = during.iter().map(|op| op.latency).collect();
-        latencies.sort();
         let reads: Vec<&&Op> = during.iter().filter(|op| op.read).collect();
         rows.push(Row {
             scenario: "add a 4th node, then remove one",
@@ -495,10 +498,7 @@ async fn faults_on_a_docker_cluster() {
                 .count(),
             slowed: during.iter().filter(|op| op.latency >= TIMEOUT / 2).count(),
             total: during.len(),
-            p99: latencies
-                .get(latencies.len().saturating_sub(1) * 99 / 100)
-                .copied()
-                .unwrap_or_default(),
+            p99: p99(&during),
             stale_after_heal: 0,
             warmup_miss: format!(
                 "{:.2}% (moved keys)",
