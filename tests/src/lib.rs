@@ -4,10 +4,12 @@
 
 pub mod netns;
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The `cachering` binary next to the test executable (`target/<profile>/cachering`).
@@ -26,13 +28,23 @@ pub fn binary() -> PathBuf {
     binary
 }
 
-/// A port that was free a moment ago.
+/// A port that was free a moment ago and that no other test in this process was given.
+///
+/// Tests in one binary run in parallel: two of them can be handed the same just-released port
+/// before either server binds it, and the slower one then talks to the other's server. Ports
+/// already handed out are therefore never handed out again.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if GIVEN.lock().unwrap().insert(port) {
+            return port;
+        }
+    }
 }
 
 /// A `cachering node` process, killed when dropped.
@@ -79,7 +91,13 @@ impl NodeProcess {
                 return None;
             }
             if let Ok(mut client) = Client::try_connect(addr) {
-                let reply = client.call(&["PING"]);
+                // Another process may hold the port (one shutting down closes at once): no
+                // reply is not an answer from ours, so look again.
+                let sent = client.stream.write_all(&encode(&[b"PING"])).is_ok();
+                let reply = sent
+                    .then(|| client.read_reply())
+                    .flatten()
+                    .unwrap_or_default();
                 let ours = child.try_wait().ok().flatten().is_none();
                 if ours && (reply.starts_with("+PONG") || reply.starts_with("-NOAUTH")) {
                     return Some(Self { child, addr });
