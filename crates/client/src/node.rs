@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 
 use crate::builder::{NodeSpec, Settings};
@@ -86,8 +87,14 @@ pub(crate) struct Fleet {
     pub total: AtomicUsize,
 }
 
+/// One connection slot: the live connection, read without waiting on every request, and the
+/// reconnect state behind a lock taken only when there is no live connection.
 struct Slot {
-    connection: Option<Connection>,
+    live: ArcSwapOption<Connection>,
+    reconnect: tokio::sync::Mutex<Reconnect>,
+}
+
+struct Reconnect {
     retry_at: Option<Instant>,
     backoff: Duration,
 }
@@ -98,7 +105,7 @@ pub(crate) struct Node {
     fleet: Arc<Fleet>,
     /// Connections. A key always travels on the same one, so the node applies every
     /// command for a key in the order sent, timed-out ones included.
-    slots: Vec<tokio::sync::Mutex<Slot>>,
+    slots: Vec<Slot>,
     state: AtomicU8,
     failures: AtomicU32,
     pub hints: Hints,
@@ -112,12 +119,12 @@ pub(crate) struct Node {
 impl Node {
     pub fn new(spec: NodeSpec, settings: Arc<Settings>, fleet: Arc<Fleet>) -> Arc<Self> {
         let slots = (0..settings.connections_per_node)
-            .map(|_| {
-                tokio::sync::Mutex::new(Slot {
-                    connection: None,
+            .map(|_| Slot {
+                live: ArcSwapOption::empty(),
+                reconnect: tokio::sync::Mutex::new(Reconnect {
                     retry_at: None,
                     backoff: RECONNECT_MIN,
-                })
+                }),
             })
             .collect();
         let metrics = NodeMetrics::new(&spec.name);
@@ -214,15 +221,25 @@ impl Node {
         (crate::ring::key_hash(key) % self.slots.len() as u64) as usize
     }
 
+    /// The live connection of `slot`, if there is one.
+    fn live(&self, slot: usize) -> Option<Arc<Connection>> {
+        self.slots[slot]
+            .live
+            .load_full()
+            .filter(|connection| connection.is_alive())
+    }
+
     /// The live connection of `slot`, opening one if needed (with backoff after failures).
-    async fn connection(self: &Arc<Self>, slot: usize) -> Result<Connection> {
-        let mut slot = self.slots[slot].lock().await;
-        if let Some(connection) = &slot.connection {
-            if connection.is_alive() {
-                return Ok(connection.clone());
-            }
+    async fn connection(self: &Arc<Self>, slot: usize) -> Result<Arc<Connection>> {
+        if let Some(connection) = self.live(slot) {
+            return Ok(connection);
         }
-        if let Some(retry_at) = slot.retry_at {
+        let mut reconnect = self.slots[slot].reconnect.lock().await;
+        // Another request may have reconnected while this one waited for the lock.
+        if let Some(connection) = self.live(slot) {
+            return Ok(connection);
+        }
+        if let Some(retry_at) = reconnect.retry_at {
             if Instant::now() < retry_at {
                 return Err(Error::new(ErrorKind::Io, "reconnecting after a failure")
                     .with_node(self.name()));
@@ -230,15 +247,16 @@ impl Node {
         }
         match self.open().await {
             Ok(connection) => {
-                slot.connection = Some(connection.clone());
-                slot.retry_at = None;
-                slot.backoff = RECONNECT_MIN;
+                let connection = Arc::new(connection);
+                self.slots[slot].live.store(Some(Arc::clone(&connection)));
+                reconnect.retry_at = None;
+                reconnect.backoff = RECONNECT_MIN;
                 Ok(connection)
             }
             Err(e) => {
-                slot.connection = None;
-                slot.retry_at = Some(Instant::now() + slot.backoff);
-                slot.backoff = (slot.backoff * 2).min(RECONNECT_MAX);
+                self.slots[slot].live.store(None);
+                reconnect.retry_at = Some(Instant::now() + reconnect.backoff);
+                reconnect.backoff = (reconnect.backoff * 2).min(RECONNECT_MAX);
                 Err(e.with_node(self.name()))
             }
         }
@@ -249,13 +267,18 @@ impl Node {
     async fn open(self: &Arc<Self>) -> Result<Connection> {
         let connection =
             Connection::connect(&self.spec.addr, self.settings.connect_timeout).await?;
+        let deadline = || tokio::time::Instant::now() + self.settings.request_timeout;
         if let Some(password) = &self.settings.password {
-            let auth = tokio::time::timeout(
-                self.settings.request_timeout,
-                connection.send(command(&[b"AUTH", password.as_bytes()]), 1),
-            )
-            .await
-            .map_err(|_| Error::new(ErrorKind::Timeout, "AUTH timed out"))??;
+            let auth = connection
+                .send(command(&[b"AUTH", password.as_bytes()]), 1, deadline())
+                .await
+                .map_err(|e| {
+                    if e.is_timeout() {
+                        Error::new(ErrorKind::Timeout, "AUTH timed out")
+                    } else {
+                        e
+                    }
+                })?;
             if let Some(Reply::Error(text)) = auth.first() {
                 return Err(Error::new(
                     ErrorKind::Config,
@@ -266,12 +289,16 @@ impl Node {
                 ));
             }
         }
-        let info = tokio::time::timeout(
-            self.settings.request_timeout,
-            connection.send(command(&[b"INFO", b"server"]), 1),
-        )
-        .await
-        .map_err(|_| Error::new(ErrorKind::Timeout, "INFO server timed out"))??;
+        let info = connection
+            .send(command(&[b"INFO", b"server"]), 1, deadline())
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    Error::new(ErrorKind::Timeout, "INFO server timed out")
+                } else {
+                    e
+                }
+            })?;
         let run_id = match info.first() {
             Some(Reply::Bulk(text)) => parse_run_id(text),
             _ => None,
@@ -307,20 +334,30 @@ impl Node {
         bytes: Bytes,
         replies: usize,
     ) -> Result<Vec<Reply>> {
-        let started = Instant::now();
+        let started = tokio::time::Instant::now();
+        let deadline = started + self.settings.request_timeout;
         self.metrics.requests.increment(1);
-        let attempt = async {
-            let connection = self.connection(slot).await?;
-            connection.send(bytes, replies).await
-        };
-        let result = match tokio::time::timeout(self.settings.request_timeout, attempt).await {
-            Ok(result) => result.map_err(|e| e.with_node(self.name())),
-            Err(_) => Err(Error::new(
+        let no_reply = || {
+            Error::new(
                 ErrorKind::Timeout,
                 format!("no reply within {:?}", self.settings.request_timeout),
             )
-            .with_node(self.name())),
         };
+        let attempt = async {
+            let connection = match self.live(slot) {
+                Some(connection) => connection,
+                // Connecting has its own timeout; waiting for another request's connect does
+                // not, so bound the whole slow path by the deadline.
+                None => tokio::time::timeout_at(deadline, self.connection(slot))
+                    .await
+                    .map_err(|_| no_reply())??,
+            };
+            connection
+                .send(bytes, replies, deadline)
+                .await
+                .map_err(|e| if e.is_timeout() { no_reply() } else { e })
+        };
+        let result = attempt.await.map_err(|e| e.with_node(self.name()));
         self.metrics.latency.record(started.elapsed().as_secs_f64());
         match &result {
             Ok(_) => self.record_success(),
