@@ -267,18 +267,22 @@ impl Node {
     async fn open(self: &Arc<Self>) -> Result<Connection> {
         let connection =
             Connection::connect(&self.spec.addr, self.settings.connect_timeout).await?;
-        let deadline = || tokio::time::Instant::now() + self.settings.request_timeout;
-        if let Some(password) = &self.settings.password {
-            let auth = connection
-                .send(command(&[b"AUTH", password.as_bytes()]), 1, deadline())
-                .await
-                .map_err(|e| {
+        // One command during the handshake, within the request timeout.
+        let handshake = |args: &[&[u8]], what: &'static str| {
+            let deadline = tokio::time::Instant::now() + self.settings.request_timeout;
+            let sent = connection.send(command(args), 1, deadline);
+            async move {
+                sent.await.map_err(|e| {
                     if e.is_timeout() {
-                        Error::new(ErrorKind::Timeout, "AUTH timed out")
+                        Error::new(ErrorKind::Timeout, format!("{what} timed out"))
                     } else {
                         e
                     }
-                })?;
+                })
+            }
+        };
+        if let Some(password) = &self.settings.password {
+            let auth = handshake(&[b"AUTH", password.as_bytes()], "AUTH").await?;
             if let Some(Reply::Error(text)) = auth.first() {
                 return Err(Error::new(
                     ErrorKind::Config,
@@ -289,16 +293,7 @@ impl Node {
                 ));
             }
         }
-        let info = connection
-            .send(command(&[b"INFO", b"server"]), 1, deadline())
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    Error::new(ErrorKind::Timeout, "INFO server timed out")
-                } else {
-                    e
-                }
-            })?;
+        let info = handshake(&[b"INFO", b"server"], "INFO server").await?;
         let run_id = match info.first() {
             Some(Reply::Bulk(text)) => parse_run_id(text),
             _ => None,
