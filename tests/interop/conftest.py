@@ -40,6 +40,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_port_run(count: int) -> int:
+    """The first of `count` consecutive ports that were all free a moment ago (`cachering up`
+    takes the port after its proxy's for each node)."""
+    for _ in range(100):
+        first = free_port()
+        if first + count > 65536:
+            continue
+        sockets = []
+        try:
+            for port in range(first, first + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError(f"no run of {count} free ports found")
+
+
 def start_listening(what: str, port: int, args: list) -> subprocess.Popen:
     """Starts `cachering <args>` and waits until it accepts connections on `port`."""
     process = subprocess.Popen([cachering_binary(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)

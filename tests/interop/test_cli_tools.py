@@ -6,12 +6,12 @@ import time
 
 import redis
 
-from conftest import Node, cachering_binary, free_port
+from conftest import Node, cachering_binary, free_port, free_port_run
 import ring_reference
 
 
 def test_up_starts_a_cluster_and_stops_on_ctrl_c():
-    port = free_port()
+    port = free_port_run(4)
     metrics_port = free_port()
     process = subprocess.Popen([cachering_binary(), "up", "--port", str(port), "--metrics-addr", f"127.0.0.1:{metrics_port}"],
                                stdout=subprocess.PIPE, text=True)
