@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use cachering_client::{
-    Access, Client, ClientBuilder, NodeSpec, NodeState, Reply, SetOptions, Ttl,
+    Access, Client, ClientBuilder, NodeSpec, NodeState, Reply, Routed, SetOptions, Ttl,
 };
 use cachering_tests::netns::IsolatedNode;
 use cachering_tests::{bulk, Client as Raw, NodeProcess};
@@ -454,4 +454,106 @@ async fn the_node_list_changes_at_runtime() {
         .collect();
     client.set_nodes(renamed).unwrap();
     assert_eq!(client.ring().name(0), "cache-0");
+}
+
+/// `SET name value` for each pair.
+fn set_commands<'a>(names: &'a [String], values: &'a [String]) -> Vec<[&'a [u8]; 3]> {
+    names
+        .iter()
+        .zip(values)
+        .map(|(k, v)| [&b"SET"[..], k.as_bytes(), v.as_bytes()])
+        .collect()
+}
+
+/// One pipeline command per key.
+fn routed<'a, const N: usize>(
+    names: &'a [String],
+    commands: &'a [[&'a [u8]; N]],
+    access: Access,
+) -> Vec<Routed<'a, &'a [u8]>> {
+    names
+        .iter()
+        .zip(commands)
+        .map(|(k, args)| Routed::new(k.as_bytes(), args, access))
+        .collect()
+}
+
+/// `pipeline` against a frozen node: reads the frozen node was to answer come from the other
+/// replica, writes land on every replica that answers and leave a hint for the frozen one,
+/// which serves no stale value once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_routes_replicates_and_fails_over_like_single_commands() {
+    let (nodes, addrs) = cluster();
+    let client = builder(&addrs).build().unwrap();
+    let names: Vec<String> = (0..60).map(key).collect();
+    let values: Vec<String> = (0..60).map(|i| format!("p{i}")).collect();
+    let sets = set_commands(&names, &values);
+    let counter_args: [&[u8]; 2] = [b"INCR", b"pipeline:counter"];
+    let mut commands = routed(&names, &sets, Access::Write);
+    commands.push(Routed::new(
+        b"pipeline:counter",
+        &counter_args,
+        Access::Mutation,
+    ));
+    let results = client.pipeline(&commands).await;
+    for result in &results[..60] {
+        assert_eq!(result.as_ref().unwrap(), &Reply::Status("OK".into()));
+    }
+    assert_eq!(results[60].as_ref().unwrap(), &Reply::Int(1));
+    // Every key is on exactly its ring replicas.
+    let ring = client.ring();
+    let mut raw: Vec<Raw> = nodes.iter().map(|n| n.client()).collect();
+    for (i, name) in names.iter().enumerate() {
+        let replicas = ring.replicas(name.as_bytes(), 2);
+        for (index, node) in raw.iter_mut().enumerate() {
+            let expected = if replicas.contains(&index) {
+                bulk(&values[i])
+            } else {
+                "$-1\r\n".to_string()
+            };
+            assert_eq!(
+                node.call(&["GET", name]),
+                expected,
+                "{name} on node {index}"
+            );
+        }
+    }
+
+    // Freeze one node: a pipeline of reads still answers every key, from the other replica.
+    let frozen = 0;
+    nodes[frozen].signal("STOP");
+    let gets: Vec<[&[u8]; 2]> = names.iter().map(|k| [&b"GET"[..], k.as_bytes()]).collect();
+    let reads = routed(&names, &gets, Access::Read);
+    for (i, result) in client.pipeline(&reads).await.into_iter().enumerate() {
+        let reply = result.unwrap_or_else(|e| panic!("{}: {e}", names[i]));
+        assert_eq!(reply, Reply::Bulk(values[i].clone().into()), "{}", names[i]);
+    }
+    // Overwrite every key while it is frozen (and ejected by now, or soon).
+    let newer: Vec<String> = (0..60).map(|i| format!("q{i}")).collect();
+    let sets = set_commands(&names, &newer);
+    let writes = routed(&names, &sets, Access::Write);
+    for (i, result) in client.pipeline(&writes).await.into_iter().enumerate() {
+        result.unwrap_or_else(|e| panic!("{}: {e}", names[i]));
+    }
+    nodes[frozen].signal("CONT");
+    wait_for_state(&client, frozen, NodeState::Healthy).await;
+    for (i, result) in client.pipeline(&reads).await.into_iter().enumerate() {
+        assert_eq!(
+            result.unwrap(),
+            Reply::Bulk(newer[i].clone().into()),
+            "{} stale after the heal",
+            names[i]
+        );
+    }
+
+    // The same key twice: the commands run in order, the second sees the first.
+    let set: [&[u8]; 3] = [b"SET", b"twice", b"1"];
+    let get: [&[u8]; 2] = [b"GET", b"twice"];
+    let results = client
+        .pipeline(&[
+            Routed::new(b"twice", &set, Access::Write),
+            Routed::new(b"twice", &get, Access::Read),
+        ])
+        .await;
+    assert_eq!(results[1].as_ref().unwrap(), &Reply::Bulk("1".into()));
 }

@@ -34,6 +34,9 @@ use crate::node::{Fleet, Node, NodeStatus};
 use crate::reply::Reply;
 use crate::ring::{key_hash, Ring};
 
+mod pipeline;
+pub use pipeline::Routed;
+
 /// Locks that serialise writes of one key within a client (a key maps to one stripe).
 const STRIPES: usize = 1024;
 /// How often the background task repairs nodes that missed writes while staying healthy.
@@ -377,13 +380,25 @@ impl Client {
     /// Serves a read from the first replica that can answer; with `fill_misses`, a miss on a
     /// warming node is checked against the next replica and copied back.
     async fn read(&self, key: &[u8], args: &[&[u8]], fill_misses: bool) -> Result<Reply> {
+        self.read_past(key, args, fill_misses, None).await
+    }
+
+    /// [`Client::read`], passing over `failed` (a replica that just failed this read) as if it
+    /// were unable to serve it.
+    async fn read_past(
+        &self,
+        key: &[u8],
+        args: &[&[u8]],
+        fill_misses: bool,
+        failed: Option<(&Arc<Node>, Error)>,
+    ) -> Result<Reply> {
         let topology = self.inner.topology.load_full();
         let replicas = self.replicas(&topology, key);
-        let mut last_error = None;
-        let mut skipped = false;
+        let mut skipped = failed.is_some();
+        let (failed, mut last_error) = failed.unzip();
         let mut warming_miss: Option<Arc<Node>> = None;
         for node in &replicas {
-            if !node.serves_read(key) {
+            if !node.serves_read(key) || failed.is_some_and(|f| Arc::ptr_eq(f, node)) {
                 skipped = true;
                 continue;
             }
@@ -477,38 +492,26 @@ impl Client {
             }
         }
         let results = join_all(sends).await;
-        let mut acknowledged = usize::from(skip.is_some());
-        let mut first_reply = None;
-        let mut last_error = None;
+        let mut tally = pipeline::WriteTally {
+            replicas: replicas.len(),
+            acknowledged: usize::from(skip.is_some()),
+            ..Default::default()
+        };
         for (node, result) in results {
             let node = node.expect("every send names its node");
             match result {
                 Ok(reply) => {
-                    acknowledged += 1;
-                    first_reply.get_or_insert(reply);
+                    tally.acknowledged += 1;
+                    tally.first_reply.get_or_insert(reply);
                 }
                 Err(error) => {
                     // Failed or refused: the node may hold the old value.
                     node.add_hint(key);
-                    last_error = Some(error);
+                    tally.last_error = Some(error);
                 }
             }
         }
-        let required = self.inner.settings.write_rule.required(replicas.len());
-        if acknowledged >= required {
-            return Ok(first_reply.unwrap_or(Reply::Status(Bytes::from_static(b"OK"))));
-        }
-        match last_error {
-            Some(error) if error.is_server_error() => Err(error),
-            Some(error) => Err(Error::new(
-                ErrorKind::WriteNotAcknowledged,
-                format!("{acknowledged} of {required} required replicas acknowledged: {error}"),
-            )),
-            None => Err(Error::new(
-                ErrorKind::Unavailable,
-                "every replica of the key is ejected",
-            )),
-        }
+        self.write_outcome(tally)
     }
 
     /// Runs a value-dependent command on one replica and copies the resulting value (and TTL)
@@ -844,6 +847,22 @@ impl Client {
         Ok(count)
     }
 
+    /// Takes the stripe locks of `keys`, in stripe order so that two callers locking several
+    /// keys cannot wait on each other.
+    async fn lock_keys<'k>(
+        &self,
+        keys: impl Iterator<Item = &'k [u8]>,
+    ) -> Vec<tokio::sync::MutexGuard<'_, ()>> {
+        let mut stripes: Vec<usize> = keys.map(stripe).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut guards = Vec::with_capacity(stripes.len());
+        for index in stripes {
+            guards.push(self.inner.stripes[index].lock().await);
+        }
+        guards
+    }
+
     /// The multi-key write path: every node gets one command for the keys it holds, built by
     /// `build`; replicas that miss a key get a hint. Returns the sum of the integer replies of
     /// each key's first acknowledging replica (DEL's count), 0 for status replies.
@@ -852,13 +871,7 @@ impl Client {
         keys: Vec<&[u8]>,
         build: impl Fn(&[usize]) -> Bytes,
     ) -> Result<u64> {
-        let mut stripes: Vec<usize> = keys.iter().map(|key| stripe(key)).collect();
-        stripes.sort_unstable();
-        stripes.dedup();
-        let mut guards = Vec::with_capacity(stripes.len());
-        for index in stripes {
-            guards.push(self.inner.stripes[index].lock().await);
-        }
+        let guards = self.lock_keys(keys.iter().copied()).await;
         let topology = self.inner.topology.load_full();
         let replica_sets: Vec<Vec<Arc<Node>>> = keys
             .iter()

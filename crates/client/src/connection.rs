@@ -35,10 +35,10 @@ const MAX_UNWRITTEN: usize = 1 << 20;
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Encodes one command as a RESP array of bulk strings.
-pub fn encode_command(args: &[&[u8]], out: &mut BytesMut) {
-    let frames: Vec<BorrowedFrame<'_>> = args
+pub fn encode_command<A: AsRef<[u8]>>(args: &[A], out: &mut BytesMut) {
+    let frames: smallvec::SmallVec<[BorrowedFrame<'_>; 8]> = args
         .iter()
-        .map(|arg| BorrowedFrame::BulkString(arg))
+        .map(|arg| BorrowedFrame::BulkString(arg.as_ref()))
         .collect();
     extend_encode_borrowed(out, &BorrowedFrame::Array(&frames), false)
         .expect("a flat array of bulk strings always encodes");

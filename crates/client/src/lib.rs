@@ -37,7 +37,7 @@ pub use builder::{
     DEFAULT_HINT_CAPACITY, DEFAULT_MAX_EJECTED_FRACTION, DEFAULT_MAX_PROBE_INTERVAL,
     DEFAULT_PROBE_INTERVAL, DEFAULT_REPLICAS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WARMUP,
 };
-pub use client::{Access, Client, SetOptions, SetOutcome, Ttl};
+pub use client::{Access, Client, Routed, SetOptions, SetOutcome, Ttl};
 pub use error::{Error, ErrorKind, Result};
 pub use node::{NodeState, NodeStatus};
 pub use reply::Reply;
