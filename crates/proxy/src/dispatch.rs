@@ -139,6 +139,22 @@ pub fn concurrent_keys<'a>(session: &Session, args: &'a [Bytes]) -> Option<Vec<&
     (!keys.is_empty()).then_some(keys)
 }
 
+/// Whether a request that [`concurrent_keys`] accepted takes the generic single-key route
+/// (the `_` arm of `run`): its table entry, key and access, so it can join a client pipeline.
+pub fn single_key_route(args: &[Bytes]) -> Option<(&'static CommandSpec, &[u8], Access)> {
+    let spec = lookup(&args[0])?;
+    if MULTI_KEY.contains(&spec.name) {
+        return None;
+    }
+    match keys_of(spec, args).as_slice() {
+        [key] => Some((spec, key, access_of(spec, args))),
+        _ => None,
+    }
+}
+
+/// Keyed commands the proxy splits by node itself rather than routing by their first key.
+const MULTI_KEY: [&str; 7] = ["mget", "mset", "msetnx", "del", "unlink", "exists", "touch"];
+
 /// Runs a request that [`concurrent_keys`] accepted; its reply goes to a buffer of its own.
 pub async fn dispatch_concurrent(
     state: &ProxyState,
