@@ -122,12 +122,25 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200_000)
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--binary", default=str(ROOT / "target" / "release" / "cachering"))
+    parser.add_argument("--only", default="throughput,memory", help="sections to run")
     args = parser.parse_args()
+    sections = args.only.split(",")
     if not os.path.exists(args.binary):
         subprocess.run(["cargo", "build", "--release", "-p", "cachering"], cwd=ROOT, check=True)
 
     print(f"machine: {os.cpu_count()} cores, {socket.gethostname()}; redis: "
           + subprocess.run([need("redis-server", "redis-server"), "--version"], capture_output=True, text=True).stdout.split()[2])
+    if "throughput" in sections:
+        throughput(args)
+    if "memory" in sections:
+        print(f"\nmemory per key, {args.keys} keys of 16 + 32 bytes (RSS growth / keys)")
+        for name, make in (("redis-server", start_redis),
+                           ("cachering quick", lambda: start_node(args.binary, "quick")),
+                           ("cachering moka", lambda: start_node(args.binary, "moka"))):
+            print(f"{name:<18}{bytes_per_key(make, args.keys):>8.1f} bytes")
+
+
+def throughput(args: argparse.Namespace) -> None:
     results: dict[tuple[str, str, int], list[float]] = {}
     redis = start_redis()
     node = start_node(args.binary)
@@ -149,12 +162,6 @@ def main() -> None:
             ours = statistics.median(results[("node-quick", test, pipeline)])
             theirs = statistics.median(results[("redis", test, pipeline)])
             print(f"{test.upper():<6}{pipeline:>9}{ours:>14.0f}{theirs:>14.0f}{ours / theirs:>8.2f}")
-
-    print(f"\nmemory per key, {args.keys} keys of 16 + 32 bytes (RSS growth / keys)")
-    for name, make in (("redis-server", start_redis),
-                       ("cachering quick", lambda: start_node(args.binary, "quick")),
-                       ("cachering moka", lambda: start_node(args.binary, "moka"))):
-        print(f"{name:<18}{bytes_per_key(make, args.keys):>8.1f} bytes")
 
 
 if __name__ == "__main__":
