@@ -483,15 +483,27 @@ impl Client {
             .iter()
             .filter(|node| skip.is_none_or(|s| !Arc::ptr_eq(s, node)))
             .collect();
+        let bytes = command(args);
         let mut sends = Vec::new();
         for node in &targets {
             if node.takes_writes() {
-                sends.push(async move { (Some(*node), node.call_key(key, args).await) });
+                let bytes = bytes.clone();
+                sends.push(async move {
+                    (
+                        Some(*node),
+                        node.call_encoded(node.slot_for(key), bytes).await,
+                    )
+                });
             } else {
                 node.add_hint(key);
             }
         }
-        let results = join_all(sends).await;
+        // One replica (R = 1, or the others ejected) needs no join.
+        let results = if sends.len() == 1 {
+            vec![sends.pop().expect("one send").await]
+        } else {
+            join_all(sends).await
+        };
         let mut tally = pipeline::WriteTally {
             replicas: replicas.len(),
             acknowledged: usize::from(skip.is_some()),

@@ -374,7 +374,12 @@ impl Node {
 
     /// One command, one reply; a top-level error reply becomes [`ErrorKind::Server`].
     pub async fn call(self: &Arc<Self>, slot: usize, args: &[&[u8]]) -> Result<Reply> {
-        let mut replies = self.request(slot, command(args), 1).await?;
+        self.call_encoded(slot, command(args)).await
+    }
+
+    /// [`Node::call`] with the command already encoded (to send one encoding to several nodes).
+    pub async fn call_encoded(self: &Arc<Self>, slot: usize, bytes: Bytes) -> Result<Reply> {
+        let mut replies = self.request(slot, bytes, 1).await?;
         match replies.pop() {
             Some(Reply::Error(text)) => Err(Error::new(
                 ErrorKind::Server,

@@ -108,6 +108,8 @@ impl Client {
             .await;
 
         let topology = self.inner.topology.load_full();
+        // Reads that go to a later replica because earlier ones cannot serve them.
+        let mut fallback = vec![false; commands.len()];
         let mut groups: Vec<Group> = Vec::new();
         let mut add = |node: &Arc<Node>, index: usize, command: &Routed<'_, A>| {
             let slot = node.slot_for(command.key);
@@ -132,8 +134,11 @@ impl Client {
         for (index, command) in commands.iter().enumerate() {
             let replicas = self.replicas(&topology, command.key);
             match command.access {
-                Access::Read => match replicas.iter().find(|n| n.serves_read(command.key)) {
-                    Some(node) => add(node, index, command),
+                Access::Read => match replicas.iter().position(|n| n.serves_read(command.key)) {
+                    Some(position) => {
+                        fallback[index] = position > 0;
+                        add(&replicas[position], index, command);
+                    }
                     None => {
                         results[index] = Some(Err(Error::new(
                             ErrorKind::Unavailable,
@@ -172,6 +177,9 @@ impl Client {
                     for (&index, reply) in group.members.iter().zip(replies) {
                         let command = &commands[index];
                         if command.access == Access::Read {
+                            if fallback[index] {
+                                node.metrics.fallback_reads.increment(1);
+                            }
                             results[index] = Some(match reply {
                                 Reply::Error(text) => Err(server_error(node, &text)),
                                 reply => Ok(reply),
