@@ -412,7 +412,8 @@ impl Client {
                         node.metrics.fallback_reads.increment(1);
                     }
                     if let (Some(empty), Reply::Bulk(_)) = (&warming_miss, &reply) {
-                        self.fill(key, empty, node).await;
+                        // Boxed: the rare path, kept out of every read's future.
+                        Box::pin(self.fill(key, empty, node)).await;
                     }
                     return Ok(reply);
                 }
@@ -465,7 +466,13 @@ impl Client {
 
     /// Sends a write to every replica that takes writes; hints for every replica that missed it.
     async fn write(&self, key: &[u8], args: &[&[u8]]) -> Result<Reply> {
-        let _guard = self.inner.stripes[stripe(key)].lock().await;
+        // With one replica there is no fill or propagation for a write to race with, so no
+        // lock: writes of a key still leave in the order they are sent, on one connection.
+        let _guard = if self.inner.settings.replicas > 1 {
+            Some(self.inner.stripes[stripe(key)].lock().await)
+        } else {
+            None
+        };
         let topology = self.inner.topology.load_full();
         let replicas = self.replicas(&topology, key);
         self.fan_out(key, &replicas, args, None).await
@@ -479,18 +486,17 @@ impl Client {
         args: &[&[u8]],
         skip: Option<&Arc<Node>>,
     ) -> Result<Reply> {
-        let targets: Vec<&Arc<Node>> = replicas
+        let targets = replicas
             .iter()
-            .filter(|node| skip.is_none_or(|s| !Arc::ptr_eq(s, node)))
-            .collect();
+            .filter(|node| skip.is_none_or(|s| !Arc::ptr_eq(s, node)));
         let bytes = command(args);
-        let mut sends = Vec::new();
-        for node in &targets {
+        let mut sends = Vec::with_capacity(replicas.len());
+        for node in targets {
             if node.takes_writes() {
                 let bytes = bytes.clone();
                 sends.push(async move {
                     (
-                        Some(*node),
+                        Some(node),
                         node.call_encoded(node.slot_for(key), bytes).await,
                     )
                 });
@@ -593,7 +599,8 @@ impl Client {
         match access {
             Access::Read => self.read(key, args, false).await,
             Access::Write => self.write(key, args).await,
-            Access::Mutation => self.mutate(key, args).await,
+            // Boxed: a mutation's future is the largest of the three, and the least common.
+            Access::Mutation => Box::pin(self.mutate(key, args)).await,
         }
     }
 

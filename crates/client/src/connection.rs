@@ -146,7 +146,12 @@ impl Connection {
             Err(mpsc::error::TrySendError::Closed(_)) => return Err(closed()),
             // The queue is full (the node is slow to read): wait for room, up to the deadline.
             Err(mpsc::error::TrySendError::Full(request)) => {
-                match tokio::time::timeout_at(deadline, self.requests.send(request)).await {
+                // Boxed: the rare path, kept out of every request's future.
+                let wait = Box::pin(tokio::time::timeout_at(
+                    deadline,
+                    self.requests.send(request),
+                ));
+                match wait.await {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => return Err(closed()),
                     Err(_) => return Err(timed_out()),

@@ -343,7 +343,9 @@ impl Node {
                 Some(connection) => connection,
                 // Connecting has its own timeout; waiting for another request's connect does
                 // not, so bound the whole slow path by the deadline.
-                None => tokio::time::timeout_at(deadline, self.connection(slot))
+                // Boxed: connecting (with its handshake) is the rare path, and unboxed it
+                // would make every request's future larger.
+                None => tokio::time::timeout_at(deadline, Box::pin(self.connection(slot)))
                     .await
                     .map_err(|_| no_reply())??,
             };

@@ -97,12 +97,14 @@ impl Client {
         let mut results: Vec<Option<Result<Reply>>> = (0..commands.len()).map(|_| None).collect();
         let mut tallies: Vec<WriteTally> =
             (0..commands.len()).map(|_| WriteTally::default()).collect();
-        // Writes hold their keys' stripe locks until every replica answered.
+        // Writes hold their keys' stripe locks until every replica answered (with one
+        // replica there is nothing for them to race with; see `write`).
+        let replicated = self.inner.settings.replicas > 1;
         let guards = self
             .lock_keys(
                 commands
                     .iter()
-                    .filter(|c| c.access == Access::Write)
+                    .filter(|c| replicated && c.access == Access::Write)
                     .map(|c| c.key),
             )
             .await;
