@@ -201,3 +201,50 @@ fn the_node_runs_in_process_on_port_zero() {
         assert!(std::net::TcpStream::connect(addr).is_err());
     });
 }
+
+/// On one CPU (`taskset`, or a container limited to one) the node runs a single-threaded
+/// runtime: it still serves clients side by side and stops cleanly on SIGTERM.
+#[test]
+fn on_one_cpu_the_node_serves_clients_side_by_side_and_stops_on_sigterm() {
+    let port = free_port();
+    let child = Command::new("taskset")
+        .args(["-c", "0"])
+        .arg(binary())
+        .args(["node", "--port", &port.to_string(), "--log-level", "warn"])
+        .spawn()
+        .expect("taskset (util-linux) runs the node on one CPU");
+    // Killed on drop if the test fails; taskset execs the node, so the pid is the node's.
+    let mut node = NodeProcess {
+        child,
+        addr: format!("127.0.0.1:{port}").parse().unwrap(),
+    };
+    let addr = node.addr;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut first = loop {
+        if let Ok(client) = Client::try_connect(addr) {
+            break client;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node did not start on one CPU"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut batch = Vec::new();
+    for i in 0..5000 {
+        batch.extend(encode(&[b"SET", format!("k{i}").as_bytes(), b"v"]));
+    }
+    first.send_raw(&batch);
+    // A second client is served while the first one's pipeline is in progress.
+    let mut second = Client::connect(addr);
+    assert_eq!(second.call(&["PING"]), "+PONG\r\n");
+    for _ in 0..5000 {
+        assert_eq!(first.read_reply().as_deref(), Some("+OK\r\n"));
+    }
+    assert_eq!(second.call(&["DBSIZE"]), ":5000\r\n");
+    node.signal("TERM");
+    let exit = node
+        .wait_exit(Duration::from_secs(15))
+        .expect("the node stops on SIGTERM on one CPU");
+    assert!(exit.success(), "exit status on one CPU: {exit}");
+}

@@ -3,9 +3,16 @@
 use anyhow::{Context, Result};
 use tokio::signal::unix::{signal, SignalKind};
 
-/// A multi-threaded runtime.
+/// A multi-threaded runtime; on one CPU (a container limited to one, or `taskset`), a
+/// single-threaded one, which does the same work without handing tasks between threads.
 pub fn build() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut builder = if cpus == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder
         .enable_all()
         .thread_name("cachering")
         .build()
