@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use redis_protocol::resp2::decode::decode_bytes_mut;
 use redis_protocol::resp2::encode::extend_encode_borrowed;
 use redis_protocol::resp2::types::BorrowedFrame;
@@ -215,6 +215,12 @@ async fn run(stream: TcpStream, mut queue: mpsc::Receiver<Request>, alive: Arc<A
                             }
                             Err(_) => break,
                         }
+                    }
+                    // Write now if the socket takes it, rather than on the next turn.
+                    match writer.try_write(&unwritten) {
+                        Ok(n) => unwritten.advance(n),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(e) => break e.to_string(),
                     }
                 }
                 // Every handle is gone: finish nothing more.

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use cachering_client::Routed;
 use cachering_proto::{Limits, Protocol, ReplyWriter, RequestDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -145,6 +145,8 @@ async fn run(stream: &mut TcpStream, state: &ProxyState) {
                 }
             }
         }
+        // A full batch may leave complete requests in the input: take them before waiting.
+        let more_waiting = batch.len() == batch_limit && protocol_error.is_none();
         let mut i = 0;
         while i < batch.len() && !close {
             // A run of requests with disjoint keys goes to the nodes at once; replies are
@@ -187,6 +189,18 @@ async fn run(stream: &mut TcpStream, state: &ProxyState) {
         let additional = wanted.saturating_sub(input.len()).max(READ_CHUNK);
         if input.capacity() - input.len() < additional {
             input.reserve(additional);
+        }
+        // Write the replies now if the socket takes them (as the node does): a request then
+        // costs one turn of this loop, not one to read and one to write.
+        if !output.is_empty() {
+            match stream.try_write(&output) {
+                Ok(n) => output.advance(n),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+        if more_waiting {
+            continue;
         }
         let idle_limit = idle.filter(|_| output.is_empty());
         let idle_wait = async move {
