@@ -37,6 +37,9 @@ use crate::ring::{key_hash, Ring};
 mod pipeline;
 pub use pipeline::Routed;
 
+/// A key's replicas.
+type Replicas = smallvec::SmallVec<[Arc<Node>; 4]>;
+
 /// Locks that serialise writes of one key within a client (a key maps to one stripe).
 const STRIPES: usize = 1024;
 /// How often the background task repairs nodes that missed writes while staying healthy.
@@ -366,13 +369,21 @@ impl Client {
         Ok(())
     }
 
-    fn replicas(&self, topology: &Topology, key: &[u8]) -> Vec<Arc<Node>> {
-        topology
-            .ring
-            .replicas(key, self.inner.settings.replicas)
-            .into_iter()
-            .map(|index| Arc::clone(&topology.nodes[index]))
-            .collect()
+    /// The replicas of `key`, in ring order. No allocation for up to four replicas: this runs
+    /// for every command.
+    fn replicas(&self, topology: &Topology, key: &[u8]) -> Replicas {
+        thread_local! {
+            static INDICES: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        INDICES.with_borrow_mut(|indices| {
+            topology
+                .ring
+                .replicas_into(key, self.inner.settings.replicas, indices);
+            indices
+                .iter()
+                .map(|&index| Arc::clone(&topology.nodes[index]))
+                .collect()
+        })
     }
 
     // ---- the three routes ----
@@ -490,33 +501,35 @@ impl Client {
             .iter()
             .filter(|node| skip.is_none_or(|s| !Arc::ptr_eq(s, node)));
         let bytes = command(args);
-        let mut sends = Vec::with_capacity(replicas.len());
-        for node in targets {
-            if node.takes_writes() {
-                let bytes = bytes.clone();
-                sends.push(async move {
-                    (
-                        Some(node),
-                        node.call_encoded(node.slot_for(key), bytes).await,
-                    )
-                });
-            } else {
-                node.add_hint(key);
-            }
-        }
+        let writable: smallvec::SmallVec<[&Arc<Node>; 4]> = targets
+            .filter(|node| {
+                let takes = node.takes_writes();
+                if !takes {
+                    node.add_hint(key);
+                }
+                takes
+            })
+            .collect();
         // One replica (R = 1, or the others ejected) needs no join.
-        let results = if sends.len() == 1 {
-            vec![sends.pop().expect("one send").await]
-        } else {
-            join_all(sends).await
-        };
+        let results: smallvec::SmallVec<[(&Arc<Node>, Result<Reply>); 4]> =
+            if let [node] = writable[..] {
+                let result = node.call_encoded(node.slot_for(key), bytes).await;
+                smallvec::smallvec![(node, result)]
+            } else {
+                join_all(writable.iter().map(|&node| {
+                    let bytes = bytes.clone();
+                    async move { (node, node.call_encoded(node.slot_for(key), bytes).await) }
+                }))
+                .await
+                .into_iter()
+                .collect()
+            };
         let mut tally = pipeline::WriteTally {
             replicas: replicas.len(),
             acknowledged: usize::from(skip.is_some()),
             ..Default::default()
         };
         for (node, result) in results {
-            let node = node.expect("every send names its node");
             match result {
                 Ok(reply) => {
                     tally.acknowledged += 1;
@@ -892,7 +905,7 @@ impl Client {
     ) -> Result<u64> {
         let guards = self.lock_keys(keys.iter().copied()).await;
         let topology = self.inner.topology.load_full();
-        let replica_sets: Vec<Vec<Arc<Node>>> = keys
+        let replica_sets: Vec<Replicas> = keys
             .iter()
             .map(|key| self.replicas(&topology, key))
             .collect();
