@@ -77,6 +77,28 @@ fn a_stuck_client_does_not_hold_shutdown_past_its_timeout() {
 }
 
 #[test]
+fn a_second_signal_exits_at_once_during_a_graceful_stop() {
+    let mut node = NodeProcess::start(&["--shutdown-timeout", "60"]);
+    let mut stuck = node.client();
+    assert_eq!(stuck.call(&["SET", "big", &"x".repeat(1 << 20)]), "+OK\r\n");
+    // 40 MiB of replies the client never reads: the node's last flush waits for it (up to
+    // its 5 s bound)...
+    stuck.send_raw(&encode(&[b"GET", b"big"]).repeat(40));
+    std::thread::sleep(Duration::from_millis(300));
+    node.signal("TERM");
+    assert!(
+        node.wait_exit(Duration::from_millis(500)).is_none(),
+        "the node stopped without trying to flush its client's replies"
+    );
+    // ...unless a second signal says to exit at once.
+    node.signal("TERM");
+    let status = node
+        .wait_exit(Duration::from_secs(3))
+        .expect("a second SIGTERM ends the node before its flush gives up");
+    assert!(status.success(), "{status}");
+}
+
+#[test]
 fn run_id_changes_on_every_start() {
     let first = NodeProcess::start(&[]);
     let a = run_id(&mut first.client());

@@ -24,10 +24,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
             signal = runtime::stop_signal() => tracing::info!("{} received, stopping", signal?),
         }
         state.request_shutdown();
-        tokio::select! {
-            () = &mut stopped => {}
-            _ = runtime::stop_signal() => tracing::warn!("second signal received, exiting at once"),
-        }
+        runtime::finish_stop(stopped).await;
         Ok(())
     })
 }

@@ -18,7 +18,7 @@ pub fn run(args: ProxyArgs) -> Result<()> {
             .with_context(|| format!("cannot start the proxy on {address}"))?;
         let signal = runtime::stop_signal().await?;
         tracing::info!("{signal} received, stopping");
-        proxy.stop().await;
+        runtime::finish_stop(proxy.stop()).await;
         Ok(())
     })
 }

@@ -19,6 +19,14 @@ pub fn build() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// Runs a graceful stop to its end, unless a second SIGINT or SIGTERM asks to exit at once.
+pub async fn finish_stop(stop: impl std::future::Future<Output = ()>) {
+    tokio::select! {
+        () = stop => {}
+        _ = stop_signal() => tracing::warn!("second signal received, exiting at once"),
+    }
+}
+
 /// Waits for SIGINT or SIGTERM.
 pub async fn stop_signal() -> Result<&'static str> {
     let mut interrupt = signal(SignalKind::interrupt())?;
