@@ -3,15 +3,13 @@
 use anyhow::{Context, Result};
 use cachering_proxy::ProxyArgs;
 
-use crate::{logging, runtime};
+use crate::runtime;
 
 pub fn run(args: ProxyArgs) -> Result<()> {
     let config = args.resolve()?;
-    logging::init(&config.log_level)?;
-    runtime::build()?.block_on(async move {
-        if let Some(addr) = &config.metrics_addr {
-            crate::exporter::install(addr)?;
-        }
+    let log_level = config.log_level.clone();
+    let metrics_addr = config.metrics_addr.clone();
+    runtime::serve(&log_level, metrics_addr.as_deref(), async move {
         let address = format!("{}:{}", config.bind, config.port);
         let proxy = cachering_proxy::start(config)
             .await

@@ -19,6 +19,22 @@ pub fn build() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// Runs a long-running subcommand: logging at `log_level`, the runtime, the Prometheus
+/// exporter at `metrics_addr` if one is given, then `serve` to its end.
+pub fn serve(
+    log_level: &str,
+    metrics_addr: Option<&str>,
+    serve: impl std::future::Future<Output = Result<()>>,
+) -> Result<()> {
+    crate::logging::init(log_level)?;
+    build()?.block_on(async move {
+        if let Some(addr) = metrics_addr {
+            crate::exporter::install(addr)?;
+        }
+        serve.await
+    })
+}
+
 /// Runs a graceful stop to its end, unless a second SIGINT or SIGTERM asks to exit at once.
 pub async fn finish_stop(stop: impl std::future::Future<Output = ()>) {
     tokio::select! {
