@@ -16,8 +16,7 @@ use std::collections::HashSet;
 use futures::future::join_all;
 
 use crate::dispatch::{
-    concurrent_keys, dispatch, dispatch_concurrent, single_key_route, write_error, write_reply,
-    Flow, Session,
+    dispatch, dispatch_concurrent, write_error, write_reply, Concurrent, Flow, Session,
 };
 use crate::state::ProxyState;
 
@@ -27,23 +26,20 @@ const MAX_BATCH: usize = 1024;
 /// Most requests sent to the nodes at once from one pipeline.
 const MAX_CONCURRENT: usize = 64;
 
-/// How many requests from the start of `batch` can run concurrently (0 or 1: run alone).
-fn concurrent_run(session: &Session, batch: &[Vec<Bytes>]) -> usize {
-    let Some(first) = concurrent_keys(session, &batch[0]) else {
-        return 0;
-    };
-    let mut seen: HashSet<&[u8]> = first.into_iter().collect();
-    let mut end = 1;
-    while end < batch.len() && end < MAX_CONCURRENT {
-        match concurrent_keys(session, &batch[end]) {
-            Some(keys) if keys.iter().all(|key| !seen.contains(key)) => {
-                seen.extend(keys);
-                end += 1;
+/// The requests from the start of `batch` that can run concurrently (none or one: run alone).
+fn concurrent_run<'a>(session: &Session, batch: &'a [Vec<Bytes>]) -> Vec<Concurrent<'a>> {
+    let mut run = Vec::new();
+    let mut seen: HashSet<&[u8]> = HashSet::new();
+    for args in batch.iter().take(MAX_CONCURRENT) {
+        match Concurrent::of(session, args) {
+            Some(request) if request.keys.iter().all(|key| !seen.contains(key)) => {
+                seen.extend(request.keys.iter().copied());
+                run.push(request);
             }
             _ => break,
         }
     }
-    end
+    run
 }
 const FINAL_FLUSH: Duration = Duration::from_secs(5);
 
@@ -54,15 +50,16 @@ async fn run_concurrently(
     state: &ProxyState,
     protocol: Protocol,
     requests: &[Vec<Bytes>],
+    run: Vec<Concurrent<'_>>,
     output: &mut BytesMut,
 ) {
     let mut commands = Vec::with_capacity(requests.len());
     let mut positions = Vec::with_capacity(requests.len());
     let mut alone = Vec::new();
-    for (position, args) in requests.iter().enumerate() {
-        match single_key_route(args) {
-            Some((spec, key, access)) => {
-                state.metrics.command(spec);
+    for (position, (args, request)) in requests.iter().zip(&run).enumerate() {
+        match request.single_key_route(args) {
+            Some((key, access)) => {
+                state.metrics.command(request.spec);
                 commands.push(Routed::new(key, args, access));
                 positions.push(position);
             }
@@ -79,6 +76,7 @@ async fn run_concurrently(
         join_all(alone.iter().map(|&position| Box::pin(dispatch_concurrent(
             state,
             protocol,
+            run[position].spec,
             &requests[position]
         ))))
     );
@@ -151,10 +149,11 @@ async fn run(stream: &mut TcpStream, state: &ProxyState) {
         while i < batch.len() && !close {
             // A run of requests with disjoint keys goes to the nodes at once; replies are
             // written in request order.
-            let run_end = concurrent_run(&session, &batch[i..]);
+            let run = concurrent_run(&session, &batch[i..]);
+            let run_end = run.len();
             if run_end > 1 {
-                run_concurrently(state, session.protocol, &batch[i..i + run_end], &mut output)
-                    .await;
+                let requests = &batch[i..i + run_end];
+                run_concurrently(state, session.protocol, requests, run, &mut output).await;
                 i += run_end;
             } else {
                 if dispatch(state, &mut session, &mut output, &batch[i]).await == Flow::Close {

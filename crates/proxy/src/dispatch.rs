@@ -122,46 +122,56 @@ fn access_of(spec: &CommandSpec, args: &[Bytes]) -> Access {
     }
 }
 
-/// The keys of a request that may run concurrently with its neighbours in a pipeline: a known
-/// keyed command with a valid arity, from an authenticated client outside a transaction. Such a
-/// request reads or changes nothing but its keys, so neighbours with other keys cannot observe
-/// each other's order.
-pub fn concurrent_keys<'a>(session: &Session, args: &'a [Bytes]) -> Option<Vec<&'a [u8]>> {
-    if session.queued.is_some() || !session.authenticated {
-        return None;
-    }
-    let spec = lookup(&args[0])?;
-    if !arity_ok(spec, args.len()) || matches!(spec.name, "mset" | "msetnx") && args.len() % 2 == 0
-    {
-        return None;
-    }
-    let keys = keys_of(spec, args);
-    (!keys.is_empty()).then_some(keys)
+/// A request that may run concurrently with its neighbours in a pipeline: its table entry and
+/// its keys.
+pub struct Concurrent<'a> {
+    /// The command's table entry.
+    pub spec: &'static CommandSpec,
+    /// Its keys, in argument order.
+    pub keys: Vec<&'a [u8]>,
 }
 
-/// Whether a request that [`concurrent_keys`] accepted takes the generic single-key route
-/// (the `_` arm of `run`): its table entry, key and access, so it can join a client pipeline.
-pub fn single_key_route(args: &[Bytes]) -> Option<(&'static CommandSpec, &[u8], Access)> {
-    let spec = lookup(&args[0])?;
-    if MULTI_KEY.contains(&spec.name) {
-        return None;
+impl<'a> Concurrent<'a> {
+    /// A known keyed command with a valid arity, from an authenticated client outside a
+    /// transaction. Such a request reads or changes nothing but its keys, so neighbours with
+    /// other keys cannot observe each other's order.
+    pub fn of(session: &Session, args: &'a [Bytes]) -> Option<Self> {
+        if session.queued.is_some() || !session.authenticated {
+            return None;
+        }
+        let spec = lookup(&args[0])?;
+        if !arity_ok(spec, args.len())
+            || matches!(spec.name, "mset" | "msetnx") && args.len() % 2 == 0
+        {
+            return None;
+        }
+        let keys = keys_of(spec, args);
+        (!keys.is_empty()).then_some(Self { spec, keys })
     }
-    match keys_of(spec, args).as_slice() {
-        [key] => Some((spec, key, access_of(spec, args))),
-        _ => None,
+
+    /// Whether the request takes the generic single-key route (the `_` arm of `run`): its
+    /// key and access, so it can join a client pipeline.
+    pub fn single_key_route(&self, args: &[Bytes]) -> Option<(&'a [u8], Access)> {
+        if MULTI_KEY.contains(&self.spec.name) {
+            return None;
+        }
+        match self.keys[..] {
+            [key] => Some((key, access_of(self.spec, args))),
+            _ => None,
+        }
     }
 }
 
 /// Keyed commands the proxy splits by node itself rather than routing by their first key.
 const MULTI_KEY: [&str; 7] = ["mget", "mset", "msetnx", "del", "unlink", "exists", "touch"];
 
-/// Runs a request that [`concurrent_keys`] accepted; its reply goes to a buffer of its own.
+/// Runs a request that [`Concurrent::of`] accepted; its reply goes to a buffer of its own.
 pub async fn dispatch_concurrent(
     state: &ProxyState,
     protocol: Protocol,
+    spec: &'static CommandSpec,
     args: &[Bytes],
 ) -> bytes::BytesMut {
-    let spec = lookup(&args[0]).expect("checked by concurrent_keys");
     let mut session = Session {
         protocol,
         authenticated: true,
