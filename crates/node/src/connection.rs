@@ -206,17 +206,13 @@ async fn run(stream: &mut TcpStream, node: &NodeState, client: &ClientInfo) -> E
         // again: a request then costs one turn of this loop, not one to read and one to
         // write (at pipeline depth 1 the extra turn, with its wakers, was the difference
         // between the node and redis-server in a perf profile).
-        if !output.is_empty() {
-            match stream.try_write(&output) {
-                Ok(n) => {
-                    output.advance(n);
-                    node.stats
-                        .net_output_bytes
-                        .fetch_add(n as u64, Ordering::Relaxed);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Ending::Io(e),
+        match write_now(stream, &mut output) {
+            Ok(n) => {
+                node.stats
+                    .net_output_bytes
+                    .fetch_add(n as u64, Ordering::Relaxed);
             }
+            Err(e) => return Ending::Io(e),
         }
         let idle_limit = limits.idle.filter(|_| output.is_empty());
         let idle = async move {
@@ -247,6 +243,22 @@ async fn run(stream: &mut TcpStream, node: &NodeState, client: &ClientInfo) -> E
             },
             () = idle => return Ending::Idle,
         }
+    }
+}
+
+/// Writes what the socket takes of `output` without waiting and removes it from `output`;
+/// the bytes written (0 if the socket is full or there is nothing to write).
+pub fn write_now(stream: &TcpStream, output: &mut BytesMut) -> std::io::Result<usize> {
+    if output.is_empty() {
+        return Ok(0);
+    }
+    match stream.try_write(output) {
+        Ok(n) => {
+            output.advance(n);
+            Ok(n)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
+        Err(e) => Err(e),
     }
 }
 

@@ -5,8 +5,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use cachering_client::Routed;
+use cachering_node::connection::write_now;
 use cachering_proto::{Limits, Protocol, ReplyWriter, RequestDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -191,12 +192,8 @@ async fn run(stream: &mut TcpStream, state: &ProxyState) {
         }
         // Write the replies now if the socket takes them (as the node does): a request then
         // costs one turn of this loop, not one to read and one to write.
-        if !output.is_empty() {
-            match stream.try_write(&output) {
-                Ok(n) => output.advance(n),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(_) => return,
-            }
+        if write_now(stream, &mut output).is_err() {
+            return;
         }
         if more_waiting {
             continue;
