@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cachering_tests::{binary, bulk, encode, free_port, Client, NodeProcess};
+use cachering_tests::{binary, bulk, encode, free_port, Client, NodeProcess, ProxyProcess};
 
 fn run_id(client: &mut Client) -> String {
     let info = client.call(&["INFO", "server"]);
@@ -130,6 +130,7 @@ fn help_documents_every_flag_with_its_default() {
         ("--client-output-buffer-limit", "64mb"),
         ("--log-level", "info"),
         ("--shutdown-timeout", "10"),
+        ("--threads", "0"),
     ] {
         let line = help
             .lines()
@@ -269,4 +270,38 @@ fn on_one_cpu_the_node_serves_clients_side_by_side_and_stops_on_sigterm() {
         .wait_exit(Duration::from_secs(15))
         .expect("the node stops on SIGTERM on one CPU");
     assert!(exit.success(), "exit status on one CPU: {exit}");
+}
+
+/// Threads of a process, from `/proc`.
+fn thread_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("/proc lists the process's threads")
+        .count()
+}
+
+/// The proxy runs one thread unless told otherwise (as twemproxy), and `--threads` gives the
+/// node and the proxy that many workers; each still serves.
+#[test]
+fn threads_sets_the_workers_of_node_and_proxy() {
+    let single = ProxyProcess::start(&["--threads", "1"], &[]);
+    assert_eq!(
+        Client::connect(single.addr).call(&["SET", "k", "v"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        thread_count(single.child.id()),
+        1,
+        "the proxy's default is one thread"
+    );
+    assert_eq!(single.nodes[0].client().call(&["PING"]), "+PONG\r\n");
+    // The node's thread: the runtime's own, plus at most the blocking pool's expiry sweep.
+    assert!(thread_count(single.nodes[0].pid()) <= 2);
+
+    let wide = ProxyProcess::start(&["--threads", "3"], &["--threads", "3"]);
+    let mut client = Client::connect(wide.addr);
+    assert_eq!(client.call(&["SET", "k", "v"]), "+OK\r\n");
+    assert_eq!(client.call(&["GET", "k"]), bulk("v"));
+    // Three workers beside the thread that started the runtime.
+    assert!(thread_count(wide.child.id()) >= 4);
+    assert!(thread_count(wide.nodes[0].pid()) >= 4);
 }

@@ -9,7 +9,8 @@ pub fn run(args: ProxyArgs) -> Result<()> {
     let config = args.resolve()?;
     let log_level = config.log_level.clone();
     let metrics_addr = config.metrics_addr.clone();
-    runtime::serve(&log_level, metrics_addr.as_deref(), async move {
+    let threads = config.threads;
+    runtime::serve(threads, &log_level, metrics_addr.as_deref(), async move {
         let address = format!("{}:{}", config.bind, config.port);
         let proxy = cachering_proxy::start(config)
             .await

@@ -3,14 +3,20 @@
 use anyhow::{Context, Result};
 use tokio::signal::unix::{signal, SignalKind};
 
-/// A multi-threaded runtime; on one CPU (a container limited to one, or `taskset`), a
-/// single-threaded one, which does the same work without handing tasks between threads.
-pub fn build() -> Result<tokio::runtime::Runtime> {
-    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    let mut builder = if cpus == 1 {
+/// A runtime of `threads` threads, 0 meaning one per CPU the process may use. One thread (one
+/// CPU: a container limited to one, or `taskset`) is tokio's single-threaded runtime, which
+/// does the same work without handing tasks between threads.
+pub fn build(threads: usize) -> Result<tokio::runtime::Runtime> {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let mut builder = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {
-        tokio::runtime::Builder::new_multi_thread()
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(threads);
+        builder
     };
     builder
         .enable_all()
@@ -19,15 +25,17 @@ pub fn build() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Runs a long-running subcommand: logging at `log_level`, the runtime, the Prometheus
-/// exporter at `metrics_addr` if one is given, then `serve` to its end.
+/// Runs a long-running subcommand: logging at `log_level`, a runtime of `threads` threads
+/// (see [`build`]), the Prometheus exporter at `metrics_addr` if one is given, then `serve` to
+/// its end.
 pub fn serve(
+    threads: usize,
     log_level: &str,
     metrics_addr: Option<&str>,
     serve: impl std::future::Future<Output = Result<()>>,
 ) -> Result<()> {
     crate::logging::init(log_level)?;
-    build()?.block_on(async move {
+    build(threads)?.block_on(async move {
         if let Some(addr) = metrics_addr {
             crate::exporter::install(addr)?;
         }

@@ -65,7 +65,7 @@ fn human(bytes: u64) -> String {
 
 pub fn run(args: StatusArgs) -> Result<()> {
     let timeout = Duration::from_millis(args.timeout_ms);
-    runtime::build()?.block_on(async move {
+    runtime::build(1)?.block_on(async move {
         let mut rows: Vec<Row> = Vec::new();
         if let Some(proxy) = &args.proxy {
             let info = info_of(vec![NodeSpec::new(proxy.clone())], timeout)

@@ -35,7 +35,7 @@ pub struct UpArgs {
 
 pub fn run(args: UpArgs) -> Result<()> {
     logging::init(&args.log_level)?;
-    runtime::build()?.block_on(async move {
+    runtime::build(0)?.block_on(async move {
         let metrics = (args.metrics_addr != "off")
             .then(|| crate::exporter::install(&args.metrics_addr))
             .transpose()?;

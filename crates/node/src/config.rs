@@ -133,6 +133,9 @@ pub struct NodeConfig {
     /// Address of the Prometheus `/metrics` endpoint; none serves no metrics. Default: none
     /// (`--metrics-addr` alone: 127.0.0.1:9470).
     pub metrics_addr: Option<String>,
+    /// Threads serving clients; 0 is one per CPU the process may use. Read by the binary,
+    /// which builds the runtime; [`crate::start`] runs on the caller's. Default: 0.
+    pub threads: usize,
 }
 
 impl Default for NodeConfig {
@@ -151,6 +154,7 @@ impl Default for NodeConfig {
             log_level: "info".to_string(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT_SECS,
             metrics_addr: None,
+            threads: 0,
         }
     }
 }
@@ -280,6 +284,9 @@ pub struct NodeArgs {
     /// Serve Prometheus metrics at this address; alone, 127.0.0.1:9470 [default: off]
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_METRICS_ADDR)]
     pub metrics_addr: Option<String>,
+    /// Threads serving clients; 0 is one per CPU [default: 0]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 impl NodeArgs {
@@ -307,7 +314,8 @@ impl NodeArgs {
             client_query_buffer_limit,
             client_output_buffer_limit,
             log_level,
-            shutdown_timeout
+            shutdown_timeout,
+            threads
         );
         if let Some(password) = &self.requirepass {
             config.requirepass = Some(password.clone());
