@@ -176,15 +176,18 @@ def proxies(binary: str, rounds: int, requests: int) -> None:
 def depth(binary: str, requests: int, plot: str) -> None:
     depths = [1, 2, 4, 8, 16, 32, 64]
     curves = {}
-    node = start_node(binary, False)
-    proxy = start_proxy(binary, node.port)
-    red = start_redis(False)
-    try:
-        for name, server in (("cachering node", node), ("cachering proxy", proxy), ("redis-server", red)):
-            curves[name] = [bench(server.port, "get", d, requests, False)["rps"] for d in depths]
-    finally:
-        for server in (red, proxy, node):
-            server.stop()
+    with tempfile.TemporaryDirectory() as tmp:
+        node = start_node(binary, False)
+        proxy = start_proxy(binary, node.port)
+        red = start_redis(False)
+        twem = start_twemproxy(red.port, tmp)
+        try:
+            for name, server in (("cachering node", node), ("cachering proxy", proxy), ("redis-server", red),
+                                 ("twemproxy + redis-server", twem)):
+                curves[name] = [bench(server.port, "get", d, requests, False)["rps"] for d in depths]
+        finally:
+            for server in (twem, red, proxy, node):
+                server.stop()
     print("\nGET throughput against pipeline depth (requests/s)")
     print("depth " + "".join(f"{d:>10}" for d in depths))
     for name, values in curves.items():
