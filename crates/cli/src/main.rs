@@ -1,5 +1,6 @@
 //! `cachering`: one binary for the cache node, the proxy and the tools around them.
 
+mod allocator;
 mod exporter;
 mod logging;
 mod node;
@@ -38,6 +39,7 @@ enum Command {
 }
 
 fn main() -> Result<()> {
+    allocator::limit_arenas();
     let cli = Cli::parse();
     match cli.command {
         Command::Node(args) => node::run(args),
