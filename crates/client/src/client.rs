@@ -201,14 +201,6 @@ fn ring_of(nodes: &[Arc<Node>]) -> Ring {
     Ring::new(&specs)
 }
 
-fn server_error(node: &Node, text: &[u8]) -> Error {
-    Error::new(
-        ErrorKind::Server,
-        String::from_utf8_lossy(text).into_owned(),
-    )
-    .with_node(node.name())
-}
-
 impl Client {
     pub(crate) fn from_parts(specs: Vec<NodeSpec>, settings: Settings) -> Self {
         crate::metrics::describe();
@@ -530,17 +522,7 @@ impl Client {
             ..Default::default()
         };
         for (node, result) in results {
-            match result {
-                Ok(reply) => {
-                    tally.acknowledged += 1;
-                    tally.first_reply.get_or_insert(reply);
-                }
-                Err(error) => {
-                    // Failed or refused: the node may hold the old value.
-                    node.add_hint(key);
-                    tally.last_error = Some(error);
-                }
-            }
+            tally.record(node, key, result);
         }
         self.write_outcome(tally)
     }
@@ -591,7 +573,7 @@ impl Client {
             // The other replicas only need the resulting state; one already has it.
             let _ = self.fan_out(key, &replicas, &propagate, Some(node)).await;
             return match outcome {
-                Reply::Error(text) => Err(server_error(node, &text)),
+                Reply::Error(text) => Err(node.server_error(&text)),
                 reply => Ok(reply),
             };
         }
@@ -988,7 +970,7 @@ impl Client {
                                 for &p in positions {
                                     node.add_hint(keys[p]);
                                 }
-                                last_error = Some(server_error(node, &text));
+                                last_error = Some(node.server_error(&text));
                             }
                             reply => {
                                 for &p in positions {

@@ -383,14 +383,19 @@ impl Node {
     pub async fn call_encoded(self: &Arc<Self>, slot: usize, bytes: Bytes) -> Result<Reply> {
         let mut replies = self.request(slot, bytes, 1).await?;
         match replies.pop() {
-            Some(Reply::Error(text)) => Err(Error::new(
-                ErrorKind::Server,
-                String::from_utf8_lossy(&text).into_owned(),
-            )
-            .with_node(self.name())),
+            Some(Reply::Error(text)) => Err(self.server_error(&text)),
             Some(reply) => Ok(reply),
             None => Err(Error::new(ErrorKind::Protocol, "missing reply").with_node(self.name())),
         }
+    }
+
+    /// The error for an error reply from this node.
+    pub(crate) fn server_error(&self, text: &[u8]) -> Error {
+        Error::new(
+            ErrorKind::Server,
+            String::from_utf8_lossy(text).into_owned(),
+        )
+        .with_node(self.name())
     }
 
     fn record_success(&self) {

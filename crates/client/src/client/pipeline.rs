@@ -11,7 +11,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use futures::future::join_all;
 
-use super::{server_error, Access, Client};
+use super::{Access, Client};
 use crate::connection::encode_command;
 use crate::error::{Error, ErrorKind, Result};
 use crate::node::Node;
@@ -55,6 +55,23 @@ pub(super) struct WriteTally {
     pub acknowledged: usize,
     pub first_reply: Option<Reply>,
     pub last_error: Option<Error>,
+}
+
+impl WriteTally {
+    /// Counts one replica's answer to the write of `key`. A replica that failed or refused it
+    /// may hold the old value, so it gets a hint.
+    pub fn record(&mut self, node: &Node, key: &[u8], result: Result<Reply>) {
+        match result {
+            Ok(reply) => {
+                self.acknowledged += 1;
+                self.first_reply.get_or_insert(reply);
+            }
+            Err(error) => {
+                node.add_hint(key);
+                self.last_error = Some(error);
+            }
+        }
+    }
 }
 
 impl Client {
@@ -183,22 +200,16 @@ impl Client {
                                 node.metrics.fallback_reads.increment(1);
                             }
                             results[index] = Some(match reply {
-                                Reply::Error(text) => Err(server_error(node, &text)),
+                                Reply::Error(text) => Err(node.server_error(&text)),
                                 reply => Ok(reply),
                             });
                             continue;
                         }
-                        let tally = &mut tallies[index];
-                        match reply {
-                            Reply::Error(text) => {
-                                node.add_hint(command.key);
-                                tally.last_error = Some(server_error(node, &text));
-                            }
-                            reply => {
-                                tally.acknowledged += 1;
-                                tally.first_reply.get_or_insert(reply);
-                            }
-                        }
+                        let result = match reply {
+                            Reply::Error(text) => Err(node.server_error(&text)),
+                            reply => Ok(reply),
+                        };
+                        tallies[index].record(node, command.key, result);
                     }
                 }
                 Err(error) => {
@@ -207,9 +218,7 @@ impl Client {
                         if command.access == Access::Read {
                             failed_reads.push((index, Arc::clone(node), error.clone()));
                         } else {
-                            // Failed or refused: the node may hold the old value.
-                            node.add_hint(command.key);
-                            tallies[index].last_error = Some(error.clone());
+                            tallies[index].record(node, command.key, Err(error.clone()));
                         }
                     }
                 }
