@@ -149,8 +149,13 @@ async fn run(stream: &mut TcpStream, state: &ProxyState) {
         let mut i = 0;
         while i < batch.len() && !close {
             // A run of requests with disjoint keys goes to the nodes at once; replies are
-            // written in request order.
-            let run = concurrent_run(&session, &batch[i..]);
+            // written in request order. A last request runs alone without the check (at
+            // pipeline depth 1, every request).
+            let run = if batch.len() - i > 1 {
+                concurrent_run(&session, &batch[i..])
+            } else {
+                Vec::new()
+            };
             let run_end = run.len();
             if run_end > 1 {
                 let requests = &batch[i..i + run_end];
