@@ -3,6 +3,7 @@
 //! the exact bytes a Redis client would see.
 
 pub mod netns;
+pub mod relay;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -175,11 +176,14 @@ impl ProxyProcess {
     /// Starts three nodes (with `node_flags`) and a proxy (with `proxy_flags`) over them.
     pub fn start(node_flags: &[&str], proxy_flags: &[&str]) -> Self {
         let nodes: Vec<NodeProcess> = (0..3).map(|_| NodeProcess::start(node_flags)).collect();
-        let list = nodes
-            .iter()
-            .map(|n| n.addr.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
+        let addrs: Vec<String> = nodes.iter().map(|n| n.addr.to_string()).collect();
+        Self::over(nodes, &addrs, proxy_flags)
+    }
+
+    /// Starts a proxy over the nodes at `addrs`; it owns `nodes` (which may be fewer, when
+    /// some nodes are managed elsewhere).
+    pub fn over(nodes: Vec<NodeProcess>, addrs: &[String], proxy_flags: &[&str]) -> Self {
+        let list = addrs.join(",");
         for _ in 0..5 {
             let port = free_port();
             let mut child = Command::new(binary())
@@ -210,6 +214,37 @@ impl ProxyProcess {
             let _ = child.wait();
         }
         panic!("no proxy could start")
+    }
+
+    /// A connected client.
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// The proxy's view of node `index` (its INFO line: state, hints, warm-up).
+    pub fn node_line(&self, index: usize) -> String {
+        let info = self.client().call(&["INFO"]);
+        let prefix = format!("node{index}:");
+        info.lines()
+            .find(|line| line.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no {prefix} line in INFO: {info}"))
+            .to_string()
+    }
+
+    /// Waits until the proxy sees node `index` healthy with nothing left to repair.
+    pub fn wait_repaired(&self, index: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let line = self.node_line(index);
+            if line.contains("state=healthy") && line.contains("hints_pending=0") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {index} never recovered: {line}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Resident memory of the proxy process, in bytes.
@@ -285,6 +320,22 @@ impl Client {
             let shown: Vec<_> = args.iter().map(|a| String::from_utf8_lossy(a)).collect();
             panic!("no reply to {shown:?}")
         })
+    }
+
+    /// Sends every command at once (one write) and returns their replies' raw text, in order.
+    pub fn pipeline(&mut self, commands: &[Vec<String>]) -> Vec<String> {
+        let mut bytes = Vec::new();
+        for command in commands {
+            let raw: Vec<&[u8]> = command.iter().map(|a| a.as_bytes()).collect();
+            bytes.extend(encode(&raw));
+        }
+        self.send_raw(&bytes);
+        (0..commands.len())
+            .map(|i| {
+                self.read_reply()
+                    .unwrap_or_else(|| panic!("no reply to command {i} of the pipeline"))
+            })
+            .collect()
     }
 
     /// Writes bytes as they are.

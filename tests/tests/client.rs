@@ -8,6 +8,7 @@ use cachering_client::{
     Access, Client, ClientBuilder, NodeSpec, NodeState, Reply, Routed, SetOptions, Ttl,
 };
 use cachering_tests::netns::IsolatedNode;
+use cachering_tests::relay::Relay;
 use cachering_tests::{bulk, Client as Raw, NodeProcess};
 
 const TIMEOUT: Duration = Duration::from_millis(200);
@@ -45,6 +46,112 @@ fn keys_on(client: &Client, index: usize, count: usize) -> Vec<usize> {
     (0..count)
         .filter(|&i| ring.primary(key(i).as_bytes()) == Some(index))
         .collect()
+}
+
+/// The ways a program reads keys through the library: each must keep the same promises.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    /// `Client::get`
+    Get,
+    /// `Client::command(.., Access::Read)`
+    Command,
+    /// `Client::call`, routed by the command table
+    Call,
+    /// `Client::pipeline` of GETs
+    Pipeline,
+    /// `Client::mget`
+    MGet,
+}
+
+const VIAS: [Via; 5] = [Via::Get, Via::Command, Via::Call, Via::Pipeline, Via::MGet];
+
+fn text(reply: Reply) -> Option<String> {
+    match reply {
+        Reply::Bulk(value) => Some(String::from_utf8(value.to_vec()).unwrap()),
+        Reply::Nil => None,
+        other => panic!("not a GET reply: {other:?}"),
+    }
+}
+
+/// Reads `keys` through `via`; each key's value, or the error's text.
+async fn read_via(
+    client: &Client,
+    via: Via,
+    keys: &[String],
+) -> Vec<Result<Option<String>, String>> {
+    let owned = |value: Option<bytes::Bytes>| value.map(|v| String::from_utf8(v.to_vec()).unwrap());
+    match via {
+        Via::Get => {
+            let mut values = Vec::new();
+            for key in keys {
+                values.push(client.get(key).await.map(owned).map_err(|e| e.to_string()));
+            }
+            values
+        }
+        Via::Command => {
+            let mut values = Vec::new();
+            for key in keys {
+                let reply = client
+                    .command(key, &[b"GET", key.as_bytes()], Access::Read)
+                    .await;
+                values.push(reply.map(text).map_err(|e| e.to_string()));
+            }
+            values
+        }
+        Via::Call => {
+            let mut values = Vec::new();
+            for key in keys {
+                let reply = client.call(&["GET", key.as_str()]).await;
+                values.push(reply.map(text).map_err(|e| e.to_string()));
+            }
+            values
+        }
+        Via::Pipeline => {
+            let gets: Vec<[&[u8]; 2]> = keys.iter().map(|k| [&b"GET"[..], k.as_bytes()]).collect();
+            let routed = routed(keys, &gets, Access::Read);
+            client
+                .pipeline(&routed)
+                .await
+                .into_iter()
+                .map(|r| r.map(text).map_err(|e| e.to_string()))
+                .collect()
+        }
+        Via::MGet => match client.mget(keys).await {
+            Ok(values) => values.into_iter().map(|v| Ok(owned(v))).collect(),
+            Err(error) => keys.iter().map(|_| Err(error.to_string())).collect(),
+        },
+    }
+}
+
+/// Failed, nil-while-a-value-exists and stale reads among `values` against `expected`.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Tally {
+    failed: usize,
+    lost: usize,
+    stale: usize,
+}
+
+fn tally(
+    keys: &[String],
+    values: &[Result<Option<String>, String>],
+    expected: &HashMap<String, Option<String>>,
+) -> Tally {
+    let mut tally = Tally::default();
+    for (key, value) in keys.iter().zip(values) {
+        match (value, &expected[key]) {
+            (Err(error), _) => {
+                eprintln!("{key}: {error}");
+                tally.failed += 1;
+            }
+            (Ok(None), Some(_)) => tally.lost += 1,
+            (Ok(got), want) if got != want => {
+                eprintln!("{key}: {got:?}, expected {want:?}");
+                tally.stale += 1
+            }
+            _ => {}
+        }
+    }
+    tally
 }
 
 async fn wait_for_state(client: &Client, index: usize, state: NodeState) {
@@ -359,23 +466,19 @@ async fn a_node_cut_off_and_healed_serves_no_stale_value() {
 
     isolated.heal();
     wait_for_state(&client, 0, NodeState::Healthy).await;
-    let mut stale = 0;
-    for i in 0..KEYS {
-        let value = client
-            .get(key(i))
-            .await
-            .unwrap()
-            .map(|v| String::from_utf8(v.to_vec()).unwrap());
-        if value.as_deref().is_some_and(|v| v.starts_with("old")) && i < 200 {
-            stale += 1;
-        }
-        assert!(
-            value.is_none() || value == expected[&i],
-            "{}: {value:?}",
-            key(i)
+    // Every way of reading, each over its own fifth of the keys, sees no stale value and
+    // loses no value that the other replicas still hold.
+    let expected: HashMap<String, Option<String>> =
+        expected.iter().map(|(&i, v)| (key(i), v.clone())).collect();
+    for (n, via) in VIAS.iter().enumerate() {
+        let keys: Vec<String> = (0..KEYS).filter(|i| i % VIAS.len() == n).map(key).collect();
+        let values = read_via(&client, *via, &keys).await;
+        assert_eq!(
+            tally(&keys, &values, &expected),
+            Tally::default(),
+            "{via:?} after the heal"
         );
     }
-    assert_eq!(stale, 0, "stale reads after the heal");
     // On the node itself, nothing overwritten or deleted keeps its old value.
     let mut direct = Raw::connect(isolated.addr);
     for i in 0..200 {
@@ -556,4 +659,180 @@ async fn a_pipeline_routes_replicates_and_fails_over_like_single_commands() {
         ])
         .await;
     assert_eq!(results[1].as_ref().unwrap(), &Reply::Bulk("1".into()));
+}
+
+/// A node that restarts comes back empty. Whichever way a program reads, a key that still has
+/// a value on its other replica is never read as missing: GETs are answered by the replica and
+/// copied back, other reads take the replica's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_read_entry_point_warms_a_restarted_node() {
+    let (mut nodes, addrs) = cluster();
+    let client = builder(&addrs).build().unwrap();
+    const KEYS: usize = 900;
+    write_keys(&client, KEYS, "v").await;
+    let restarted = 1;
+    let on_restarted = keys_on(&client, restarted, KEYS);
+    let groups = VIAS.len() + 1;
+    let chunk = on_restarted.len() / groups;
+    assert!(chunk >= 20, "{} keys on the node", on_restarted.len());
+    let port = nodes[restarted].addr.port();
+    nodes[restarted].signal("KILL");
+    nodes[restarted].wait_exit(Duration::from_secs(5)).unwrap();
+    nodes[restarted] = NodeProcess::start_on(port, &[]);
+
+    // Reads other than GET, on keys no GET has filled yet: the replica's answer.
+    for &i in &on_restarted[..chunk] {
+        let name = key(i);
+        let length = format!("v{i}").len() as i64;
+        assert_eq!(
+            client.call(&["STRLEN", &name]).await.unwrap(),
+            Reply::Int(length),
+            "{name}"
+        );
+        assert_eq!(
+            client.call(&["EXISTS", &name]).await.unwrap(),
+            Reply::Int(1),
+            "{name}"
+        );
+        assert_eq!(
+            client.call(&["PTTL", &name]).await.unwrap(),
+            Reply::Int(-1),
+            "{name}"
+        );
+        assert_eq!(
+            client.call(&["TYPE", &name]).await.unwrap(),
+            Reply::Status("string".into()),
+            "{name}"
+        );
+        let strlen = client
+            .command(&name, &[b"STRLEN", name.as_bytes()], Access::Read)
+            .await
+            .unwrap();
+        assert_eq!(strlen, Reply::Int(length), "{name}");
+        assert!(client.exists(&name).await.unwrap(), "{name}");
+        assert_eq!(client.ttl(&name).await.unwrap(), Ttl::Persistent, "{name}");
+    }
+    let names: Vec<String> = on_restarted[..chunk].iter().map(|&i| key(i)).collect();
+    assert_eq!(client.exists_many(&names).await.unwrap(), chunk as u64);
+
+    let expected: HashMap<String, Option<String>> =
+        (0..KEYS).map(|i| (key(i), Some(format!("v{i}")))).collect();
+    let mut read = Vec::new();
+    for (n, via) in VIAS.iter().enumerate() {
+        let keys: Vec<String> = on_restarted[(n + 1) * chunk..(n + 2) * chunk]
+            .iter()
+            .map(|&i| key(i))
+            .collect();
+        let values = read_via(&client, *via, &keys).await;
+        assert_eq!(
+            tally(&keys, &values, &expected),
+            Tally::default(),
+            "{via:?}"
+        );
+        read.extend(keys);
+    }
+    assert!(client.node_status()[restarted].warming);
+    // Every GET copied its value back into the restarted node.
+    let mut direct = nodes[restarted].client();
+    let filled = read
+        .iter()
+        .filter(|name| Some(direct.call(&["GET", name])) == expected[*name].as_deref().map(bulk))
+        .count();
+    assert_eq!(filled, read.len(), "GETs should fill every key they read");
+}
+
+/// A write the caller stops waiting for (a timeout around the call, a cancelled request) after
+/// it was sent, on a replica connection that then fails: that replica may have missed it, so
+/// it is repaired before it serves the key again, whatever the entry point.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_dropped_in_flight_is_repaired_on_the_replica_that_missed_it() {
+    let nodes: Vec<NodeProcess> = (0..3).map(|_| NodeProcess::start(&[])).collect();
+    let relay = Relay::start(nodes[1].addr);
+    let addrs = vec![
+        nodes[0].addr.to_string(),
+        relay.addr.to_string(),
+        nodes[2].addr.to_string(),
+    ];
+    let client = builder(&addrs)
+        .with_request_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let ring = client.ring();
+    let relayed_first: Vec<String> = (0..)
+        .map(key)
+        .filter(|k| ring.replicas(k.as_bytes(), 2)[0] == 1)
+        .take(2)
+        .collect();
+    let relayed_second = (0..)
+        .map(key)
+        .find(|k| ring.replicas(k.as_bytes(), 2)[1] == 1)
+        .unwrap();
+    for name in &relayed_first {
+        client.set(name, "old").await.unwrap();
+    }
+    client.set(&relayed_second, "5").await.unwrap();
+
+    // The relayed node stops receiving; each call is given up after 100 ms.
+    relay.swallow(true);
+    let give_up = Duration::from_millis(100);
+    let set = tokio::time::timeout(give_up, client.set(&relayed_first[0], "new")).await;
+    assert!(
+        set.is_err(),
+        "the write should still wait for the relayed node"
+    );
+    let args: [&[u8]; 3] = [b"SET", relayed_first[1].as_bytes(), b"new"];
+    let piped = tokio::time::timeout(
+        give_up,
+        client.pipeline(&[Routed::new(
+            relayed_first[1].as_bytes(),
+            &args,
+            Access::Write,
+        )]),
+    )
+    .await;
+    assert!(
+        piped.is_err(),
+        "the pipeline should still wait for the relayed node"
+    );
+    // INCR runs on the other replica; its result is copied to the relayed node.
+    let incr = tokio::time::timeout(give_up, client.incr(&relayed_second)).await;
+    assert!(
+        incr.is_err(),
+        "the copy should still wait for the relayed node"
+    );
+    relay.cut();
+    relay.swallow(false);
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.node_status()[1].hints_pending > 0
+        || client.node_status()[1].state != NodeState::Healthy
+    {
+        assert!(Instant::now() < deadline, "{:?}", client.node_status()[1]);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for name in &relayed_first {
+        assert_eq!(
+            client.get(name).await.unwrap().as_deref(),
+            Some(&b"new"[..]),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        client.get(&relayed_second).await.unwrap().as_deref(),
+        Some(&b"6"[..])
+    );
+    let mut direct = nodes[1].client();
+    for name in &relayed_first {
+        let held = direct.call(&["GET", name]);
+        assert!(
+            !held.contains("old"),
+            "{name} still {held:?} on the node that missed the write"
+        );
+    }
+    let held = direct.call(&["GET", &relayed_second]);
+    assert_ne!(
+        held,
+        bulk("5"),
+        "the node that missed the INCR's result still holds the old value"
+    );
 }

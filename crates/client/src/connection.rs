@@ -105,7 +105,7 @@ impl Connection {
         };
         let stream = match tokio::time::timeout(timeout, connect).await {
             Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => return Err(Error::new(ErrorKind::Io, format!("connect {addr}: {e}"))),
+            Ok(Err(e)) => return Err(Error::io(format!("connect {addr}"), e)),
             Err(_) => {
                 return Err(Error::new(
                     ErrorKind::Timeout,
@@ -171,7 +171,7 @@ async fn run(stream: TcpStream, mut queue: mpsc::Receiver<Request>, alive: Arc<A
     let timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(timer);
     let mut armed: Option<Instant> = None;
-    let failure = loop {
+    let failure: Error = loop {
         if armed.is_none() {
             if let Some(front) = waiting.iter().find(|w| w.done.is_some()) {
                 armed = Some(front.deadline);
@@ -189,17 +189,17 @@ async fn run(stream: TcpStream, mut queue: mpsc::Receiver<Request>, alive: Arc<A
                 armed = None;
             },
             read = reader.read_buf(&mut input) => match read {
-                Ok(0) => break "connection closed by the node".to_string(),
+                Ok(0) => break Error::new(ErrorKind::Io, "connection closed by the node"),
                 Ok(_) => {
                     if let Err(e) = deliver(&mut input, &mut waiting) {
-                        break e;
+                        break Error::new(ErrorKind::Protocol, e);
                     }
                 }
-                Err(e) => break e.to_string(),
+                Err(e) => break Error::io("read", e),
             },
             written = writer.write_buf(&mut unwritten), if !unwritten.is_empty() => {
                 if let Err(e) = written {
-                    break e.to_string();
+                    break Error::io("write", e);
                 }
             },
             request = queue.recv(), if unwritten.len() < MAX_UNWRITTEN => match request {
@@ -220,17 +220,17 @@ async fn run(stream: TcpStream, mut queue: mpsc::Receiver<Request>, alive: Arc<A
                     match writer.try_write(&unwritten) {
                         Ok(n) => unwritten.advance(n),
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(e) => break e.to_string(),
+                        Err(e) => break Error::io("write", e),
                     }
                 }
                 // Every handle is gone: finish nothing more.
-                None => break "client dropped the connection".to_string(),
+                None => break Error::new(ErrorKind::Io, "client dropped the connection"),
             },
         }
     };
     alive.store(false, Ordering::Release);
     queue.close();
-    let error = Error::new(ErrorKind::Io, failure);
+    let error = failure;
     for done in waiting.drain(..).filter_map(|waiter| waiter.done) {
         let _ = done.send(Err(error.clone()));
     }

@@ -2,6 +2,7 @@
 //! and predicates that tell the caller what happened and whether retrying can help.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// What went wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +22,12 @@ pub enum ErrorKind {
     WriteNotAcknowledged,
     /// The client was built or called with an invalid setting.
     Config,
+    /// The command is unknown, has the wrong number of arguments, or is not one a ring routes
+    /// (CONFIG and SHUTDOWN are about one node: send them with [`Client::on_node`]). The
+    /// detail is Redis's wording (`ERR unknown command ...`).
+    ///
+    /// [`Client::on_node`]: crate::Client::on_node
+    Command,
 }
 
 /// A client error.
@@ -29,6 +36,7 @@ pub struct Error {
     kind: ErrorKind,
     detail: String,
     node: Option<String>,
+    source: Option<Arc<std::io::Error>>,
 }
 
 impl Error {
@@ -37,6 +45,19 @@ impl Error {
             kind,
             detail: detail.into(),
             node: None,
+            source: None,
+        }
+    }
+
+    /// An I/O failure (connect, read, write), keeping the operating system's error as the
+    /// [`source`](std::error::Error::source).
+    pub(crate) fn io(context: impl Into<String>, error: std::io::Error) -> Self {
+        let context = context.into();
+        Self {
+            kind: ErrorKind::Io,
+            detail: format!("{context}: {error}"),
+            node: None,
+            source: Some(Arc::new(error)),
         }
     }
 
@@ -103,6 +124,7 @@ impl fmt::Display for Error {
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::WriteNotAcknowledged => "write not acknowledged",
             ErrorKind::Config => "configuration error",
+            ErrorKind::Command => "command error",
         };
         match &self.node {
             Some(node) => write!(f, "{kind} ({node}): {}", self.detail),
@@ -111,7 +133,33 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|error| error as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// The client's result type.
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn io_errors_keep_their_source() {
+        let error = Error::io(
+            "connect 127.0.0.1:1",
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        );
+        assert!(error.is_io_error() && error.is_retryable());
+        let source = error.source().expect("an I/O error has a source");
+        let io = source.downcast_ref::<std::io::Error>().unwrap();
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+        assert!(Error::new(ErrorKind::Server, "ERR x").source().is_none());
+    }
+}

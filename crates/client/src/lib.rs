@@ -22,25 +22,28 @@
 //!
 //! `docs/client.md` describes the behaviour under failures in full; [`Client`] lists it.
 
-mod builder;
+mod backoff;
 mod client;
 mod connection;
 mod error;
-mod hints;
 pub mod metrics;
 mod node;
+mod options;
 mod reply;
 pub mod ring;
+mod route;
+mod topology;
 
-pub use builder::{
+pub use client::{Client, SetOptions, SetOutcome, Ttl};
+pub use error::{Error, ErrorKind, Result};
+pub use node::{NodeState, NodeStatus};
+pub use options::{
     ClientBuilder, NodeSpec, WriteRule, DEFAULT_CONNECT_TIMEOUT, DEFAULT_FAILURE_THRESHOLD,
     DEFAULT_HINT_CAPACITY, DEFAULT_MAX_EJECTED_FRACTION, DEFAULT_MAX_PROBE_INTERVAL,
     DEFAULT_PROBE_INTERVAL, DEFAULT_REPLICAS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WARMUP,
 };
-pub use client::{Access, Client, Routed, SetOptions, SetOutcome, Ttl};
-pub use error::{Error, ErrorKind, Result};
-pub use node::{NodeState, NodeStatus};
 pub use reply::Reply;
+pub use route::{Access, Routed};
 
 /// Entry points for the fuzz targets; not part of the API.
 #[doc(hidden)]

@@ -17,6 +17,8 @@ pub const LATENCY: &str = "cachering_client_request_duration_seconds";
 pub const NODE_STATE: &str = "cachering_client_node_state";
 /// Nodes ejected.
 pub const EJECTIONS: &str = "cachering_client_ejections_total";
+/// Probes of ejected nodes.
+pub const PROBES: &str = "cachering_client_probes_total";
 /// Nodes taken back after an ejection.
 pub const READMISSIONS: &str = "cachering_client_readmissions_total";
 /// Reads served by a replica other than the key's first healthy one.
@@ -38,6 +40,7 @@ pub const ALL: &[&str] = &[
     LATENCY,
     NODE_STATE,
     EJECTIONS,
+    PROBES,
     READMISSIONS,
     FALLBACK_READS,
     HINTS_PENDING,
@@ -61,10 +64,14 @@ pub fn describe() {
     );
     describe_counter!(EJECTIONS, "Nodes ejected after consecutive failures.");
     describe_counter!(
+        PROBES,
+        "Probes of an ejected node (connect, PING every connection, read its run id)."
+    );
+    describe_counter!(
         READMISSIONS,
         "Ejected nodes taken back after a successful probe and repair."
     );
-    describe_counter!(FALLBACK_READS, "Reads served by a later replica because an earlier one failed, was ejected or was being repaired.");
+    describe_counter!(FALLBACK_READS, "Reads served by a later replica because an earlier one failed, was ejected, was being repaired, or missed the key while warming up.");
     describe_gauge!(
         HINTS_PENDING,
         "Keys a node missed writes for that are not yet invalidated on it."
@@ -89,6 +96,7 @@ pub(crate) struct NodeMetrics {
     pub latency: Histogram,
     pub state: Gauge,
     pub ejections: Counter,
+    pub probes: Counter,
     pub readmissions: Counter,
     pub fallback_reads: Counter,
     pub hints_pending: Gauge,
@@ -107,6 +115,7 @@ impl NodeMetrics {
             latency: metrics::histogram!(LATENCY, &label),
             state: metrics::gauge!(NODE_STATE, &label),
             ejections: metrics::counter!(EJECTIONS, &label),
+            probes: metrics::counter!(PROBES, &label),
             readmissions: metrics::counter!(READMISSIONS, &label),
             fallback_reads: metrics::counter!(FALLBACK_READS, &label),
             hints_pending: metrics::gauge!(HINTS_PENDING, &label),

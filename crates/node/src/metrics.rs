@@ -218,12 +218,6 @@ impl NodeMetrics {
     }
 }
 
-/// The position of `spec` in the command table.
-pub fn command_index(spec: &crate::command::CommandSpec) -> usize {
-    (spec as *const _ as usize - COMMANDS.as_ptr() as usize)
-        / std::mem::size_of::<crate::command::CommandSpec>()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,13 +228,6 @@ mod tests {
         for name in ALL {
             assert!(seen.insert(name), "{name} registered twice");
             assert!(name.starts_with("cachering_node_"), "{name}");
-        }
-    }
-
-    #[test]
-    fn command_indexes_match_the_table() {
-        for (index, spec) in COMMANDS.iter().enumerate() {
-            assert_eq!(command_index(spec), index);
         }
     }
 }

@@ -28,6 +28,13 @@ pub struct ProxyConfig {
     pub connect_timeout_ms: u64,
     /// Milliseconds for one request to one node. Default: 250.
     pub request_timeout_ms: u64,
+    /// Consecutive failures (timeouts, connection errors) that eject a node. Default: 3.
+    pub failure_threshold: u32,
+    /// Milliseconds before the first probe of an ejected node; the wait doubles up to
+    /// `max-probe-interval-ms`, with jitter. Default: 1000.
+    pub probe_interval_ms: u64,
+    /// Longest wait between probes of an ejected node, in milliseconds. Default: 30000.
+    pub max_probe_interval_ms: u64,
     /// Password clients must give with AUTH or HELLO. Default: none.
     pub requirepass: Option<String>,
     /// Password the nodes require; the proxy sends it on every connection. Default: none.
@@ -76,6 +83,9 @@ impl Default for ProxyConfig {
             replicas: cachering_client::DEFAULT_REPLICAS,
             connect_timeout_ms: cachering_client::DEFAULT_CONNECT_TIMEOUT.as_millis() as u64,
             request_timeout_ms: cachering_client::DEFAULT_REQUEST_TIMEOUT.as_millis() as u64,
+            failure_threshold: cachering_client::DEFAULT_FAILURE_THRESHOLD,
+            probe_interval_ms: cachering_client::DEFAULT_PROBE_INTERVAL.as_millis() as u64,
+            max_probe_interval_ms: cachering_client::DEFAULT_MAX_PROBE_INTERVAL.as_millis() as u64,
             requirepass: None,
             node_password: None,
             maxclients: node.maxclients,
@@ -139,7 +149,12 @@ impl ProxyConfig {
         let mut builder = cachering_client::ClientBuilder::new()
             .with_replicas(self.replicas)
             .with_connect_timeout(Duration::from_millis(self.connect_timeout_ms))
-            .with_request_timeout(Duration::from_millis(self.request_timeout_ms));
+            .with_request_timeout(Duration::from_millis(self.request_timeout_ms))
+            .with_failure_threshold(self.failure_threshold)
+            .with_probe_interval(
+                Duration::from_millis(self.probe_interval_ms),
+                Duration::from_millis(self.max_probe_interval_ms),
+            );
         if let Some(password) = &self.node_password {
             builder = builder.with_password(password.clone());
         }
@@ -177,6 +192,15 @@ pub struct ProxyArgs {
     /// Milliseconds for one request to one node [default: 250]
     #[arg(long, value_name = "MS")]
     pub request_timeout_ms: Option<u64>,
+    /// Consecutive failures that eject a node [default: 3]
+    #[arg(long, value_name = "N")]
+    pub failure_threshold: Option<u32>,
+    /// Milliseconds before the first probe of an ejected node, doubling [default: 1000]
+    #[arg(long, value_name = "MS")]
+    pub probe_interval_ms: Option<u64>,
+    /// Longest wait between probes of an ejected node, in milliseconds [default: 30000]
+    #[arg(long, value_name = "MS")]
+    pub max_probe_interval_ms: Option<u64>,
     /// Password clients must give with AUTH or HELLO [default: none]
     #[arg(
         long,
@@ -242,6 +266,9 @@ impl ProxyArgs {
             replicas,
             connect_timeout_ms,
             request_timeout_ms,
+            failure_threshold,
+            probe_interval_ms,
+            max_probe_interval_ms,
             maxclients,
             timeout,
             proto_max_bulk_len,

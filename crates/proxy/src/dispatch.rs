@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use cachering_client::{Access, Error, Reply};
-use cachering_node::command::{arity_ok, lookup, unknown_command_error, CommandSpec};
+use cachering_commands::{lookup, unknown_command_error, Cmd, CommandSpec, Flag, Route};
 use cachering_proto::{Protocol, ReplyWriter};
 
 use crate::state::ProxyState;
@@ -74,7 +74,7 @@ pub fn write_reply(out: &mut ReplyWriter<'_>, reply: &Reply) {
 
 /// Writes a client error: a node's own error reply as it is, anything else as `ERR`.
 pub fn write_error(out: &mut ReplyWriter<'_>, error: &Error) {
-    if error.is_server_error() {
+    if error.is_server_error() || error.kind() == cachering_client::ErrorKind::Command {
         out.error(error.detail());
     } else {
         out.error(&format!("ERR {error}"));
@@ -83,43 +83,7 @@ pub fn write_error(out: &mut ReplyWriter<'_>, error: &Error) {
 
 /// The keys of a command, by its table entry.
 fn keys_of<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a [u8]> {
-    if spec.first_key <= 0 {
-        return Vec::new();
-    }
-    let last = if spec.last_key < 0 {
-        args.len() as i32 + spec.last_key
-    } else {
-        spec.last_key
-    };
-    (spec.first_key..=last)
-        .step_by(spec.step.max(1) as usize)
-        .filter_map(|i| args.get(i as usize).map(|b| b.as_ref()))
-        .collect()
-}
-
-/// How a single-key command is routed: writes whose result depends on the current value run
-/// on one replica and are copied.
-fn access_of(spec: &CommandSpec, args: &[Bytes]) -> Access {
-    if !spec.is_write() {
-        return Access::Read;
-    }
-    let conditional = |from: usize| {
-        args[from..].iter().any(|a| {
-            is(a, "NX")
-                || is(a, "XX")
-                || is(a, "GT")
-                || is(a, "LT")
-                || is(a, "GET")
-                || is(a, "KEEPTTL")
-        })
-    };
-    match spec.name {
-        "incr" | "decr" | "incrby" | "decrby" | "incrbyfloat" | "append" | "setrange"
-        | "getset" | "getdel" | "getex" | "setnx" => Access::Mutation,
-        "set" if conditional(3) => Access::Mutation,
-        "expire" | "pexpire" | "expireat" | "pexpireat" if conditional(3) => Access::Mutation,
-        _ => Access::Write,
-    }
+    spec.keys.keys(args).collect()
 }
 
 /// A request that may run concurrently with its neighbours in a pipeline: its table entry and
@@ -140,8 +104,8 @@ impl<'a> Concurrent<'a> {
             return None;
         }
         let spec = lookup(&args[0])?;
-        if !arity_ok(spec, args.len())
-            || matches!(spec.name, "mset" | "msetnx") && args.len() % 2 == 0
+        if !spec.arity_ok(args.len())
+            || matches!(spec.id, Cmd::MSet | Cmd::MSetNx) && args.len() % 2 == 0
         {
             return None;
         }
@@ -152,18 +116,13 @@ impl<'a> Concurrent<'a> {
     /// Whether the request takes the generic single-key route (the `_` arm of `run`): its
     /// key and access, so it can join a client pipeline.
     pub fn single_key_route(&self, args: &[Bytes]) -> Option<(&'a [u8], Access)> {
-        if MULTI_KEY.contains(&self.spec.name) {
-            return None;
-        }
+        let access = self.spec.route.access(args)?;
         match self.keys[..] {
-            [key] => Some((key, access_of(self.spec, args))),
+            [key] => Some((key, access)),
             _ => None,
         }
     }
 }
-
-/// Keyed commands the proxy splits by node itself rather than routing by their first key.
-const MULTI_KEY: [&str; 7] = ["mget", "mset", "msetnx", "del", "unlink", "exists", "touch"];
 
 /// Runs a request that [`Concurrent::of`] accepted; its reply goes to a buffer of its own.
 pub async fn dispatch_concurrent(
@@ -211,7 +170,7 @@ pub async fn dispatch(
         reply.error(NOAUTH);
         return Flow::Continue;
     }
-    if !arity_ok(spec, args.len()) {
+    if !spec.arity_ok(args.len()) {
         session.transaction_failed |= session.queued.is_some();
         reply.error(&format!(
             "ERR wrong number of arguments for '{}' command",
@@ -221,7 +180,7 @@ pub async fn dispatch(
     }
     if !matches!(spec.name, "exec" | "discard" | "multi" | "quit" | "reset") {
         if let Some(queued) = session.queued.as_mut() {
-            if spec.flags.contains(&"no_multi") {
+            if spec.has(Flag::NoMulti) {
                 session.transaction_failed = true;
                 reply.error("ERR Command not allowed inside a transaction");
             } else {
@@ -371,71 +330,14 @@ async fn run(
                 reply.error("ERR DISCARD without MULTI");
             }
         }
-        "config" | "shutdown" => reply.error(&format!(
+        _ if spec.route == Route::NodeOnly => reply.error(&format!(
             "ERR {} is not available through the proxy; send it to a node",
             spec.name.to_uppercase()
         )),
-        "dbsize" | "flushall" | "flushdb" | "keys" | "scan" | "randomkey" => {
-            crate::ringwide::run(state, spec.name, args, reply).await
-        }
-        "mget" => {
-            let keys: Vec<&[u8]> = args[1..].iter().map(|a| a.as_ref()).collect();
-            match client.mget(keys).await {
-                Ok(values) => {
-                    reply.array(values.len());
-                    for value in values {
-                        match value {
-                            Some(value) => reply.bulk(&value),
-                            None => reply.null(),
-                        }
-                    }
-                }
-                Err(error) => write_error(reply, &error),
-            }
-        }
-        "mset" => {
-            if args.len() % 2 == 0 {
-                reply.error("ERR wrong number of arguments for 'mset' command");
-            } else {
-                let pairs: Vec<(&[u8], &[u8])> = args[1..]
-                    .chunks(2)
-                    .map(|p| (p[0].as_ref(), p[1].as_ref()))
-                    .collect();
-                match client.mset(pairs).await {
-                    Ok(()) => reply.ok(),
-                    Err(error) => write_error(reply, &error),
-                }
-            }
-        }
-        "msetnx" => msetnx(state, args, reply).await,
-        "del" | "unlink" => {
-            let keys: Vec<&[u8]> = args[1..].iter().map(|a| a.as_ref()).collect();
-            match client.del_many(keys).await {
-                Ok(count) => reply.int(count as i64),
-                Err(error) => write_error(reply, &error),
-            }
-        }
-        "exists" | "touch" => {
-            let keys: Vec<&[u8]> = args[1..].iter().map(|a| a.as_ref()).collect();
-            match client.exists_many(keys).await {
-                Ok(count) => reply.int(count as i64),
-                Err(error) => write_error(reply, &error),
-            }
-        }
-        _ => {
-            let Some(key) = keys_of(spec, args).first().copied() else {
-                reply.error(&format!(
-                    "ERR {} is not available through the proxy",
-                    spec.name.to_uppercase()
-                ));
-                return Flow::Continue;
-            };
-            let raw: Vec<&[u8]> = args.iter().map(|a| a.as_ref()).collect();
-            match client.command(key, &raw, access_of(spec, args)).await {
-                Ok(answer) => write_reply(reply, &answer),
-                Err(error) => write_error(reply, &error),
-            }
-        }
+        _ => match client.call(args).await {
+            Ok(answer) => write_reply(reply, &answer),
+            Err(error) => write_error(reply, &error),
+        },
     }
     Flow::Continue
 }
@@ -450,39 +352,6 @@ async fn forward_to_any_node(state: &ProxyState, args: &[Bytes]) -> Result<Reply
         }
     }
     Err(last.expect("a ring has at least one node"))
-}
-
-/// MSETNX is safe only when every key lives on the same replicas: then one node decides, and
-/// the result is written to the others.
-async fn msetnx(state: &ProxyState, args: &[Bytes], reply: &mut ReplyWriter<'_>) {
-    if args.len() % 2 == 0 {
-        reply.error("ERR wrong number of arguments for 'msetnx' command");
-        return;
-    }
-    let keys: Vec<&[u8]> = args[1..].iter().step_by(2).map(|a| a.as_ref()).collect();
-    let first = state.client.replica_set(keys[0]);
-    if keys
-        .iter()
-        .any(|key| state.client.replica_set(key) != first)
-    {
-        reply.error("ERR MSETNX keys map to different nodes, so it cannot be atomic; keep them on one node with a {hash tag}");
-        return;
-    }
-    let raw: Vec<&[u8]> = args.iter().map(|a| a.as_ref()).collect();
-    match state.client.command(keys[0], &raw, Access::Read).await {
-        Ok(Reply::Int(1)) => {
-            let pairs: Vec<(&[u8], &[u8])> = args[1..]
-                .chunks(2)
-                .map(|p| (p[0].as_ref(), p[1].as_ref()))
-                .collect();
-            match state.client.mset(pairs).await {
-                Ok(()) => reply.int(1),
-                Err(error) => write_error(reply, &error),
-            }
-        }
-        Ok(answer) => write_reply(reply, &answer),
-        Err(error) => write_error(reply, &error),
-    }
 }
 
 fn hello(state: &ProxyState, session: &mut Session, args: &[Bytes], reply: &mut ReplyWriter<'_>) {
@@ -577,23 +446,6 @@ mod tests {
             .iter()
             .map(|w| Bytes::copy_from_slice(w.as_bytes()))
             .collect()
-    }
-
-    #[test]
-    fn routing_classes() {
-        let route = |words: &[&str]| {
-            let a = args(words);
-            access_of(lookup(&a[0]).unwrap(), &a)
-        };
-        assert_eq!(route(&["GET", "k"]), Access::Read);
-        assert_eq!(route(&["TTL", "k"]), Access::Read);
-        assert_eq!(route(&["SET", "k", "v"]), Access::Write);
-        assert_eq!(route(&["SET", "k", "v", "EX", "10"]), Access::Write);
-        assert_eq!(route(&["SET", "k", "v", "NX"]), Access::Mutation);
-        assert_eq!(route(&["INCR", "k"]), Access::Mutation);
-        assert_eq!(route(&["EXPIRE", "k", "10"]), Access::Write);
-        assert_eq!(route(&["EXPIRE", "k", "10", "GT"]), Access::Mutation);
-        assert_eq!(route(&["PERSIST", "k"]), Access::Write);
     }
 
     #[test]

@@ -9,7 +9,6 @@ mod connection;
 pub mod dispatch;
 mod info;
 pub mod metrics;
-mod ringwide;
 pub mod state;
 
 use std::io;

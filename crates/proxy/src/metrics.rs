@@ -2,7 +2,7 @@
 
 use metrics::{describe_counter, describe_gauge, Counter};
 
-use cachering_node::command::COMMANDS;
+use cachering_commands::{CommandSpec, COMMANDS};
 
 /// Commands received, by command.
 pub const COMMANDS_TOTAL: &str = "cachering_proxy_commands_total";
@@ -45,11 +45,8 @@ impl ProxyMetrics {
     }
 
     /// Counts one command.
-    pub fn command(&self, spec: &cachering_node::command::CommandSpec) {
-        if let Some(counter) = self
-            .commands
-            .get(cachering_node::metrics::command_index(spec))
-        {
+    pub fn command(&self, spec: &CommandSpec) {
+        if let Some(counter) = self.commands.get(spec.index()) {
             counter.increment(1);
         }
     }

@@ -21,8 +21,8 @@ use crate::clients::ClientInfo;
 use crate::state::NodeState;
 use crate::store::StoreError;
 
+pub use cachering_commands::{lookup, unknown_command_error, CommandSpec, COMMANDS};
 pub use connection::{password_matches, write_hello, REDIS_VERSION};
-pub use table::{lookup, CommandSpec, COMMANDS};
 
 /// Redis's error texts used by more than one command.
 pub(crate) mod errors {
@@ -126,43 +126,16 @@ impl Ctx<'_> {
 
 /// Commands a client may run before authenticating.
 fn allowed_before_auth(spec: &CommandSpec) -> bool {
-    matches!(spec.name, "auth" | "hello" | "quit")
+    spec.has(cachering_commands::Flag::NoAuth)
 }
 
 /// Commands that run at once inside MULTI instead of being queued.
 fn runs_inside_multi(spec: &CommandSpec) -> bool {
-    matches!(spec.name, "exec" | "discard" | "multi" | "quit" | "reset")
-}
-
-/// Whether `argc` arguments (the name included) satisfy the command's arity.
-pub fn arity_ok(spec: &CommandSpec, argc: usize) -> bool {
-    let argc = argc as i64;
-    let arity = i64::from(spec.arity);
-    if arity >= 0 {
-        argc == arity
-    } else {
-        argc >= -arity
-    }
-}
-
-/// Redis's reply to an unknown command: its name and the start of its arguments, each cut so
-/// the message stays short.
-pub fn unknown_command_error(args: &[Bytes]) -> String {
-    let name = String::from_utf8_lossy(&args[0]);
-    let name: String = name.chars().take(128).collect();
-    let mut listed = String::new();
-    for arg in &args[1..] {
-        if listed.len() >= 128 {
-            break;
-        }
-        let room = 128 - listed.len();
-        let text = String::from_utf8_lossy(arg);
-        let cut: String = text.chars().take(room).collect();
-        listed.push('\'');
-        listed.push_str(&cut);
-        listed.push_str("' ");
-    }
-    format!("ERR unknown command '{name}', with args beginning with: {listed}")
+    use cachering_commands::Cmd;
+    matches!(
+        spec.id,
+        Cmd::Exec | Cmd::Discard | Cmd::Multi | Cmd::Quit | Cmd::Reset
+    )
 }
 
 /// Runs one request, writing its reply.
@@ -186,7 +159,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         ctx.error(errors::NOAUTH);
         return Flow::Continue;
     }
-    if !arity_ok(spec, args.len()) {
+    if !spec.arity_ok(args.len()) {
         if ctx.session.queued.is_some() {
             ctx.session.transaction_failed = true;
         }
@@ -194,7 +167,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         return Flow::Continue;
     }
     if ctx.session.queued.is_some() && !runs_inside_multi(spec) {
-        if spec.flags.contains(&"no_multi") {
+        if spec.has(cachering_commands::Flag::NoMulti) {
             ctx.session.transaction_failed = true;
             ctx.error("ERR Command not allowed inside a transaction");
             return Flow::Continue;
@@ -208,38 +181,16 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 /// Runs a command whose checks passed (also used by EXEC for queued commands).
 fn run(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: &[Bytes]) -> Flow {
     ctx.session.processed += 1;
-    ctx.client.last_command.store(
-        crate::metrics::command_index(spec),
-        std::sync::atomic::Ordering::Relaxed,
-    );
+    ctx.client
+        .last_command
+        .store(spec.index(), std::sync::atomic::Ordering::Relaxed);
     if !ctx.node.timing {
-        return (spec.handler)(ctx, args);
+        return table::handler(spec.id)(ctx, args);
     }
     let started = std::time::Instant::now();
-    let flow = (spec.handler)(ctx, args);
-    ctx.node.metrics.command(
-        crate::metrics::command_index(spec),
-        started.elapsed().as_secs_f64(),
-    );
+    let flow = table::handler(spec.id)(ctx, args);
+    ctx.node
+        .metrics
+        .command(spec.index(), started.elapsed().as_secs_f64());
     flow
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_command_error_matches_redis() {
-        let args: Vec<Bytes> = ["foo", "a", "b"]
-            .into_iter()
-            .map(|s| Bytes::from_static(s.as_bytes()))
-            .collect();
-        assert_eq!(
-            unknown_command_error(&args),
-            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
-        );
-        let long = Bytes::from(vec![b'x'; 300]);
-        let message = unknown_command_error(&[Bytes::from_static(b"foo"), long.clone(), long]);
-        assert!(message.len() < 128 + 128 + 80, "{}", message.len());
-    }
 }

@@ -4,10 +4,10 @@
 use bytes::Bytes;
 
 use super::args::{glob_match, is, parse_i64};
-use super::table::{CommandSpec, COMMANDS};
 use super::{errors, Ctx, Flow};
 use crate::config::ByteSize;
 use crate::info;
+use cachering_commands::{CommandSpec, COMMANDS};
 
 /// INFO [section ...]
 pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
@@ -252,12 +252,12 @@ fn write_command_info(ctx: &mut Ctx<'_>, spec: &CommandSpec) {
     reply.bulk(spec.name.as_bytes());
     reply.int(i64::from(spec.arity));
     reply.set(spec.flags.len());
-    for flag in spec.flags {
+    for flag in spec.flags.iter().map(|flag| flag.name()) {
         reply.simple(flag);
     }
-    reply.int(i64::from(spec.first_key));
-    reply.int(i64::from(spec.last_key));
-    reply.int(i64::from(spec.step));
+    reply.int(i64::from(spec.keys.first));
+    reply.int(i64::from(spec.keys.last));
+    reply.int(i64::from(spec.keys.step));
     reply.set(acl.len());
     for category in acl {
         reply.simple(category);
@@ -276,7 +276,7 @@ fn write_command_docs(ctx: &mut Ctx<'_>, spec: &CommandSpec) {
     reply.bulk(b"since");
     reply.bulk(spec.since.as_bytes());
     reply.bulk(b"group");
-    reply.bulk(spec.group.as_bytes());
+    reply.bulk(spec.group.name().as_bytes());
     reply.bulk(b"complexity");
     reply.bulk(spec.complexity.as_bytes());
 }
@@ -381,23 +381,15 @@ fn command_getkeys(ctx: &mut Ctx<'_>, command: &[Bytes]) {
         ctx.error("ERR Invalid command specified");
         return;
     };
-    if !super::arity_ok(spec, command.len()) {
+    if !spec.arity_ok(command.len()) {
         ctx.error("ERR Invalid number of arguments specified for command");
         return;
     }
-    if spec.first_key == 0 {
+    if !spec.keys.has_keys() {
         ctx.error("ERR The command has no key arguments");
         return;
     }
-    let last = if spec.last_key < 0 {
-        command.len() as i32 + spec.last_key
-    } else {
-        spec.last_key
-    };
-    let keys: Vec<&Bytes> = (spec.first_key..=last)
-        .step_by(spec.step.max(1) as usize)
-        .filter_map(|i| command.get(i as usize))
-        .collect();
+    let keys: Vec<&[u8]> = spec.keys.keys(command).collect();
     let mut reply = ctx.reply();
     reply.array(keys.len());
     for key in keys {

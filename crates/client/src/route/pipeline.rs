@@ -1,17 +1,19 @@
 //! Many single-key commands at once: each node connection gets one write and one wait for all
 //! the commands routed to it, instead of one of each per command.
 //!
-//! The routes are those of [`Client::command`]: a read goes to the first replica that serves
-//! reads and, if that node fails, to the next; a write goes to every replica that takes
-//! writes, under the key's stripe lock, with a hint for each one that missed it; a mutation
-//! runs on its own, as [`Client::command`] runs it.
+//! Each command takes its route ([`super`]): a read goes to the first replica that serves
+//! reads, and if that node fails, or misses while warming up, on to the next; a write goes to
+//! every replica that takes writes, under the key's stripe lock, with a hint for each one that
+//! missed it (or was still pending when the caller stopped waiting); a mutation runs on its
+//! own, as [`Client::command`] runs it.
 
 use std::sync::Arc;
 
 use bytes::BytesMut;
 use futures::future::join_all;
 
-use super::{Access, Client};
+use super::{lock, Access, Asked, ReadKind, WriteTally};
+use crate::client::Client;
 use crate::connection::encode_command;
 use crate::error::{Error, ErrorKind, Result};
 use crate::node::Node;
@@ -36,6 +38,60 @@ impl<'a, A: AsRef<[u8]>> Routed<'a, A> {
     }
 }
 
+/// What a pipeline has learnt so far: results of reads, the writes' tallies, and reads to
+/// ask of a later replica (their first one failed, or missed while warming).
+struct Answers<'k> {
+    results: Vec<Option<Result<Reply>>>,
+    tallies: Vec<Option<WriteTally<'k>>>,
+    again: Vec<(usize, Asked)>,
+}
+
+impl Answers<'_> {
+    /// Records one node connection's answer to the commands `members`.
+    fn record<A: AsRef<[u8]>>(
+        &mut self,
+        node: &Arc<Node>,
+        members: &[usize],
+        outcome: Result<Vec<Reply>>,
+        commands: &[Routed<'_, A>],
+        fallback: &[bool],
+    ) {
+        match outcome {
+            Ok(replies) => {
+                for (&index, reply) in members.iter().zip(replies) {
+                    let command = &commands[index];
+                    if command.access != Access::Read {
+                        if let Some(tally) = self.tallies[index].as_mut() {
+                            tally.record(node, node.reply_result(reply));
+                        }
+                        continue;
+                    }
+                    if node.is_warming() && ReadKind::of(command.args).is_miss(&reply) {
+                        self.again
+                            .push((index, Asked::Missed(Arc::clone(node), reply)));
+                        continue;
+                    }
+                    if fallback[index] {
+                        node.metrics.fallback_reads.increment(1);
+                    }
+                    self.results[index] = Some(node.reply_result(reply));
+                }
+            }
+            Err(error) => {
+                for &index in members {
+                    let command = &commands[index];
+                    if command.access == Access::Read {
+                        self.again
+                            .push((index, Asked::Failed(Arc::clone(node), error.clone())));
+                    } else if let Some(tally) = self.tallies[index].as_mut() {
+                        tally.record(node, Err(error.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn slices<A: AsRef<[u8]>>(args: &[A]) -> Vec<&[u8]> {
     args.iter().map(|a| a.as_ref()).collect()
 }
@@ -48,32 +104,6 @@ struct Group {
     members: Vec<usize>,
 }
 
-/// A write's acknowledgements so far.
-#[derive(Default)]
-pub(super) struct WriteTally {
-    pub replicas: usize,
-    pub acknowledged: usize,
-    pub first_reply: Option<Reply>,
-    pub last_error: Option<Error>,
-}
-
-impl WriteTally {
-    /// Counts one replica's answer to the write of `key`. A replica that failed or refused it
-    /// may hold the old value, so it gets a hint.
-    pub fn record(&mut self, node: &Node, key: &[u8], result: Result<Reply>) {
-        match result {
-            Ok(reply) => {
-                self.acknowledged += 1;
-                self.first_reply.get_or_insert(reply);
-            }
-            Err(error) => {
-                node.add_hint(key);
-                self.last_error = Some(error);
-            }
-        }
-    }
-}
-
 impl Client {
     /// Runs single-key commands on distinct keys together and returns their results in input
     /// order. Each is routed and replicated exactly as [`Client::command`] would do it; what
@@ -81,24 +111,33 @@ impl Client {
     /// are answered in one wait. If two commands share a key, the commands run one after the
     /// other instead, so each sees the one before it.
     ///
-    /// ```no_run
-    /// # #[tokio::main]
-    /// # async fn main() -> cachering_client::Result<()> {
-    /// use cachering_client::{Access, ClientBuilder, Routed};
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = cachering_node::start(cachering_node::NodeConfig::ephemeral()).await?;
+    /// # let addr = node.local_addr().to_string();
+    /// use cachering_client::{Access, ClientBuilder, Reply, Routed};
     ///
-    /// let client = ClientBuilder::new().nodes(["127.0.0.1:7001", "127.0.0.1:7002"]).build()?;
+    /// let client = ClientBuilder::new().node(&addr).build()?;
     /// let set: [&[u8]; 3] = [b"SET", b"a", b"1"];
     /// let get: [&[u8]; 2] = [b"GET", b"b"];
+    /// let incr: [&[u8]; 2] = [b"INCR", b"c"];
     /// let results = client
     ///     .pipeline(&[
     ///         Routed::new(b"a", &set, Access::Write),
     ///         Routed::new(b"b", &get, Access::Read),
+    ///         Routed::new(b"c", &incr, Access::Mutation),
     ///     ])
     ///     .await;
-    /// assert!(results[0].is_ok());
+    /// assert_eq!(results[1].as_ref().unwrap(), &Reply::Nil);
+    /// assert_eq!(results[2].as_ref().unwrap(), &Reply::Int(1));
     /// # Ok(())
     /// # }
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// Each command's result carries its own error, as [`Client::command`] would return it.
     pub async fn pipeline<A: AsRef<[u8]>>(&self, commands: &[Routed<'_, A>]) -> Vec<Result<Reply>> {
         let mut keys: Vec<&[u8]> = commands.iter().map(|c| c.key).collect();
         keys.sort_unstable();
@@ -112,13 +151,14 @@ impl Client {
         }
 
         let mut results: Vec<Option<Result<Reply>>> = (0..commands.len()).map(|_| None).collect();
-        let mut tallies: Vec<WriteTally> =
-            (0..commands.len()).map(|_| WriteTally::default()).collect();
+        let mut tallies: Vec<Option<WriteTally<'_>>> = (0..commands.len()).map(|_| None).collect();
         // Writes hold their keys' stripe locks until every replica answered (with one
         // replica there is nothing for them to race with; see `write`).
         let replicated = self.inner.settings.replicas > 1;
         let guards = self
-            .lock_keys(
+            .inner
+            .stripes
+            .lock_all(
                 commands
                     .iter()
                     .filter(|c| replicated && c.access == Access::Write)
@@ -151,7 +191,7 @@ impl Client {
             groups[position].members.push(index);
         };
         for (index, command) in commands.iter().enumerate() {
-            let replicas = self.replicas(&topology, command.key);
+            let replicas = topology.replicas(command.key, self.inner.settings.replicas);
             match command.access {
                 Access::Read => match replicas.iter().position(|n| n.serves_read(command.key)) {
                     Some(position) => {
@@ -166,112 +206,67 @@ impl Client {
                     }
                 },
                 Access::Write => {
-                    tallies[index].replicas = replicas.len();
+                    let tally = tallies[index].insert(WriteTally::new(command.key, replicas.len()));
                     for node in &replicas {
-                        if node.takes_writes() {
+                        if tally.target(node) {
                             add(node, index, command);
-                        } else {
-                            node.add_hint(command.key);
                         }
                     }
                 }
                 // Run alone below, after the stripe locks are released.
-                Access::Mutation => {}
+                _ => {}
             }
         }
 
+        // Each node connection's answers are recorded as they arrive, so a caller that stops
+        // waiting leaves hints only on the replicas that had not answered.
+        let answers = std::sync::Mutex::new(Answers {
+            results,
+            tallies,
+            again: Vec::new(),
+        });
         let sends = groups.iter_mut().map(|group| {
             let bytes = std::mem::take(&mut group.bytes).freeze();
             let replies = group.members.len();
             let node = Arc::clone(&group.node);
-            let slot = group.slot;
-            async move { node.request(slot, bytes, replies).await }
-        });
-        let outcomes = join_all(sends).await;
-        let mut failed_reads: Vec<(usize, Arc<Node>, Error)> = Vec::new();
-        for (group, outcome) in groups.iter().zip(outcomes) {
-            let node = &group.node;
-            match outcome {
-                Ok(replies) => {
-                    for (&index, reply) in group.members.iter().zip(replies) {
-                        let command = &commands[index];
-                        if command.access == Access::Read {
-                            if fallback[index] {
-                                node.metrics.fallback_reads.increment(1);
-                            }
-                            results[index] = Some(match reply {
-                                Reply::Error(text) => Err(node.server_error(&text)),
-                                reply => Ok(reply),
-                            });
-                            continue;
-                        }
-                        let result = match reply {
-                            Reply::Error(text) => Err(node.server_error(&text)),
-                            reply => Ok(reply),
-                        };
-                        tallies[index].record(node, command.key, result);
-                    }
-                }
-                Err(error) => {
-                    for &index in &group.members {
-                        let command = &commands[index];
-                        if command.access == Access::Read {
-                            failed_reads.push((index, Arc::clone(node), error.clone()));
-                        } else {
-                            tallies[index].record(node, command.key, Err(error.clone()));
-                        }
-                    }
-                }
+            let members = std::mem::take(&mut group.members);
+            let (answers, fallback) = (&answers, &fallback);
+            async move {
+                let outcome = node.request(group.slot, bytes, replies).await;
+                lock(answers).record(&node, &members, outcome, commands, fallback);
             }
-        }
+        });
+        join_all(sends).await;
         drop(guards);
-        for (index, command) in commands.iter().enumerate() {
-            if command.access == Access::Write {
-                results[index] = Some(self.write_outcome(std::mem::take(&mut tallies[index])));
+        let Answers {
+            mut results,
+            mut tallies,
+            again,
+        } = answers.into_inner().unwrap_or_else(|p| p.into_inner());
+        for (index, tally) in tallies.iter_mut().enumerate() {
+            if let Some(tally) = tally.take() {
+                results[index] = Some(tally.outcome(self.inner.settings.write_rule));
             }
         }
 
-        // The rare paths, one command at a time: reads whose replica failed go on to the next
-        // replica; mutations run as they always do.
-        for (index, node, error) in failed_reads {
+        // The rare paths, one command at a time: reads go on to the next replica; mutations
+        // run as they always do.
+        for (index, asked) in again {
             let command = &commands[index];
             let args = slices(command.args);
-            results[index] = Some(
-                self.read_past(command.key, &args, false, Some((&node, error)))
-                    .await,
-            );
+            let kind = ReadKind::of(command.args);
+            results[index] =
+                Some(Box::pin(self.read_after(command.key, &args, kind, Some(asked))).await);
         }
         for (index, command) in commands.iter().enumerate() {
             if command.access == Access::Mutation {
                 let args = slices(command.args);
-                results[index] = Some(self.mutate(command.key, &args).await);
+                results[index] = Some(Box::pin(self.mutate(command.key, &args)).await);
             }
         }
         results
             .into_iter()
             .map(|result| result.expect("every command has a result"))
             .collect()
-    }
-
-    /// A write's result from its acknowledgements, by the write rule.
-    pub(super) fn write_outcome(&self, tally: WriteTally) -> Result<Reply> {
-        let required = self.inner.settings.write_rule.required(tally.replicas);
-        if tally.acknowledged >= required {
-            return Ok(tally
-                .first_reply
-                .unwrap_or(Reply::Status(bytes::Bytes::from_static(b"OK"))));
-        }
-        let acknowledged = tally.acknowledged;
-        match tally.last_error {
-            Some(error) if error.is_server_error() => Err(error),
-            Some(error) => Err(Error::new(
-                ErrorKind::WriteNotAcknowledged,
-                format!("{acknowledged} of {required} required replicas acknowledged: {error}"),
-            )),
-            None => Err(Error::new(
-                ErrorKind::Unavailable,
-                "every replica of the key is ejected",
-            )),
-        }
     }
 }

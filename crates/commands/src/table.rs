@@ -1,0 +1,215 @@
+//! The rows of the command table. Each row: the [`Cmd`] variant, name, arity, flags, keys,
+//! group, route, what a read of a missing key answers, the Redis version that introduced it,
+//! its time complexity and one line of docs.
+
+use crate::Route::*;
+use crate::{Absent, Access, CommandSpec, Flag, Flags, Group, KeySpec, Merge};
+
+const NO_KEYS: KeySpec = KeySpec::NONE;
+
+const fn keys(first: i32, last: i32, step: i32) -> KeySpec {
+    KeySpec::new(first, last, step)
+}
+
+macro_rules! table {
+    ($($id:ident = $name:literal, $arity:expr, [$($flag:ident),*], $keys:expr, $group:ident, $route:expr, $absent:ident,
+        $since:literal, $complexity:literal, $summary:literal;)*) => {
+        /// Every command cachering knows; the discriminant is the position in [`COMMANDS`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Cmd {
+            $(#[doc = $summary] $id,)*
+        }
+
+        /// Every command, in [`Cmd`] order.
+        pub static COMMANDS: &[CommandSpec] = &[$(CommandSpec {
+            id: Cmd::$id,
+            name: $name,
+            arity: $arity,
+            flags: Flags::of(&[$(Flag::$flag),*]),
+            keys: $keys,
+            group: Group::$group,
+            route: $route,
+            absent: Absent::$absent,
+            since: $since,
+            complexity: $complexity,
+            summary: $summary,
+        },)*];
+    };
+}
+
+table! {
+    // strings
+    Get = "get", 2, [ReadOnly, Fast], keys(1, 1, 1), String, Read, Nil,
+        "1.0.0", "O(1)",
+        "Returns the string value of a key.";
+    Set = "set", -3, [Write, DenyOom], keys(1, 1, 1), String, WriteUnless(&["NX", "XX", "GET", "KEEPTTL"]), Unknown,
+        "1.0.0", "O(1)",
+        "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.";
+    SetNx = "setnx", 3, [Write, DenyOom, Fast], keys(1, 1, 1), String, Mutation, Unknown,
+        "1.0.0", "O(1)",
+        "Set the string value of a key only when the key doesn't exist.";
+    SetEx = "setex", 4, [Write, DenyOom], keys(1, 1, 1), String, Write, Unknown,
+        "2.0.0", "O(1)",
+        "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.";
+    PSetEx = "psetex", 4, [Write, DenyOom], keys(1, 1, 1), String, Write, Unknown,
+        "2.6.0", "O(1)",
+        "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.";
+    GetSet = "getset", 3, [Write, DenyOom, Fast], keys(1, 1, 1), String, Mutation, Unknown,
+        "1.0.0", "O(1)",
+        "Returns the previous string value of a key after setting it to a new value.";
+    GetDel = "getdel", 2, [Write, Fast], keys(1, 1, 1), String, Mutation, Unknown,
+        "6.2.0", "O(1)",
+        "Returns the string value of a key after deleting the key.";
+    GetEx = "getex", -2, [Write, Fast], keys(1, 1, 1), String, Mutation, Unknown,
+        "6.2.0", "O(1)",
+        "Returns the string value of a key after setting its expiration time.";
+    MGet = "mget", -2, [ReadOnly, Fast], keys(1, -1, 1), String, MultiKey(Access::Read, Merge::Values), Unknown,
+        "1.0.0", "O(N) where N is the number of keys to retrieve.",
+        "Atomically returns the string values of one or more keys.";
+    MSet = "mset", -3, [Write, DenyOom], keys(1, -1, 2), String, MultiKey(Access::Write, Merge::Status), Unknown,
+        "1.0.1", "O(N) where N is the number of keys to set.",
+        "Atomically creates or modifies the string values of one or more keys.";
+    MSetNx = "msetnx", -3, [Write, DenyOom], keys(1, -1, 2), String, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+        "1.0.1", "O(N) where N is the number of keys to set.",
+        "Atomically modifies the string values of one or more keys only when all keys don't exist.";
+    Append = "append", 3, [Write, DenyOom, Fast], keys(1, 1, 1), String, Mutation, Unknown,
+        "2.0.0", "O(1)",
+        "Appends a string to the value of a key. Creates the key if it doesn't exist.";
+    StrLen = "strlen", 2, [ReadOnly, Fast], keys(1, 1, 1), String, Read, Zero,
+        "2.2.0", "O(1)",
+        "Returns the length of a string value.";
+    GetRange = "getrange", 4, [ReadOnly], keys(1, 1, 1), String, Read, EmptyString,
+        "2.4.0", "O(N) where N is the length of the returned string.",
+        "Returns a substring of the string stored at a key.";
+    SetRange = "setrange", 4, [Write, DenyOom], keys(1, 1, 1), String, Mutation, Unknown,
+        "2.2.0", "O(1), not counting the time taken to copy the new string in place.",
+        "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.";
+    Incr = "incr", 2, [Write, DenyOom, Fast], keys(1, 1, 1), String, Mutation, Unknown,
+        "1.0.0", "O(1)",
+        "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.";
+    Decr = "decr", 2, [Write, DenyOom, Fast], keys(1, 1, 1), String, Mutation, Unknown,
+        "1.0.0", "O(1)",
+        "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.";
+    IncrBy = "incrby", 3, [Write, DenyOom, Fast], keys(1, 1, 1), String, Mutation, Unknown,
+        "1.0.0", "O(1)",
+        "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.";
+    DecrBy = "decrby", 3, [Write, DenyOom, Fast], keys(1, 1, 1), String, Mutation, Unknown,
+        "1.0.0", "O(1)",
+        "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.";
+    IncrByFloat = "incrbyfloat", 3, [Write, DenyOom, Fast], keys(1, 1, 1), String, Mutation, Unknown,
+        "2.6.0", "O(1)",
+        "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.";
+    // keys
+    Del = "del", -2, [Write], keys(1, -1, 1), Generic, MultiKey(Access::Write, Merge::Count), Unknown,
+        "1.0.0", "O(N) where N is the number of keys that will be removed.",
+        "Deletes one or more keys.";
+    Unlink = "unlink", -2, [Write, Fast], keys(1, -1, 1), Generic, MultiKey(Access::Write, Merge::Count), Unknown,
+        "4.0.0", "O(1) for each key removed.",
+        "Asynchronously deletes one or more keys.";
+    Exists = "exists", -2, [ReadOnly, Fast], keys(1, -1, 1), Generic, MultiKey(Access::Read, Merge::Count), Unknown,
+        "1.0.0", "O(N) where N is the number of keys to check.",
+        "Determines whether one or more keys exist.";
+    Touch = "touch", -2, [ReadOnly, Fast], keys(1, -1, 1), Generic, MultiKey(Access::Read, Merge::Count), Unknown,
+        "3.2.1", "O(N) where N is the number of keys that will be touched.",
+        "Returns the number of existing keys out of those specified after updating the time they were last accessed.";
+    Type = "type", 2, [ReadOnly, Fast], keys(1, 1, 1), Generic, Read, NoneType,
+        "1.0.0", "O(1)",
+        "Determines the type of value stored at a key.";
+    Keys = "keys", 2, [ReadOnly], NO_KEYS, Generic, RingWide, Unknown,
+        "1.0.0", "O(N) with N being the number of keys in the database.",
+        "Returns all key names that match a pattern.";
+    Scan = "scan", -2, [ReadOnly], NO_KEYS, Generic, RingWide, Unknown,
+        "2.8.0", "O(1) for every call. O(N) for a complete iteration.",
+        "Iterates over the key names in the database.";
+    RandomKey = "randomkey", 1, [ReadOnly], NO_KEYS, Generic, RingWide, Unknown,
+        "1.0.0", "O(1)",
+        "Returns a random key name from the database.";
+    DbSize = "dbsize", 1, [ReadOnly, Fast], NO_KEYS, Server, RingWide, Unknown,
+        "1.0.0", "O(1)",
+        "Returns the number of keys in the database.";
+    FlushDb = "flushdb", -1, [Write], NO_KEYS, Server, RingWide, Unknown,
+        "1.0.0", "O(N) where N is the total number of keys in the database.",
+        "Remove all keys from the current database.";
+    FlushAll = "flushall", -1, [Write], NO_KEYS, Server, RingWide, Unknown,
+        "1.0.0", "O(N) where N is the total number of keys in all databases.",
+        "Removes all keys from all databases.";
+    // expiry
+    Expire = "expire", -3, [Write, Fast], keys(1, 1, 1), Generic, WriteUnless(&["NX", "XX", "GT", "LT"]), Unknown,
+        "1.0.0", "O(1)",
+        "Sets the expiration time of a key in seconds.";
+    PExpire = "pexpire", -3, [Write, Fast], keys(1, 1, 1), Generic, WriteUnless(&["NX", "XX", "GT", "LT"]), Unknown,
+        "2.6.0", "O(1)",
+        "Sets the expiration time of a key in milliseconds.";
+    ExpireAt = "expireat", -3, [Write, Fast], keys(1, 1, 1), Generic, WriteUnless(&["NX", "XX", "GT", "LT"]), Unknown,
+        "1.2.0", "O(1)",
+        "Sets the expiration time of a key to a Unix timestamp.";
+    PExpireAt = "pexpireat", -3, [Write, Fast], keys(1, 1, 1), Generic, WriteUnless(&["NX", "XX", "GT", "LT"]), Unknown,
+        "2.6.0", "O(1)",
+        "Sets the expiration time of a key to a Unix milliseconds timestamp.";
+    Ttl = "ttl", 2, [ReadOnly, Fast], keys(1, 1, 1), Generic, Read, MinusTwo,
+        "1.0.0", "O(1)",
+        "Returns the expiration time in seconds of a key.";
+    PTtl = "pttl", 2, [ReadOnly, Fast], keys(1, 1, 1), Generic, Read, MinusTwo,
+        "2.6.0", "O(1)",
+        "Returns the expiration time in milliseconds of a key.";
+    ExpireTime = "expiretime", 2, [ReadOnly, Fast], keys(1, 1, 1), Generic, Read, MinusTwo,
+        "7.0.0", "O(1)",
+        "Returns the expiration time of a key as a Unix timestamp.";
+    PExpireTime = "pexpiretime", 2, [ReadOnly, Fast], keys(1, 1, 1), Generic, Read, MinusTwo,
+        "7.0.0", "O(1)",
+        "Returns the expiration time of a key as a Unix milliseconds timestamp.";
+    Persist = "persist", 2, [Write, Fast], keys(1, 1, 1), Generic, Write, Unknown,
+        "2.2.0", "O(1)",
+        "Removes the expiration time of a key.";
+    // transactions
+    Multi = "multi", 1, [NoScript, Loading, Stale, Fast, AllowBusy], NO_KEYS, Transactions, Connection, Unknown,
+        "1.2.0", "O(1)",
+        "Starts a transaction.";
+    Exec = "exec", 1, [NoScript, Loading, Stale, SkipSlowlog], NO_KEYS, Transactions, Connection, Unknown,
+        "1.2.0", "Depends on commands in the transaction",
+        "Executes all commands in a transaction.";
+    Discard = "discard", 1, [NoScript, Loading, Stale, Fast, AllowBusy], NO_KEYS, Transactions, Connection, Unknown,
+        "2.0.0", "O(N), when N is the number of queued commands",
+        "Discards a transaction.";
+    // connection
+    Ping = "ping", -1, [Fast], NO_KEYS, Connection, Connection, Unknown,
+        "1.0.0", "O(1)",
+        "Returns the server's liveliness response.";
+    Echo = "echo", 2, [Fast], NO_KEYS, Connection, Connection, Unknown,
+        "1.0.0", "O(1)",
+        "Returns the given string.";
+    Quit = "quit", -1, [NoScript, Loading, Stale, Fast, NoAuth, AllowBusy], NO_KEYS, Connection, Connection, Unknown,
+        "1.0.0", "O(1)",
+        "Closes the connection.";
+    Reset = "reset", 1, [NoScript, Loading, Stale, Fast, NoAuth, AllowBusy], NO_KEYS, Connection, Connection, Unknown,
+        "6.2.0", "O(1)",
+        "Resets the connection.";
+    Select = "select", 2, [Loading, Stale, Fast], NO_KEYS, Connection, Connection, Unknown,
+        "1.0.0", "O(1)",
+        "Changes the selected database.";
+    Auth = "auth", -2, [NoScript, Loading, Stale, Fast, NoAuth, AllowBusy], NO_KEYS, Connection, Connection, Unknown,
+        "1.0.0", "O(N) where N is the number of passwords defined for the user",
+        "Authenticates the connection.";
+    Hello = "hello", -1, [NoScript, Loading, Stale, Fast, NoAuth, AllowBusy], NO_KEYS, Connection, Connection, Unknown,
+        "6.0.0", "O(1)",
+        "Handshakes with the Redis server.";
+    Client = "client", -2, [NoScript, Loading, Stale], NO_KEYS, Connection, Connection, Unknown,
+        "2.4.0", "Depends on subcommand.",
+        "A container for client connection commands.";
+    // server
+    Info = "info", -1, [Loading, Stale], NO_KEYS, Server, Connection, Unknown,
+        "1.0.0", "O(1)",
+        "Returns information and statistics about the server.";
+    Config = "config", -2, [Admin, NoScript, Loading, Stale], NO_KEYS, Server, NodeOnly, Unknown,
+        "2.0.0", "Depends on subcommand.",
+        "A container for server configuration commands.";
+    Command = "command", -1, [Loading, Stale], NO_KEYS, Server, Connection, Unknown,
+        "2.8.13", "O(N) where N is the total number of Redis commands",
+        "Returns detailed information about all commands.";
+    Time = "time", 1, [Loading, Stale, Fast], NO_KEYS, Server, Connection, Unknown,
+        "2.6.0", "O(1)",
+        "Returns the server time.";
+    Shutdown = "shutdown", -1, [Admin, NoScript, Loading, Stale, NoMulti, AllowBusy], NO_KEYS, Server, NodeOnly, Unknown,
+        "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+        "Stops the node.";
+}
