@@ -153,27 +153,36 @@ fn a_config_file_sets_options_and_flags_override_it() {
     let port = free_port();
     std::fs::write(
         &path,
-        format!("port = {port}\nmaxmemory = \"32mb\"\nstore = \"moka\"\nmaxclients = 77\n"),
+        format!(
+            "maxmemory = \"32mb\"\nstore = \"moka\"\n\n[listener]\nport = {port}\nmaxclients = 77\n"
+        ),
     )
     .unwrap();
-    let node = NodeProcess::start(&["--config", path.to_str().unwrap(), "--maxclients", "88"]);
+    let node = NodeProcess::start_on(
+        port,
+        &["--config", path.to_str().unwrap(), "--maxclients", "88"],
+    );
     let mut c = node.client();
     let config = c.call(&["CONFIG", "GET", "*"]);
     assert!(config.contains(&bulk("33554432")), "{config}");
     assert!(config.contains(&bulk("moka")), "{config}");
     assert!(config.contains(&bulk("88")), "{config}");
-    // A file with an unknown key is refused with a message naming the problem.
-    std::fs::write(&path, "prot = 1\n").unwrap();
-    let output = Command::new(binary())
-        .args(["node", "--config", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("unknown field") && stderr.contains("prot"),
-        "{stderr}"
-    );
+    assert!(config.contains(&bulk(&port.to_string())), "{config}");
+    // A file with an unknown key is refused with a message naming the problem, and so is a
+    // listener setting at the top level (it belongs in [listener]).
+    for (text, key) in [("prot = 1\n", "prot"), ("maxclients = 77\n", "maxclients")] {
+        std::fs::write(&path, text).unwrap();
+        let output = Command::new(binary())
+            .args(["node", "--config", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("unknown field") && stderr.contains(key),
+            "{stderr}"
+        );
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -12,7 +12,7 @@ mod status;
 mod up;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// A consistent-hashing distributed cache that speaks the Redis protocol.
 #[derive(Debug, Parser)]
@@ -38,9 +38,27 @@ enum Command {
     Ping(ping::PingArgs),
 }
 
+/// The listener's flags are shared by `node` and `proxy`; only the default port differs.
+fn command() -> clap::Command {
+    let port = |default: u16| {
+        move |arg: clap::Arg| {
+            arg.help(format!(
+                "Port to listen on; 0 picks a free port [default: {default}]"
+            ))
+        }
+    };
+    Cli::command()
+        .mut_subcommand("node", |c| {
+            c.mut_arg("port", port(cachering_node::config::DEFAULT_PORT))
+        })
+        .mut_subcommand("proxy", |c| {
+            c.mut_arg("port", port(cachering_proxy::config::DEFAULT_PORT))
+        })
+}
+
 fn main() -> Result<()> {
     allocator::limit_arenas();
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&command().get_matches())?;
     match cli.command {
         Command::Node(args) => node::run(args),
         Command::Proxy(args) => proxy::run(args),

@@ -11,7 +11,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
     let metrics_addr = config.metrics_addr.clone();
     let threads = config.threads;
     runtime::serve(threads, &log_level, metrics_addr.as_deref(), async move {
-        let address = format!("{}:{}", config.bind, config.port);
+        let address = format!("{}:{}", config.listener.bind, config.port());
         let node = cachering_node::start(config)
             .await
             .with_context(|| format!("cannot listen on {address}"))?;
@@ -22,7 +22,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
             () = &mut stopped => return Ok(()),
             signal = runtime::stop_signal() => tracing::info!("{} received, stopping", signal?),
         }
-        state.request_shutdown();
+        state.endpoint.request_shutdown();
         runtime::finish_stop(stopped).await;
         Ok(())
     })

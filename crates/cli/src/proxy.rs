@@ -11,7 +11,7 @@ pub fn run(args: ProxyArgs) -> Result<()> {
     let metrics_addr = config.metrics_addr.clone();
     let threads = config.threads;
     runtime::serve(threads, &log_level, metrics_addr.as_deref(), async move {
-        let address = format!("{}:{}", config.bind, config.port);
+        let address = format!("{}:{}", config.listener.bind, config.port());
         let proxy = cachering_proxy::start(config)
             .await
             .with_context(|| format!("cannot start the proxy on {address}"))?;

@@ -53,8 +53,8 @@ pub fn run(args: UpArgs) -> Result<()> {
             nodes.push(node);
         }
         let mut proxy_config = ProxyConfig::default();
-        proxy_config.bind = args.bind.clone();
-        proxy_config.port = args.port;
+        proxy_config.listener.bind = args.bind.clone();
+        proxy_config.listener.port = Some(args.port);
         proxy_config.replicas = args.replicas;
         proxy_config.nodes = nodes.iter().map(|n| n.local_addr().to_string()).collect();
         let proxy = cachering_proxy::start(proxy_config)

@@ -8,8 +8,8 @@
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
-use crate::command::REDIS_VERSION;
 use crate::state::NodeState;
+use cachering_server::commands::auth::REDIS_VERSION;
 
 /// Sections in the order INFO prints them; `default`/`all`/`everything` select all of them.
 pub const SECTIONS: &[&str] = &[
@@ -74,7 +74,7 @@ pub fn render(node: &NodeState, requested: &[String]) -> String {
 }
 
 fn server(node: &NodeState, text: &mut String) {
-    let uptime = node.started.elapsed().as_secs();
+    let uptime = node.endpoint.started.elapsed().as_secs();
     let config = node.config();
     let _ = write!(
         text,
@@ -84,8 +84,8 @@ fn server(node: &NodeState, text: &mut String) {
         std::env::consts::OS,
         std::env::consts::ARCH,
         std::process::id(),
-        node.run_id,
-        node.port.load(Ordering::Relaxed),
+        node.endpoint.run_id,
+        node.endpoint.port(),
         uptime / 86_400,
         config.store.name(),
         std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
@@ -96,8 +96,8 @@ fn clients(node: &NodeState, text: &mut String) {
     let _ = write!(
         text,
         "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n",
-        node.clients.len(),
-        node.with_config(|c| c.maxclients),
+        node.endpoint.clients.len(),
+        node.endpoint.with_settings(|s| s.maxclients),
     );
 }
 
@@ -117,7 +117,8 @@ fn memory(node: &NodeState, text: &mut String) {
 }
 
 fn stats(node: &NodeState, text: &mut String) {
-    let s = &node.stats;
+    let s = &node.endpoint.stats;
+    let keyspace = &node.stats;
     let store = node.store.stats();
     let get = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
     let _ = write!(
@@ -125,14 +126,14 @@ fn stats(node: &NodeState, text: &mut String) {
         "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\nprotocol_errors:{}\r\n",
         get(&s.connections_received),
         get(&s.commands_processed),
-        get(&s.instantaneous_ops_per_sec),
+        get(&keyspace.instantaneous_ops_per_sec),
         get(&s.net_input_bytes),
         get(&s.net_output_bytes),
         get(&s.rejected_connections),
         store.expired_keys,
         store.evicted_keys,
-        get(&s.keyspace_hits),
-        get(&s.keyspace_misses),
+        get(&keyspace.keyspace_hits),
+        get(&keyspace.keyspace_misses),
         get(&s.error_replies),
         get(&s.protocol_errors),
     );

@@ -14,17 +14,16 @@
 //! # }
 //! ```
 
-pub mod clients;
 pub mod clock;
 pub mod command;
 pub mod config;
-pub mod connection;
 pub mod info;
 pub mod metrics;
 pub mod server;
 pub mod state;
 pub mod store;
 
+pub use command::NodeService;
 pub use config::{ByteSize, NodeArgs, NodeConfig};
 pub use server::{start, NodeHandle};
 pub use store::StoreKind;

@@ -13,8 +13,8 @@ use metrics::{
     describe_counter, describe_gauge, describe_histogram, Counter, Gauge, Histogram, Unit,
 };
 
-use crate::command::COMMANDS;
 use crate::state::NodeState;
+use cachering_commands::COMMANDS;
 
 /// Commands run, by command.
 pub const COMMANDS_TOTAL: &str = "cachering_node_commands_total";
@@ -194,11 +194,11 @@ impl NodeMetrics {
 
     /// Publishes the counters INFO reads, so INFO and `/metrics` agree.
     pub fn publish(&self, node: &NodeState) {
-        let stats = &node.stats;
+        let stats = &node.endpoint.stats;
         let store = node.store.stats();
         let get = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
-        self.hits.absolute(get(&stats.keyspace_hits));
-        self.misses.absolute(get(&stats.keyspace_misses));
+        self.hits.absolute(get(&node.stats.keyspace_hits));
+        self.misses.absolute(get(&node.stats.keyspace_misses));
         self.protocol_errors.absolute(get(&stats.protocol_errors));
         self.keys.set(store.keys as f64);
         self.keys_with_ttl.set(store.keys_with_deadline as f64);
@@ -207,14 +207,15 @@ impl NodeMetrics {
         self.memory_rss.set(crate::info::rss_bytes() as f64);
         self.evictions.absolute(store.evicted_keys);
         self.expirations.absolute(store.expired_keys);
-        self.connections.set(node.clients.len() as f64);
+        self.connections.set(node.endpoint.clients.len() as f64);
         self.accepted.absolute(
             get(&stats.connections_received).saturating_sub(get(&stats.rejected_connections)),
         );
         self.rejected.absolute(get(&stats.rejected_connections));
         self.bytes_in.absolute(get(&stats.net_input_bytes));
         self.bytes_out.absolute(get(&stats.net_output_bytes));
-        self.uptime.set(node.started.elapsed().as_secs_f64());
+        self.uptime
+            .set(node.endpoint.started.elapsed().as_secs_f64());
     }
 }
 

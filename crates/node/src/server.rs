@@ -1,5 +1,5 @@
-//! Starting and stopping a node: the accept loop, the connection limit, the background tasks
-//! (active expiry, the ops/sec sampler) and graceful shutdown.
+//! Starting and stopping a node: the server layer serves its connections; this adds the
+//! store and the background tasks (active expiry, the ops/sec sampler, metrics publishing).
 //!
 //! A node is a library first: [`start`] binds any address (port 0 included) inside a running
 //! tokio runtime and returns a [`NodeHandle`]; the `cachering node` binary and tests use the
@@ -12,12 +12,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
+use cachering_server::{Bound, Endpoint, ServerHandle};
 use tokio::task::JoinHandle;
-use tokio_util::task::TaskTracker;
 
+use crate::command::NodeService;
 use crate::config::NodeConfig;
-use crate::connection;
 use crate::state::NodeState;
 use crate::store;
 
@@ -29,25 +28,23 @@ const SWEEP_STEP: usize = 200;
 const SWEEP_TIME_BUDGET: Duration = Duration::from_millis(5);
 /// Samples kept for `instantaneous_ops_per_sec` (one per tick: the last second and a half).
 const OPS_SAMPLES: usize = 16;
-/// After the shutdown timeout, connections still open are cut; this long is allowed for that.
-const FORCED_CLOSE: Duration = Duration::from_secs(1);
 
 /// A running node.
 pub struct NodeHandle {
     state: Arc<NodeState>,
-    addr: SocketAddr,
-    task: JoinHandle<()>,
+    server: ServerHandle,
+    background: JoinHandle<()>,
 }
 
 impl NodeHandle {
     /// The address the node listens on (with the real port when it was started on port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 
     /// The run id INFO reports; new on every start.
     pub fn run_id(&self) -> &str {
-        &self.state.run_id
+        &self.state.endpoint.run_id
     }
 
     /// The node's shared state (store, stats, settings).
@@ -58,12 +55,14 @@ impl NodeHandle {
     /// Asks the node to stop: it stops accepting, lets connections finish what they were sent,
     /// and ends within the shutdown timeout.
     pub fn shutdown(&self) {
-        self.state.request_shutdown();
+        self.server.shutdown();
     }
 
     /// Waits until the node has stopped (after [`shutdown`](Self::shutdown) or a SHUTDOWN command).
     pub async fn stopped(self) {
-        let _ = self.task.await;
+        self.server.stopped().await;
+        self.background.abort();
+        tracing::info!("node stopped");
     }
 
     /// Stops the node and waits for it.
@@ -75,68 +74,32 @@ impl NodeHandle {
 
 /// Binds and starts a node inside the current tokio runtime.
 pub async fn start(config: NodeConfig) -> io::Result<NodeHandle> {
-    let listener = TcpListener::bind((config.bind.as_str(), config.port)).await?;
-    let addr = listener.local_addr()?;
+    let bound = Bound::bind(&config.listener.bind, config.port()).await?;
+    let addr = bound.local_addr();
     let store = store::build(config.store, config.maxmemory.bytes());
     tracing::info!(
         %addr,
         store = config.store.name(),
         maxmemory = config.maxmemory.bytes(),
-        maxclients = config.maxclients,
-        auth = config.requirepass.is_some(),
-        timeout = config.timeout,
+        maxclients = config.listener.maxclients,
+        auth = config.listener.requirepass.is_some(),
+        timeout = config.listener.timeout,
         "node listening"
     );
-    let state = Arc::new(NodeState::new(config, store, &addr.to_string()));
-    state.port.store(addr.port() as usize, Ordering::Relaxed);
-    let task = tokio::spawn(run(listener, Arc::clone(&state)));
-    Ok(NodeHandle { state, addr, task })
-}
-
-async fn run(listener: TcpListener, state: Arc<NodeState>) {
-    let connections = TaskTracker::new();
+    let endpoint = Arc::new(Endpoint::new(config.listener.clone()));
+    let state = Arc::new(NodeState::new(
+        config,
+        store,
+        endpoint.clone(),
+        &addr.to_string(),
+    ));
+    let server = bound.serve(endpoint, Arc::new(NodeService::new(Arc::clone(&state))));
     let background = tokio::spawn(background(Arc::clone(&state)));
-    let mut shutdown = state.shutdown.subscribe();
-    loop {
-        tokio::select! {
-            () = async { let _ = shutdown.wait_for(|stopping| *stopping).await; } => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, addr)) => {
-                    state.stats.connections_received.fetch_add(1, Ordering::Relaxed);
-                    if state.clients.len() >= state.with_config(|c| c.maxclients) {
-                        state.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
-                        connections.spawn(connection::refuse(stream, addr));
-                        continue;
-                    }
-                    let local = stream.local_addr().unwrap_or(addr);
-                    let client = state.clients.register(addr, local);
-                    connections.spawn(connection::serve(stream, Arc::clone(&state), client));
-                }
-                Err(error) => {
-                    // Out of file descriptors and similar: back off instead of spinning.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
-    }
-    drop(listener);
-    connections.close();
-    let grace = Duration::from_secs(state.with_config(|c| c.shutdown_timeout));
-    tracing::info!(connections = state.clients.len(), "node stopping");
-    if tokio::time::timeout(grace, connections.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            connections = state.clients.len(),
-            "shutdown timeout reached; closing remaining connections"
-        );
-        state.clients.kill_all();
-        let _ = tokio::time::timeout(FORCED_CLOSE, connections.wait()).await;
-    }
-    background.abort();
-    tracing::info!("node stopped");
+    Ok(NodeHandle {
+        state,
+        server,
+        background,
+    })
 }
 
 /// Active expiry and the ops/sec sampler, ten times a second.
@@ -150,7 +113,11 @@ async fn background(state: Arc<NodeState>) {
         // The sweep takes shard locks briefly; keep it off the async workers' hot path.
         let _ = tokio::task::spawn_blocking(move || sweep(&*store)).await;
         let now = Instant::now();
-        let processed = state.stats.commands_processed.load(Ordering::Relaxed);
+        let processed = state
+            .endpoint
+            .stats
+            .commands_processed
+            .load(Ordering::Relaxed);
         if samples.len() == OPS_SAMPLES {
             samples.pop_front();
         }

@@ -1,9 +1,10 @@
-//! The proxy's settings: one typed struct that flags and an optional TOML file map onto.
+//! The proxy's settings: one typed struct that flags and an optional TOML file map onto. The
+//! listener's settings are the `[listener]` table and flags the node shares.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cachering_node::ByteSize;
+use cachering_server::{ListenerArgs, ListenerConfig};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -11,15 +12,14 @@ use thiserror::Error;
 /// nodes' 7001-7003 in a local cluster).
 pub const DEFAULT_PORT: u16 = 7000;
 
-/// Everything a proxy is started with.
+/// Everything a proxy is started with. In TOML, the listener's settings are the `[listener]`
+/// table; the rest are top-level keys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 #[non_exhaustive]
 pub struct ProxyConfig {
-    /// Address to listen on. Default: `127.0.0.1`.
-    pub bind: String,
-    /// Port to listen on; 0 picks a free one. Default: 7000.
-    pub port: u16,
+    /// Address, port, client limits, password, shutdown timeout. Default port: 7000.
+    pub listener: ListenerConfig,
     /// The ring: `host:port`, `name=host:port` or either with `*weight`. Required.
     pub nodes: Vec<String>,
     /// Copies of each key. Default: 2.
@@ -35,24 +35,10 @@ pub struct ProxyConfig {
     pub probe_interval_ms: u64,
     /// Longest wait between probes of an ejected node, in milliseconds. Default: 30000.
     pub max_probe_interval_ms: u64,
-    /// Password clients must give with AUTH or HELLO. Default: none.
-    pub requirepass: Option<String>,
     /// Password the nodes require; the proxy sends it on every connection. Default: none.
     pub node_password: Option<String>,
-    /// Most clients connected at once. Default: 10000.
-    pub maxclients: usize,
-    /// Seconds a client may stay idle; 0 never. Default: 0.
-    pub timeout: u64,
-    /// Largest bulk string in a request. Default: 512 MiB.
-    pub proto_max_bulk_len: ByteSize,
-    /// Largest unprocessed input per client. Default: 1 GiB.
-    pub client_query_buffer_limit: ByteSize,
-    /// Largest pending reply per client. Default: 64 MiB.
-    pub client_output_buffer_limit: ByteSize,
     /// Log filter. Default: `info`.
     pub log_level: String,
-    /// Seconds a stopping proxy waits for connections to finish. Default: 10.
-    pub shutdown_timeout: u64,
     /// Address of the Prometheus `/metrics` endpoint; none serves no metrics. Default: none
     /// (`--metrics-addr` alone: 127.0.0.1:9471).
     pub metrics_addr: Option<String>,
@@ -75,10 +61,8 @@ pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9471";
 
 impl Default for ProxyConfig {
     fn default() -> Self {
-        let node = cachering_node::NodeConfig::default();
         Self {
-            bind: cachering_node::config::DEFAULT_BIND.to_string(),
-            port: DEFAULT_PORT,
+            listener: ListenerConfig::default(),
             nodes: Vec::new(),
             replicas: cachering_client::DEFAULT_REPLICAS,
             connect_timeout_ms: cachering_client::DEFAULT_CONNECT_TIMEOUT.as_millis() as u64,
@@ -86,15 +70,8 @@ impl Default for ProxyConfig {
             failure_threshold: cachering_client::DEFAULT_FAILURE_THRESHOLD,
             probe_interval_ms: cachering_client::DEFAULT_PROBE_INTERVAL.as_millis() as u64,
             max_probe_interval_ms: cachering_client::DEFAULT_MAX_PROBE_INTERVAL.as_millis() as u64,
-            requirepass: None,
             node_password: None,
-            maxclients: node.maxclients,
-            timeout: 0,
-            proto_max_bulk_len: node.proto_max_bulk_len,
-            client_query_buffer_limit: node.client_query_buffer_limit,
-            client_output_buffer_limit: node.client_output_buffer_limit,
             log_level: "info".to_string(),
-            shutdown_timeout: node.shutdown_timeout,
             metrics_addr: None,
             threads: DEFAULT_THREADS,
         }
@@ -139,6 +116,11 @@ impl ProxyConfig {
         })
     }
 
+    /// The port to listen on (7000 unless set).
+    pub fn port(&self) -> u16 {
+        self.listener.port_or(DEFAULT_PORT)
+    }
+
     /// The client the proxy runs over these nodes.
     pub fn client_builder(&self) -> Result<cachering_client::ClientBuilder, ConfigError> {
         if self.nodes.is_empty() {
@@ -174,12 +156,9 @@ pub struct ProxyArgs {
     /// TOML config file; flags override its values.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1]
-    #[arg(long)]
-    pub bind: Option<String>,
-    /// Port to listen on; 0 picks a free port [default: 7000]
-    #[arg(long)]
-    pub port: Option<u16>,
+    /// The listener's flags, shared with the node.
+    #[command(flatten)]
+    pub listener: ListenerArgs,
     /// The ring's nodes, comma-separated: host:port, name=host:port, optionally *weight
     #[arg(long, value_delimiter = ',', value_name = "NODES")]
     pub nodes: Vec<String>,
@@ -201,14 +180,6 @@ pub struct ProxyArgs {
     /// Longest wait between probes of an ejected node, in milliseconds [default: 30000]
     #[arg(long, value_name = "MS")]
     pub max_probe_interval_ms: Option<u64>,
-    /// Password clients must give with AUTH or HELLO [default: none]
-    #[arg(
-        long,
-        value_name = "PASSWORD",
-        env = "CACHERING_PROXY_REQUIREPASS",
-        hide_env_values = true
-    )]
-    pub requirepass: Option<String>,
     /// Password the nodes require (their requirepass) [default: none]
     #[arg(
         long,
@@ -217,27 +188,9 @@ pub struct ProxyArgs {
         hide_env_values = true
     )]
     pub node_password: Option<String>,
-    /// Most clients connected at once [default: 10000]
-    #[arg(long, value_name = "N")]
-    pub maxclients: Option<usize>,
-    /// Close clients idle for this many seconds; 0 never [default: 0]
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<u64>,
-    /// Largest bulk string in a request [default: 512mb]
-    #[arg(long, value_name = "SIZE")]
-    pub proto_max_bulk_len: Option<ByteSize>,
-    /// Largest unprocessed input buffered per client [default: 1gb]
-    #[arg(long, value_name = "SIZE")]
-    pub client_query_buffer_limit: Option<ByteSize>,
-    /// Largest pending reply per client before it is disconnected [default: 64mb]
-    #[arg(long, value_name = "SIZE")]
-    pub client_output_buffer_limit: Option<ByteSize>,
     /// Log level or tracing filter [default: info]
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
-    /// Seconds to let connections finish on SIGINT/SIGTERM [default: 10]
-    #[arg(long, value_name = "SECONDS")]
-    pub shutdown_timeout: Option<u64>,
     /// Serve Prometheus metrics at this address; alone, 127.0.0.1:9471 [default: off]
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_METRICS_ADDR)]
     pub metrics_addr: Option<String>,
@@ -260,27 +213,17 @@ impl ProxyArgs {
                 }
             )*};
         }
+        self.listener.apply(&mut config.listener);
         apply!(
-            bind,
-            port,
             replicas,
             connect_timeout_ms,
             request_timeout_ms,
             failure_threshold,
             probe_interval_ms,
             max_probe_interval_ms,
-            maxclients,
-            timeout,
-            proto_max_bulk_len,
-            client_query_buffer_limit,
-            client_output_buffer_limit,
             log_level,
-            shutdown_timeout,
             threads
         );
-        if let Some(password) = &self.requirepass {
-            config.requirepass = Some(password.clone());
-        }
         if let Some(password) = &self.node_password {
             config.node_password = Some(password.clone());
         }

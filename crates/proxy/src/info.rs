@@ -3,6 +3,8 @@
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
+use cachering_server::commands::auth::REDIS_VERSION;
+
 use cachering_client::NodeState;
 
 use crate::state::ProxyState;
@@ -10,25 +12,26 @@ use crate::state::ProxyState;
 /// Renders INFO (every section).
 pub fn render(state: &ProxyState) -> String {
     let mut text = String::new();
-    let uptime = state.started.elapsed().as_secs();
+    let endpoint = &state.endpoint;
+    let uptime = endpoint.started.elapsed().as_secs();
     let _ = write!(
         text,
         "# Server\r\nredis_version:{}\r\nredis_mode:proxy\r\ncachering_version:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nprocess_id:{}\r\nreplicas:{}\r\n\r\n",
-        cachering_node::command::REDIS_VERSION,
+        REDIS_VERSION,
         env!("CARGO_PKG_VERSION"),
-        state.run_id,
-        state.port.load(Ordering::Relaxed),
+        endpoint.run_id,
+        endpoint.port(),
         std::process::id(),
         state.config.replicas,
     );
     let _ = write!(
         text,
         "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n\r\n# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\n\r\n# Nodes\r\n",
-        state.connected.load(Ordering::Relaxed),
-        state.config.maxclients,
-        state.connections_received.load(Ordering::Relaxed),
-        state.commands_processed.load(Ordering::Relaxed),
-        state.rejected_connections.load(Ordering::Relaxed),
+        endpoint.clients.len(),
+        endpoint.with_settings(|s| s.maxclients),
+        endpoint.stats.connections_received.load(Ordering::Relaxed),
+        endpoint.stats.commands_processed.load(Ordering::Relaxed),
+        endpoint.stats.rejected_connections.load(Ordering::Relaxed),
     );
     for (index, node) in state.client.node_status().iter().enumerate() {
         let status = match node.state {

@@ -1,40 +1,42 @@
 //! `cachering proxy`: a Redis-protocol endpoint for the whole ring.
 //!
 //! redis-cli, Python, Node, Go and shell scripts talk to the proxy as to one Redis; the proxy
-//! runs the cachering client, so they get the ring's routing, replication, failover and repair.
-//! It uses the node's request decoder and limits and answers in RESP2 or RESP3.
+//! runs the cachering client, so they get the ring's routing, replication, failover and repair,
+//! exactly as a Rust program linking the client does. The listener, connections and
+//! connection commands are the server layer's (`cachering-server`), the same as a node's.
 
 pub mod config;
-mod connection;
-pub mod dispatch;
 mod info;
 pub mod metrics;
+pub mod service;
 pub mod state;
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use cachering_server::{Bound, Endpoint, ServerHandle};
 use tokio::task::JoinHandle;
-use tokio_util::task::TaskTracker;
 
 pub use config::{ProxyArgs, ProxyConfig};
+pub use service::ProxyService;
 use state::ProxyState;
+
+/// How often the connection counters are published as metrics.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 
 /// A running proxy.
 pub struct ProxyHandle {
     state: Arc<ProxyState>,
-    addr: SocketAddr,
-    task: JoinHandle<()>,
+    server: ServerHandle,
+    publisher: JoinHandle<()>,
 }
 
 impl ProxyHandle {
     /// Where the proxy listens.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 
     /// The proxy's shared state (its client included).
@@ -44,12 +46,14 @@ impl ProxyHandle {
 
     /// Asks the proxy to stop accepting and finish.
     pub fn shutdown(&self) {
-        self.state.shutdown.send_replace(true);
+        self.server.shutdown();
     }
 
     /// Waits until the proxy has stopped.
     pub async fn stopped(self) {
-        let _ = self.task.await;
+        self.server.stopped().await;
+        self.publisher.abort();
+        tracing::info!("proxy stopped");
     }
 
     /// Stops and waits.
@@ -69,48 +73,31 @@ pub async fn start(config: ProxyConfig) -> io::Result<ProxyHandle> {
                 .map_err(|e| config::ConfigError::Invalid(e.to_string()))
         })
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-    let listener = TcpListener::bind((config.bind.as_str(), config.port)).await?;
-    let addr = listener.local_addr()?;
+    let bound = Bound::bind(&config.listener.bind, config.port()).await?;
+    let addr = bound.local_addr();
     tracing::info!(%addr, nodes = ?config.nodes, replicas = config.replicas, "proxy listening");
-    let state = Arc::new(ProxyState::new(client, config));
-    state.port.store(addr.port() as usize, Ordering::Relaxed);
-    let task = tokio::spawn(run(listener, Arc::clone(&state)));
-    Ok(ProxyHandle { state, addr, task })
+    let endpoint = Arc::new(Endpoint::new(config.listener.clone()));
+    let state = Arc::new(ProxyState {
+        client,
+        config,
+        endpoint: Arc::clone(&endpoint),
+        metrics: metrics::ProxyMetrics::new(),
+    });
+    let server = bound.serve(endpoint, Arc::new(ProxyService::new(Arc::clone(&state))));
+    let publisher = tokio::spawn(publish(Arc::clone(&state)));
+    Ok(ProxyHandle {
+        state,
+        server,
+        publisher,
+    })
 }
 
-async fn run(listener: TcpListener, state: Arc<ProxyState>) {
-    let connections = TaskTracker::new();
-    let mut shutdown = state.shutdown.subscribe();
+/// Publishes the connection counters the server layer keeps.
+async fn publish(state: Arc<ProxyState>) {
+    let mut tick = tokio::time::interval(PUBLISH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
-        tokio::select! {
-            () = async { let _ = shutdown.wait_for(|stopping| *stopping).await; } => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, addr)) => {
-                    state.connections_received.fetch_add(1, Ordering::Relaxed);
-                    if state.connected.load(Ordering::Relaxed) >= state.config.maxclients {
-                        state.rejected_connections.fetch_add(1, Ordering::Relaxed);
-                        ::metrics::counter!(metrics::CONNECTIONS_TOTAL, "result" => "rejected").increment(1);
-                        connections.spawn(cachering_node::connection::refuse(stream, addr));
-                        continue;
-                    }
-                    ::metrics::counter!(metrics::CONNECTIONS_TOTAL, "result" => "accepted").increment(1);
-                    connections.spawn(connection::serve(stream, Arc::clone(&state)));
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
+        tick.tick().await;
+        state.metrics.publish(&state.endpoint);
     }
-    drop(listener);
-    connections.close();
-    let grace = Duration::from_secs(state.config.shutdown_timeout);
-    if tokio::time::timeout(grace, connections.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("shutdown timeout reached; closing remaining connections");
-    }
-    tracing::info!("proxy stopped");
 }

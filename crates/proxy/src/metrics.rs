@@ -1,6 +1,9 @@
 //! The proxy's own metrics (the client it runs records `cachering_client_*` per node).
 
-use metrics::{describe_counter, describe_gauge, Counter};
+use std::sync::atomic::Ordering;
+
+use cachering_server::Endpoint;
+use metrics::{describe_counter, describe_gauge, Counter, Gauge};
 
 use cachering_commands::{CommandSpec, COMMANDS};
 
@@ -27,9 +30,12 @@ pub fn describe() {
     );
 }
 
-/// Per-command counters, indexed like the node's command table.
+/// Per-command counters, indexed like the command table, and the connection counters.
 pub struct ProxyMetrics {
     commands: Vec<Counter>,
+    connections: Gauge,
+    accepted: Counter,
+    rejected: Counter,
 }
 
 impl ProxyMetrics {
@@ -41,7 +47,20 @@ impl ProxyMetrics {
                 .iter()
                 .map(|spec| metrics::counter!(COMMANDS_TOTAL, "cmd" => spec.name))
                 .collect(),
+            connections: metrics::gauge!(CONNECTIONS),
+            accepted: metrics::counter!(CONNECTIONS_TOTAL, "result" => "accepted"),
+            rejected: metrics::counter!(CONNECTIONS_TOTAL, "result" => "rejected"),
         }
+    }
+
+    /// Publishes the connection counters of `endpoint` as absolute values.
+    pub fn publish(&self, endpoint: &Endpoint) {
+        let stats = &endpoint.stats;
+        let received = stats.connections_received.load(Ordering::Relaxed);
+        let rejected = stats.rejected_connections.load(Ordering::Relaxed);
+        self.connections.set(endpoint.clients.len() as f64);
+        self.accepted.absolute(received.saturating_sub(rejected));
+        self.rejected.absolute(rejected);
     }
 
     /// Counts one command.

@@ -1,10 +1,9 @@
 //! What every proxy connection shares.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize};
-use std::time::Instant;
+use std::sync::Arc;
 
 use cachering_client::Client;
-use tokio::sync::watch;
+use cachering_server::Endpoint;
 
 use crate::config::ProxyConfig;
 
@@ -12,47 +11,10 @@ use crate::config::ProxyConfig;
 pub struct ProxyState {
     /// The client over the ring.
     pub client: Client,
-    /// Settings.
+    /// Settings as started (the listener's live settings are the endpoint's).
     pub config: ProxyConfig,
-    /// 40 hex characters, new on every start.
-    pub run_id: String,
-    /// When the proxy started.
-    pub started: Instant,
-    /// The port bound.
-    pub port: AtomicUsize,
-    /// Connected clients.
-    pub connected: AtomicUsize,
-    /// Connections accepted.
-    pub connections_received: AtomicU64,
-    /// Connections refused over `maxclients`.
-    pub rejected_connections: AtomicU64,
-    /// Commands run.
-    pub commands_processed: AtomicU64,
-    /// Next client id.
-    pub next_client_id: AtomicU64,
-    /// Set to true to stop.
-    pub shutdown: watch::Sender<bool>,
+    /// The server layer's shared state: clients, connection counters, run id, shutdown.
+    pub endpoint: Arc<Endpoint>,
     /// Metric handles.
     pub metrics: crate::metrics::ProxyMetrics,
-}
-
-impl ProxyState {
-    /// State for a proxy.
-    pub fn new(client: Client, config: ProxyConfig) -> Self {
-        let bytes: [u8; 20] = rand::random();
-        Self {
-            client,
-            config,
-            run_id: bytes.iter().map(|b| format!("{b:02x}")).collect(),
-            started: Instant::now(),
-            port: AtomicUsize::new(0),
-            connected: AtomicUsize::new(0),
-            connections_received: AtomicU64::new(0),
-            rejected_connections: AtomicU64::new(0),
-            commands_processed: AtomicU64::new(0),
-            next_client_id: AtomicU64::new(1),
-            shutdown: watch::channel(false).0,
-            metrics: crate::metrics::ProxyMetrics::new(),
-        }
-    }
 }

@@ -48,6 +48,13 @@ impl Client {
         merge: Merge,
         args: &[&[u8]],
     ) -> Result<Reply> {
+        if matches!(merge, Merge::Status | Merge::AllOrNone) && args.len() % 2 == 0 {
+            // Keys and values in pairs, or Redis's arity error.
+            return Err(Error::new(
+                ErrorKind::Command,
+                cachering_commands::wrong_arity_error(spec.name),
+            ));
+        }
         match merge {
             Merge::Values => {
                 let values = self.get_many(args[1..].iter().copied()).await?;

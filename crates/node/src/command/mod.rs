@@ -1,28 +1,30 @@
-//! Commands: one data-driven table (name, arity, flags, key positions, docs, handler) and the
-//! dispatcher that checks authentication, arity and MULTI state before calling a handler.
+//! The node's commands, as the server layer's [`Service`]: the server layer decodes, checks
+//! and answers the connection commands; every other request arrives here, in runs, and runs
+//! synchronously against the store.
 //!
-//! Handlers live by family (`strings`, `keys`, `expire`, `connection`, `server`,
-//! `transaction`); each is a plain function over a [`Ctx`] and the request's arguments and
-//! writes exactly one reply. Error texts are Redis's, word for word.
+//! Handlers live by family (`strings`, `keys`, `expire`, `server`); each is a plain function
+//! over a [`Ctx`] and the request's arguments and writes exactly one reply ([`table`] says
+//! which function runs which command). Error texts are Redis's, word for word.
 
 mod args;
-mod connection;
 mod expire;
 mod keys;
 mod server;
 mod strings;
 mod table;
-mod transaction;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use cachering_commands::CommandSpec;
 use cachering_proto::{Protocol, ReplyWriter};
+use cachering_server::clients::ClientInfo;
+use cachering_server::{Flow, Request, Service};
 
-use crate::clients::ClientInfo;
 use crate::state::NodeState;
 use crate::store::StoreError;
-
-pub use cachering_commands::{lookup, unknown_command_error, CommandSpec, COMMANDS};
-pub use connection::{password_matches, write_hello, REDIS_VERSION};
 
 /// Redis's error texts used by more than one command.
 pub(crate) mod errors {
@@ -30,42 +32,16 @@ pub(crate) mod errors {
     pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
     pub const NOT_FLOAT: &str = "ERR value is not a valid float";
     pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
-    pub const NOAUTH: &str = "NOAUTH Authentication required.";
     pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
 }
 
-/// Per-connection protocol state that commands read and change.
+/// Key reads a connection counted since it last added them to the node's counters.
 #[derive(Debug, Default)]
-pub struct Session {
-    /// RESP2 until `HELLO 3`.
-    pub protocol: Protocol,
-    /// False until AUTH succeeds when the node has a password.
-    pub authenticated: bool,
-    /// Commands queued since MULTI; `None` outside a transaction.
-    pub queued: Option<Vec<Vec<Bytes>>>,
-    /// Bytes held by the queued commands.
-    pub queued_bytes: usize,
-    /// A queued command was refused: EXEC must abort.
-    pub transaction_failed: bool,
-    /// Key reads that hit and missed since the connection last reported them.
+pub struct Tally {
+    /// Reads that found their key.
     pub hits: u64,
-    /// See `hits`.
+    /// Reads that did not.
     pub misses: u64,
-    /// Commands run since the connection last reported them (it adds them to the node's
-    /// counter once per batch rather than touching a shared counter per command).
-    pub processed: u64,
-    /// The last command looked up: pipelines repeat commands, and comparing one name is
-    /// cheaper than hashing it.
-    pub last_spec: Option<&'static CommandSpec>,
-}
-
-/// What the connection does after a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    /// Keep serving.
-    Continue,
-    /// Flush the replies and close (QUIT, SHUTDOWN).
-    Close,
 }
 
 /// What a handler works with.
@@ -74,26 +50,29 @@ pub struct Ctx<'a> {
     pub node: &'a NodeState,
     /// This client, as the registry shows it.
     pub client: &'a ClientInfo,
-    /// This connection's protocol state.
-    pub session: &'a mut Session,
+    /// The connection's protocol.
+    pub protocol: Protocol,
+    /// This connection's read counts.
+    pub tally: &'a mut Tally,
     /// The output buffer replies are appended to.
     pub out: &'a mut BytesMut,
-    /// The time the command started, in Unix milliseconds.
+    /// The time the run started, in Unix milliseconds.
     pub now: u64,
 }
 
 impl Ctx<'_> {
     /// A writer for this command's reply.
     pub fn reply(&mut self) -> ReplyWriter<'_> {
-        ReplyWriter::new(self.out, self.session.protocol)
+        ReplyWriter::new(self.out, self.protocol)
     }
 
     /// Replies with an error and counts it.
     pub fn error(&mut self, text: &str) {
         self.node
+            .endpoint
             .stats
             .error_replies
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            .fetch_add(1, Ordering::Relaxed);
         self.node.metrics.error(text);
         self.reply().error(text);
     }
@@ -108,89 +87,106 @@ impl Ctx<'_> {
 
     /// Replies with Redis's arity error for `name`.
     pub fn wrong_arity(&mut self, name: &str) {
-        self.error(&format!(
-            "ERR wrong number of arguments for '{name}' command"
-        ));
+        self.error(&cachering_commands::wrong_arity_error(name));
     }
 
-    /// Counts a read as a hit or a miss (in the session; the connection adds the counts to
-    /// the node's once per batch).
+    /// Counts a read as a hit or a miss (the connection adds the counts to the node's once per
+    /// batch).
     pub fn count_read(&mut self, hit: bool) {
         if hit {
-            self.session.hits += 1;
+            self.tally.hits += 1;
         } else {
-            self.session.misses += 1;
+            self.tally.misses += 1;
         }
     }
 }
 
-/// Commands a client may run before authenticating.
-fn allowed_before_auth(spec: &CommandSpec) -> bool {
-    spec.has(cachering_commands::Flag::NoAuth)
+/// The node as a service of the server layer.
+#[derive(Clone)]
+pub struct NodeService {
+    node: Arc<NodeState>,
 }
 
-/// Commands that run at once inside MULTI instead of being queued.
-fn runs_inside_multi(spec: &CommandSpec) -> bool {
-    use cachering_commands::Cmd;
-    matches!(
-        spec.id,
-        Cmd::Exec | Cmd::Discard | Cmd::Multi | Cmd::Quit | Cmd::Reset
-    )
+impl NodeService {
+    /// The service over `node`.
+    pub fn new(node: Arc<NodeState>) -> Self {
+        Self { node }
+    }
 }
 
-/// Runs one request, writing its reply.
-pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    let cached = ctx
-        .session
-        .last_spec
-        .filter(|spec| args[0].eq_ignore_ascii_case(spec.name.as_bytes()));
-    let Some(spec) = cached.or_else(|| lookup(&args[0])) else {
-        if ctx.session.queued.is_some() {
-            ctx.session.transaction_failed = true;
-        }
-        ctx.error(&unknown_command_error(args));
-        return Flow::Continue;
-    };
-    ctx.session.last_spec = Some(spec);
-    if !ctx.session.authenticated && !allowed_before_auth(spec) {
-        if ctx.session.queued.is_some() {
-            ctx.session.transaction_failed = true;
-        }
-        ctx.error(errors::NOAUTH);
-        return Flow::Continue;
-    }
-    if !spec.arity_ok(args.len()) {
-        if ctx.session.queued.is_some() {
-            ctx.session.transaction_failed = true;
-        }
-        ctx.wrong_arity(spec.name);
-        return Flow::Continue;
-    }
-    if ctx.session.queued.is_some() && !runs_inside_multi(spec) {
-        if spec.has(cachering_commands::Flag::NoMulti) {
-            ctx.session.transaction_failed = true;
-            ctx.error("ERR Command not allowed inside a transaction");
-            return Flow::Continue;
-        }
-        transaction::queue(ctx, args);
-        return Flow::Continue;
-    }
-    run(ctx, spec, args)
-}
-
-/// Runs a command whose checks passed (also used by EXEC for queued commands).
-fn run(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: &[Bytes]) -> Flow {
-    ctx.session.processed += 1;
-    ctx.client
-        .last_command
-        .store(spec.index(), std::sync::atomic::Ordering::Relaxed);
+/// Runs a command, timed when metrics are exported.
+fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Flow {
+    let handler = table::handler(spec.id);
     if !ctx.node.timing {
-        return table::handler(spec.id)(ctx, args);
+        return handler(ctx, args);
     }
     let started = std::time::Instant::now();
-    let flow = table::handler(spec.id)(ctx, args);
+    let flow = handler(ctx, args);
     ctx.node
         .metrics
         .command(spec.index(), started.elapsed().as_secs_f64());
     flow
+}
+
+impl Service for NodeService {
+    type Local = Tally;
+
+    fn run<'a>(
+        &'a self,
+        ctx: &'a mut cachering_server::Ctx<'_, Tally>,
+        requests: &'a [Request],
+    ) -> impl std::future::Future<Output = Flow> + Send + 'a {
+        // One clock read per run, as Redis caches its time per event-loop turn.
+        let mut node_ctx = Ctx {
+            node: &self.node,
+            client: ctx.client,
+            protocol: ctx.session.protocol,
+            tally: ctx.local,
+            out: ctx.out,
+            now: crate::clock::now_ms(),
+        };
+        let mut flow = Flow::Continue;
+        for request in requests {
+            flow = run(&mut node_ctx, request.spec(), &request.args);
+            if flow == Flow::Close || node_ctx.out.len() > ctx.output_limit {
+                flow = Flow::Close;
+                break;
+            }
+        }
+        std::future::ready(flow)
+    }
+
+    fn info(&self, sections: &[String]) -> String {
+        crate::info::render(&self.node, sections)
+    }
+
+    fn batch_done(&self, tally: &mut Tally) {
+        let stats = &self.node.stats;
+        if tally.hits > 0 {
+            stats
+                .keyspace_hits
+                .fetch_add(std::mem::take(&mut tally.hits), Ordering::Relaxed);
+        }
+        if tally.misses > 0 {
+            stats
+                .keyspace_misses
+                .fetch_add(std::mem::take(&mut tally.misses), Ordering::Relaxed);
+        }
+    }
+
+    fn timing(&self) -> bool {
+        self.node.timing
+    }
+
+    fn observe(&self, spec: &'static CommandSpec, elapsed: Option<Duration>) {
+        if let Some(elapsed) = elapsed {
+            self.node
+                .metrics
+                .command(spec.index(), elapsed.as_secs_f64());
+        }
+    }
+
+    fn observe_error(&self, text: &str) {
+        self.node.metrics.error(text);
+    }
 }

@@ -1,34 +1,11 @@
-//! Server commands: INFO, CONFIG GET/SET/RESETSTAT, COMMAND (COUNT, INFO, DOCS, LIST,
-//! GETKEYS), TIME and SHUTDOWN.
+//! Server commands: CONFIG GET/SET/RESETSTAT and SHUTDOWN (the server layer answers COMMAND,
+//! TIME and INFO, whose text is `crate::info`'s).
 
 use bytes::Bytes;
 
 use super::args::{glob_match, is, parse_i64};
 use super::{errors, Ctx, Flow};
 use crate::config::ByteSize;
-use crate::info;
-use cachering_commands::{CommandSpec, COMMANDS};
-
-/// INFO [section ...]
-pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    let sections: Vec<String> = args[1..]
-        .iter()
-        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
-        .collect();
-    let text = info::render(ctx.node, &sections);
-    ctx.reply().verbatim(text.as_bytes());
-    Flow::Continue
-}
-
-/// TIME
-pub fn time(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Flow {
-    let micros = crate::clock::now_us();
-    let mut reply = ctx.reply();
-    reply.array(2);
-    reply.bulk((micros / 1_000_000).to_string().as_bytes());
-    reply.bulk((micros % 1_000_000).to_string().as_bytes());
-    Flow::Continue
-}
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: there is nothing to save, so the options
 /// other than ABORT change nothing. The connection closes without a reply, as in Redis.
@@ -44,33 +21,37 @@ pub fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         }
     }
     tracing::warn!(client = ctx.client.id, "SHUTDOWN requested by a client");
-    ctx.node.request_shutdown();
+    ctx.node.endpoint.request_shutdown();
     Flow::Close
 }
 
 /// Settings CONFIG GET reports, with their current values as Redis formats them.
 fn config_values(ctx: &Ctx<'_>) -> Vec<(&'static str, String)> {
     let config = ctx.node.config();
+    let listener = &config.listener;
     vec![
-        ("bind", config.bind.clone()),
-        ("port", config.port.to_string()),
+        ("bind", listener.bind.clone()),
+        ("port", ctx.node.endpoint.port().to_string()),
         ("maxmemory", ctx.node.store.stats().limit_bytes.to_string()),
         ("maxmemory-policy", "allkeys-lru".to_string()),
         ("store", config.store.name().to_string()),
-        ("maxclients", config.maxclients.to_string()),
+        ("maxclients", listener.maxclients.to_string()),
         (
             "requirepass",
-            config.requirepass.clone().unwrap_or_default(),
+            listener.requirepass.clone().unwrap_or_default(),
         ),
-        ("timeout", config.timeout.to_string()),
-        ("proto-max-bulk-len", config.proto_max_bulk_len.to_string()),
+        ("timeout", listener.timeout.to_string()),
+        (
+            "proto-max-bulk-len",
+            listener.proto_max_bulk_len.to_string(),
+        ),
         (
             "client-query-buffer-limit",
-            config.client_query_buffer_limit.to_string(),
+            listener.client_query_buffer_limit.to_string(),
         ),
         (
             "client-output-buffer-limit",
-            format!("normal {} 0 0", config.client_output_buffer_limit),
+            format!("normal {} 0 0", listener.client_output_buffer_limit),
         ),
         ("loglevel", config.log_level.clone()),
         ("databases", "1".to_string()),
@@ -108,30 +89,33 @@ fn config_set_one(ctx: &Ctx<'_>, name: &str, value: &[u8]) -> Result<(), String>
             if n == 0 {
                 return Err("argument must be between 1 and 4294967295 inclusive".to_string());
             }
-            node.update_config(|c| c.maxclients = n as usize);
+            node.endpoint.update_settings(|c| c.maxclients = n as usize);
         }
         "requirepass" => {
             let password = String::from_utf8(value.to_vec())
                 .map_err(|_| "the password must be UTF-8".to_string())?;
-            node.update_config(|c| c.requirepass = (!password.is_empty()).then_some(password));
+            node.endpoint
+                .update_settings(|c| c.requirepass = (!password.is_empty()).then_some(password));
         }
         "timeout" => {
             let n = parse_count(value)?;
-            node.update_config(|c| c.timeout = n);
+            node.endpoint.update_settings(|c| c.timeout = n);
         }
         "proto-max-bulk-len" => {
             let n = parse_size(value)?;
             if n < 1024 * 1024 {
                 return Err("proto-max-bulk-len must be 1mb or greater".to_string());
             }
-            node.update_config(|c| c.proto_max_bulk_len = ByteSize(n));
+            node.endpoint
+                .update_settings(|c| c.proto_max_bulk_len = ByteSize(n));
         }
         "client-query-buffer-limit" => {
             let n = parse_size(value)?;
             if n < 1024 * 1024 {
                 return Err("argument must be 1mb or greater".to_string());
             }
-            node.update_config(|c| c.client_query_buffer_limit = ByteSize(n));
+            node.endpoint
+                .update_settings(|c| c.client_query_buffer_limit = ByteSize(n));
         }
         "client-output-buffer-limit" => {
             // Either a plain size, or Redis's "normal <hard> <soft> <seconds> …" form, of which
@@ -150,7 +134,8 @@ fn config_set_one(ctx: &Ctx<'_>, name: &str, value: &[u8]) -> Result<(), String>
                     parse_size(size.as_bytes())?
                 }
             };
-            node.update_config(|c| c.client_output_buffer_limit = ByteSize(hard));
+            node.endpoint
+                .update_settings(|c| c.client_output_buffer_limit = ByteSize(hard));
         }
         _ => return Err("not settable at run time".to_string()),
     }
@@ -224,6 +209,7 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         }
         "resetstat" if args.len() == 2 => {
             ctx.node.stats.reset();
+            ctx.node.endpoint.stats.reset();
             ctx.reply().ok();
         }
         "help" if args.len() == 2 => {
@@ -243,156 +229,4 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         )),
     }
     Flow::Continue
-}
-
-fn write_command_info(ctx: &mut Ctx<'_>, spec: &CommandSpec) {
-    let acl = spec.acl_categories();
-    let mut reply = ctx.reply();
-    reply.array(10);
-    reply.bulk(spec.name.as_bytes());
-    reply.int(i64::from(spec.arity));
-    reply.set(spec.flags.len());
-    for flag in spec.flags.iter().map(|flag| flag.name()) {
-        reply.simple(flag);
-    }
-    reply.int(i64::from(spec.keys.first));
-    reply.int(i64::from(spec.keys.last));
-    reply.int(i64::from(spec.keys.step));
-    reply.set(acl.len());
-    for category in acl {
-        reply.simple(category);
-    }
-    reply.set(0);
-    reply.array(0);
-    reply.array(0);
-}
-
-fn write_command_docs(ctx: &mut Ctx<'_>, spec: &CommandSpec) {
-    let mut reply = ctx.reply();
-    reply.bulk(spec.name.as_bytes());
-    reply.map(4);
-    reply.bulk(b"summary");
-    reply.bulk(spec.summary.as_bytes());
-    reply.bulk(b"since");
-    reply.bulk(spec.since.as_bytes());
-    reply.bulk(b"group");
-    reply.bulk(spec.group.name().as_bytes());
-    reply.bulk(b"complexity");
-    reply.bulk(spec.complexity.as_bytes());
-}
-
-/// COMMAND [COUNT | INFO name… | DOCS name… | LIST [FILTERBY …] | GETKEYS command args…]
-pub fn command(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    if args.len() == 1 {
-        ctx.reply().array(COMMANDS.len());
-        for spec in COMMANDS {
-            write_command_info(ctx, spec);
-        }
-        return Flow::Continue;
-    }
-    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-    match sub.as_str() {
-        "count" if args.len() == 2 => ctx.reply().int(COMMANDS.len() as i64),
-        "info" => {
-            let specs: Vec<Option<&CommandSpec>> = if args.len() == 2 {
-                COMMANDS.iter().map(Some).collect()
-            } else {
-                args[2..].iter().map(|name| super::lookup(name)).collect()
-            };
-            ctx.reply().array(specs.len());
-            for spec in specs {
-                match spec {
-                    Some(spec) => write_command_info(ctx, spec),
-                    None => ctx.reply().null_array(),
-                }
-            }
-        }
-        "docs" => {
-            let specs: Vec<&CommandSpec> = if args.len() == 2 {
-                COMMANDS.iter().collect()
-            } else {
-                args[2..]
-                    .iter()
-                    .filter_map(|name| super::lookup(name))
-                    .collect()
-            };
-            ctx.reply().map(specs.len());
-            for spec in specs {
-                write_command_docs(ctx, spec);
-            }
-        }
-        "list" => {
-            let mut pattern: Option<Vec<u8>> = None;
-            let mut category: Option<String> = None;
-            match args.len() {
-                2 => {}
-                5 if is(&args[2], "FILTERBY") && is(&args[3], "PATTERN") => {
-                    pattern = Some(args[4].to_vec())
-                }
-                5 if is(&args[2], "FILTERBY") && is(&args[3], "ACLCAT") => {
-                    category = Some(format!(
-                        "@{}",
-                        String::from_utf8_lossy(&args[4]).to_ascii_lowercase()
-                    ));
-                }
-                5 if is(&args[2], "FILTERBY") && is(&args[3], "MODULE") => {
-                    category = Some(String::new())
-                }
-                _ => {
-                    ctx.error(errors::SYNTAX);
-                    return Flow::Continue;
-                }
-            }
-            let names: Vec<&str> = COMMANDS
-                .iter()
-                .filter(|spec| {
-                    pattern
-                        .as_ref()
-                        .is_none_or(|p| glob_match(p, spec.name.as_bytes()))
-                })
-                .filter(|spec| {
-                    category
-                        .as_ref()
-                        .is_none_or(|c| spec.acl_categories().contains(&c.as_str()))
-                })
-                .map(|spec| spec.name)
-                .collect();
-            let mut reply = ctx.reply();
-            reply.array(names.len());
-            for name in names {
-                reply.bulk(name.as_bytes());
-            }
-        }
-        "getkeys" if args.len() >= 3 => command_getkeys(ctx, &args[2..]),
-        "count" | "getkeys" => ctx.wrong_arity(&format!("command|{sub}")),
-        _ => ctx.error(&format!(
-            "ERR unknown subcommand '{}'. Try COMMAND HELP.",
-            String::from_utf8_lossy(&args[1])
-                .chars()
-                .take(128)
-                .collect::<String>()
-        )),
-    }
-    Flow::Continue
-}
-
-fn command_getkeys(ctx: &mut Ctx<'_>, command: &[Bytes]) {
-    let Some(spec) = super::lookup(&command[0]) else {
-        ctx.error("ERR Invalid command specified");
-        return;
-    };
-    if !spec.arity_ok(command.len()) {
-        ctx.error("ERR Invalid number of arguments specified for command");
-        return;
-    }
-    if !spec.keys.has_keys() {
-        ctx.error("ERR The command has no key arguments");
-        return;
-    }
-    let keys: Vec<&[u8]> = spec.keys.keys(command).collect();
-    let mut reply = ctx.reply();
-    reply.array(keys.len());
-    for key in keys {
-        reply.bulk(key);
-    }
 }

@@ -335,7 +335,8 @@ pub fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 fn too_long(ctx: &Ctx<'_>, len: u64) -> bool {
     len > ctx
         .node
-        .with_config(|config| config.proto_max_bulk_len.bytes())
+        .endpoint
+        .with_settings(|settings| settings.proto_max_bulk_len.bytes())
 }
 
 const ERR_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
@@ -345,7 +346,8 @@ pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let suffix = &args[2];
     let limit = ctx
         .node
-        .with_config(|config| config.proto_max_bulk_len.bytes());
+        .endpoint
+        .with_settings(|settings| settings.proto_max_bulk_len.bytes());
     let mut new_len = 0;
     let mut refused = false;
     let result = ctx.node.store.update(&args[1], ctx.now, &mut |current| {

@@ -1,14 +1,24 @@
 //! Which function runs each command. The metadata (arity, flags, keys, docs) is the shared
-//! command table in `cachering-commands`; this is the node's column of it, kept as an
-//! exhaustive `match` so a command added to the table without a handler does not compile.
+//! command table in `cachering-commands`; this is the node's column of it. Commands of the
+//! connection route are the server layer's; a test checks that every other command has a
+//! handler here.
 
 use bytes::Bytes;
 use cachering_commands::Cmd;
 
-use super::{connection, expire, keys, server, strings, transaction, Ctx, Flow};
+use super::{expire, keys, server, strings, Ctx, Flow};
 
 /// A handler: runs the command and writes one reply.
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Flow;
+
+/// A connection command that reached the node (the server layer answers these).
+fn connection_command(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    ctx.error(&format!(
+        "ERR {} is answered by the connection, not the node",
+        String::from_utf8_lossy(&args[0]).to_uppercase()
+    ));
+    Flow::Continue
+}
 
 /// The node's handler for `id`.
 pub fn handler(id: Cmd) -> Handler {
@@ -51,21 +61,30 @@ pub fn handler(id: Cmd) -> Handler {
         Cmd::ExpireTime => expire::expiretime,
         Cmd::PExpireTime => expire::pexpiretime,
         Cmd::Persist => expire::persist,
-        Cmd::Multi => transaction::multi,
-        Cmd::Exec => transaction::exec,
-        Cmd::Discard => transaction::discard,
-        Cmd::Ping => connection::ping,
-        Cmd::Echo => connection::echo,
-        Cmd::Quit => connection::quit,
-        Cmd::Reset => connection::reset,
-        Cmd::Select => connection::select,
-        Cmd::Auth => connection::auth,
-        Cmd::Hello => connection::hello,
-        Cmd::Client => connection::client,
-        Cmd::Info => server::info,
         Cmd::Config => server::config,
-        Cmd::Command => server::command,
-        Cmd::Time => server::time,
         Cmd::Shutdown => server::shutdown,
+        // The connection route: the server layer answers these before a request reaches the
+        // node (a test checks that every other command has a handler of its own).
+        _ => connection_command,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cachering_commands::{Route, COMMANDS};
+
+    use super::*;
+
+    #[test]
+    fn every_command_the_node_runs_has_a_handler() {
+        for spec in COMMANDS {
+            let has_own = !std::ptr::fn_addr_eq(handler(spec.id), connection_command as Handler);
+            assert_eq!(
+                has_own,
+                spec.route != Route::Connection,
+                "{}: only connection commands lack a handler",
+                spec.name
+            );
+        }
     }
 }

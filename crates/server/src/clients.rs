@@ -24,7 +24,6 @@ pub struct ClientInfo {
     pub connected_at: Instant,
     /// Milliseconds after `connected_at` of the last command.
     pub last_command_at_ms: AtomicU64,
-    /// Name of the last command.
     /// Position in the command table of the last command; `usize::MAX` before the first.
     pub last_command: AtomicUsize,
     /// CLIENT SETNAME.
@@ -72,7 +71,7 @@ impl ClientInfo {
 
     /// The name of the last command, or `NULL`.
     pub fn last_command_name(&self) -> &'static str {
-        crate::command::COMMANDS
+        cachering_commands::COMMANDS
             .get(self.last_command.load(Ordering::Relaxed))
             .map_or("NULL", |spec| spec.name)
     }
@@ -144,6 +143,11 @@ impl ClientRegistry {
         });
         self.clients.insert(id, Arc::clone(&info));
         info
+    }
+
+    /// Looks a client up by id.
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.clients.get(&id).map(|entry| Arc::clone(entry.value()))
     }
 
     /// Removes a closed connection.

@@ -1,0 +1,101 @@
+//! The commands a server answers about the connection itself (the command table's connection
+//! route), the same on a node and on the proxy: PING, ECHO, QUIT, RESET, SELECT, TIME and INFO
+//! (whose text the service writes) here; AUTH and HELLO ([`auth`]), CLIENT ([`client`]),
+//! COMMAND ([`introspection`]), MULTI/EXEC/DISCARD ([`transaction`]). Error texts are
+//! Redis's, word for word.
+
+pub mod auth;
+mod client;
+mod introspection;
+pub(crate) mod transaction;
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use cachering_commands::{Cmd, CommandSpec};
+use cachering_proto::{parse_i64, Protocol};
+
+use crate::dispatch::{errors, Exchange};
+use crate::service::{Flow, Service};
+
+/// Whether `arg` is `word`, ignoring ASCII case.
+pub(crate) fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// Runs a connection command whose checks passed.
+pub(crate) async fn run<S: Service>(
+    x: &mut Exchange<'_, S>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> Flow {
+    match spec.id {
+        Cmd::Ping => ping(x, args),
+        Cmd::Echo => x.reply().bulk(&args[1]),
+        Cmd::Quit => {
+            x.reply().ok();
+            return Flow::Close;
+        }
+        Cmd::Reset => reset(x),
+        Cmd::Select => match parse_i64(&args[1]) {
+            Some(0) => x.reply().ok(),
+            Some(_) => x.error("ERR DB index is out of range"),
+            None => x.error(errors::NOT_INTEGER),
+        },
+        Cmd::Time => {
+            let micros = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_micros() as u64);
+            let mut reply = x.reply();
+            reply.array(2);
+            reply.bulk((micros / 1_000_000).to_string().as_bytes());
+            reply.bulk((micros % 1_000_000).to_string().as_bytes());
+        }
+        Cmd::Auth => auth::auth(x, args),
+        Cmd::Hello => auth::hello(x, args),
+        Cmd::Client => return client::client(x, args),
+        Cmd::Command => introspection::command(x, args),
+        Cmd::Info => {
+            let sections: Vec<String> = args[1..]
+                .iter()
+                .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+                .collect();
+            let text = x.service.info(&sections);
+            x.reply().verbatim(text.as_bytes());
+        }
+        Cmd::Multi => transaction::multi(x),
+        Cmd::Discard => transaction::discard(x),
+        Cmd::Exec => return Box::pin(transaction::exec(x)).await,
+        _ => x.error(&format!(
+            "ERR {} is not a connection command",
+            spec.name.to_uppercase()
+        )),
+    }
+    Flow::Continue
+}
+
+/// PING [message]
+fn ping<S: Service>(x: &mut Exchange<'_, S>, args: &[Bytes]) {
+    if args.len() > 2 {
+        return x.wrong_arity("ping");
+    }
+    match args.get(1) {
+        Some(message) => x.reply().bulk(message),
+        None => x.reply().simple("PONG"),
+    }
+}
+
+/// RESET: back to a fresh connection's state.
+fn reset<S: Service>(x: &mut Exchange<'_, S>) {
+    let authenticated = x.endpoint.with_settings(|s| s.requirepass.is_none());
+    x.session.reset(authenticated);
+    x.client.multi.store(-1, Ordering::Relaxed);
+    x.client.resp.store(2, Ordering::Relaxed);
+    x.client
+        .name
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clear();
+    debug_assert_eq!(x.session.protocol, Protocol::Resp2);
+    x.reply().simple("RESET");
+}

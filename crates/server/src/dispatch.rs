@@ -1,0 +1,183 @@
+//! The path of every request: looked up in the command table, checked (known, authenticated,
+//! valid arity, queued inside MULTI), then answered by the server layer itself (connection
+//! commands) or handed to the service in runs of consecutive requests.
+//!
+//! This is the same for the node and the proxy, so they cannot answer bad input differently.
+
+use std::time::Instant;
+
+use bytes::BytesMut;
+use cachering_commands::{unknown_command_error, wrong_arity_error, Cmd, CommandSpec, Flag, Route};
+use cachering_proto::ReplyWriter;
+
+use crate::clients::ClientInfo;
+use crate::endpoint::Endpoint;
+use crate::service::{Ctx, Flow, Request, Service};
+use crate::session::Session;
+
+/// Redis's error texts the server layer writes.
+pub(crate) mod errors {
+    pub const SYNTAX: &str = "ERR syntax error";
+    pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+    pub const NOAUTH: &str = "NOAUTH Authentication required.";
+    pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
+}
+
+/// One connection's view while it runs requests.
+pub struct Exchange<'a, S: Service> {
+    /// The service behind the server.
+    pub service: &'a S,
+    /// The server's shared state.
+    pub endpoint: &'a Endpoint,
+    /// This client.
+    pub client: &'a ClientInfo,
+    /// Its protocol state.
+    pub session: &'a mut Session,
+    /// The service's per-connection state.
+    pub local: &'a mut S::Local,
+    /// Where replies go.
+    pub out: &'a mut BytesMut,
+    /// `client-output-buffer-limit`.
+    pub output_limit: usize,
+}
+
+impl<S: Service> Exchange<'_, S> {
+    /// A writer for the next reply.
+    pub(crate) fn reply(&mut self) -> ReplyWriter<'_> {
+        ReplyWriter::new(self.out, self.session.protocol)
+    }
+
+    /// Replies with an error and counts it.
+    pub(crate) fn error(&mut self, text: &str) {
+        self.endpoint
+            .stats
+            .error_replies
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.service.observe_error(text);
+        self.reply().error(text);
+    }
+
+    /// Replies with Redis's arity error for `name`.
+    pub(crate) fn wrong_arity(&mut self, name: &str) {
+        self.error(&wrong_arity_error(name));
+    }
+
+    /// Replies with an error and, inside MULTI, dooms the transaction.
+    fn refuse(&mut self, text: &str) {
+        if self.session.queued.is_some() {
+            self.session.transaction_failed = true;
+        }
+        self.error(text);
+    }
+
+    fn ctx(&mut self) -> Ctx<'_, S::Local> {
+        Ctx {
+            endpoint: self.endpoint,
+            client: self.client,
+            session: self.session,
+            local: self.local,
+            out: self.out,
+            output_limit: self.output_limit,
+        }
+    }
+}
+
+/// Whether the server layer answers `spec` itself: the command table's connection route
+/// (INFO included, whose text the service writes).
+pub(crate) fn answered_here(spec: &CommandSpec) -> bool {
+    spec.route == Route::Connection
+}
+
+/// Commands that run at once inside MULTI instead of being queued.
+fn runs_inside_multi(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.id,
+        Cmd::Exec | Cmd::Discard | Cmd::Multi | Cmd::Quit | Cmd::Reset
+    )
+}
+
+/// Whether `request` goes to the service as it is: known, allowed, outside MULTI, and not one
+/// the server layer answers.
+fn for_service(session: &Session, request: &Request) -> bool {
+    let Some(spec) = request.known() else {
+        return false;
+    };
+    (session.authenticated || spec.has(Flag::NoAuth))
+        && spec.arity_ok(request.args.len())
+        && session.queued.is_none()
+        && !answered_here(spec)
+}
+
+/// Runs `requests` in order, appending one reply per request; stops early on [`Flow::Close`]
+/// or once the pending replies pass the output buffer limit (the connection then closes).
+pub async fn run_batch<S: Service>(x: &mut Exchange<'_, S>, requests: &[Request]) -> Flow {
+    let mut i = 0;
+    while i < requests.len() {
+        if x.out.len() > x.output_limit {
+            return Flow::Close;
+        }
+        let mut end = i;
+        while end < requests.len() && for_service(x.session, &requests[end]) {
+            end += 1;
+        }
+        if end > i {
+            let run = &requests[i..end];
+            x.session.processed += run.len() as u64;
+            x.client.last_command.store(
+                run[run.len() - 1].spec().index(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            let service = x.service;
+            if service.run(&mut x.ctx(), run).await == Flow::Close {
+                return Flow::Close;
+            }
+            i = end;
+            continue;
+        }
+        if answer(x, &requests[i]).await == Flow::Close {
+            return Flow::Close;
+        }
+        i += 1;
+    }
+    Flow::Continue
+}
+
+/// A request that is not the service's to run as it is: refused, queued, or a connection
+/// command.
+async fn answer<S: Service>(x: &mut Exchange<'_, S>, request: &Request) -> Flow {
+    let Some(spec) = request.known() else {
+        x.refuse(&unknown_command_error(&request.args));
+        return Flow::Continue;
+    };
+    if !x.session.authenticated && !spec.has(Flag::NoAuth) {
+        x.refuse(errors::NOAUTH);
+        return Flow::Continue;
+    }
+    if !spec.arity_ok(request.args.len()) {
+        x.refuse(&wrong_arity_error(spec.name));
+        return Flow::Continue;
+    }
+    if x.session.queued.is_some() && !runs_inside_multi(spec) {
+        if spec.has(Flag::NoMulti) {
+            x.refuse(errors::NOT_IN_MULTI);
+        } else {
+            crate::commands::transaction::queue(x, request);
+        }
+        return Flow::Continue;
+    }
+    x.session.processed += 1;
+    x.client
+        .last_command
+        .store(spec.index(), std::sync::atomic::Ordering::Relaxed);
+    if !answered_here(spec) {
+        // Only reachable for a service command inside EXEC: run it alone.
+        let service = x.service;
+        return service
+            .run(&mut x.ctx(), std::slice::from_ref(request))
+            .await;
+    }
+    let started = x.service.timing().then(Instant::now);
+    let flow = crate::commands::run(x, spec, &request.args).await;
+    x.service.observe(spec, started.map(|s| s.elapsed()));
+    flow
+}

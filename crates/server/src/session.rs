@@ -1,0 +1,45 @@
+//! A connection's protocol state: RESP version, authentication, and the MULTI queue.
+
+use cachering_proto::Protocol;
+
+use crate::service::Request;
+
+/// Per-connection protocol state that connection-level commands read and change.
+#[derive(Debug, Default)]
+pub struct Session {
+    /// RESP2 until `HELLO 3`.
+    pub protocol: Protocol,
+    /// False until AUTH succeeds when the server has a password.
+    pub authenticated: bool,
+    /// Commands queued since MULTI; `None` outside a transaction.
+    pub(crate) queued: Option<Vec<Request>>,
+    /// Bytes held by the queued commands, bounded by the query buffer limit.
+    pub(crate) queued_bytes: usize,
+    /// A queued command was refused: EXEC must abort.
+    pub(crate) transaction_failed: bool,
+    /// Commands run since the connection last added them to the server's counter (once per
+    /// batch rather than a shared counter per command).
+    pub(crate) processed: u64,
+}
+
+impl Session {
+    /// A fresh session: authenticated unless the server has a password.
+    pub fn new(authenticated: bool) -> Self {
+        Self {
+            authenticated,
+            ..Self::default()
+        }
+    }
+
+    /// Whether a MULTI is open.
+    pub fn in_transaction(&self) -> bool {
+        self.queued.is_some()
+    }
+
+    /// Back to a fresh connection's state (RESET).
+    pub(crate) fn reset(&mut self, authenticated: bool) {
+        let processed = self.processed;
+        *self = Self::new(authenticated);
+        self.processed = processed;
+    }
+}
