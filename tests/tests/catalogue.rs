@@ -1,6 +1,9 @@
 //! The bad-input catalogue: every case runs against a node and against the proxy (over three
-//! nodes). Each asserts the reply or the disconnect, that another client is served meanwhile,
-//! and that the process's memory stays bounded.
+//! nodes), so the two binaries, which share one server layer, are held to one standard. Each
+//! asserts the reply or the disconnect, that another client is served meanwhile, and that the
+//! process's memory stays bounded. A case may add flags for the nodes (`[node: ...]`: the node
+//! target itself, or the proxy's nodes) and for the front (`[front: ...]`: the node target, or
+//! the proxy).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -25,16 +28,17 @@ const LIMITS: &[&str] = &[
 ];
 
 impl Target {
-    fn node(extra: &[&str]) -> Self {
+    fn node(node_flags: &[&str], front_flags: &[&str]) -> Self {
         let mut flags = LIMITS.to_vec();
-        flags.extend_from_slice(extra);
+        flags.extend_from_slice(node_flags);
+        flags.extend_from_slice(front_flags);
         Target::Node(NodeProcess::start(&flags))
     }
 
-    fn proxy(extra: &[&str]) -> Self {
+    fn proxy(node_flags: &[&str], front_flags: &[&str]) -> Self {
         let mut flags = LIMITS.to_vec();
-        flags.extend_from_slice(extra);
-        Target::Proxy(ProxyProcess::start(&[], &flags))
+        flags.extend_from_slice(front_flags);
+        Target::Proxy(ProxyProcess::start(node_flags, &flags))
     }
 
     fn addr(&self) -> SocketAddr {
@@ -85,16 +89,36 @@ fn refused_and_closed(t: &Target, input: &[u8], error: &str) {
     assert!(client.is_closed(), "connection should close after: {error}");
 }
 
+/// Connects until the target accepts (a just-closed client frees its slot a moment later).
+fn accepted_client(t: &Target) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut client = t.client();
+        client.send_raw(&encode(&[b"PING"]));
+        match client.read_reply().as_deref() {
+            Some("+PONG\r\n") => return client,
+            other => assert!(Instant::now() < deadline, "still refused: {other:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Each case is one function over a target; `catalogue!` runs it against a node and a proxy.
 macro_rules! catalogue {
-    ($($name:ident => $body:expr;)*) => {
+    ($($name:ident $([node: $($node_flag:literal),*])? $([front: $($front_flag:literal),*])? => $body:expr;)*) => {
         mod node {
             use super::*;
-            $(#[test] fn $name() { let target = Target::node(&[]); ($body)(&target); })*
+            $(#[test] fn $name() {
+                let target = Target::node(&[$($($node_flag),*)?], &[$($($front_flag),*)?]);
+                ($body)(&target);
+            })*
         }
         mod proxy {
             use super::*;
-            $(#[test] fn $name() { let target = Target::proxy(&[]); ($body)(&target); })*
+            $(#[test] fn $name() {
+                let target = Target::proxy(&[$($($node_flag),*)?], &[$($($front_flag),*)?]);
+                ($body)(&target);
+            })*
         }
     };
 }
@@ -266,6 +290,141 @@ catalogue! {
             assert_eq!(c.call(&[command]), format!("-ERR wrong number of arguments for '{}' command\r\n", command.to_lowercase()));
         }
     });
+    huge_bulk_count_string => |t: &Target| t.check(16 * MB, |t| {
+        let mut header = b"*1\r\n$".to_vec();
+        header.extend(vec![b'9'; 70 * 1024]);
+        refused_and_closed(t, &header, "ERR Protocol error: too big bulk count string");
+    });
+    binary_junk_on_one_line_is_an_unknown_command => |t: &Target| t.check(16 * MB, |t| {
+        let mut c = t.client();
+        c.send_raw(b"\x01\x02\xff\xfe junk\r\n");
+        let reply = c.read_reply().unwrap();
+        assert!(reply.starts_with("-ERR unknown command"), "{reply}");
+        assert_eq!(c.call(&["PING"]), "+PONG\r\n");
+    });
+    a_large_request_in_small_pieces => |t: &Target| t.check(32 * MB, |t| {
+        let mut args: Vec<Vec<u8>> = vec![b"MSET".to_vec()];
+        for i in 0..1000 {
+            args.push(format!("piece:{i}").into_bytes());
+            args.push(vec![b'v'; 2048]);
+        }
+        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let request = encode(&refs);
+        let mut c = t.client();
+        for piece in request.chunks(16 * 1024) {
+            c.send_raw(piece);
+        }
+        assert_eq!(c.read_reply().unwrap(), "+OK\r\n");
+        assert_eq!(c.call(&["EXISTS", "piece:0", "piece:500", "piece:999"]), ":3\r\n");
+    });
+    maxclients_holds_under_a_burst_of_connects [front: "--maxclients", "5"] => |t: &Target| t.check(32 * MB, |t| {
+        // Forty clients connect at the same instant and hold on: at most five are served,
+        // every other one gets Redis's refusal.
+        let addr = t.addr();
+        let start = std::sync::Arc::new(std::sync::Barrier::new(40));
+        let done = std::sync::Arc::new(std::sync::Barrier::new(41));
+        let threads: Vec<_> = (0..40)
+            .map(|_| {
+                let (start, done) = (start.clone(), done.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    let reply = Client::try_connect(addr).ok().and_then(|mut c| {
+                        c.send_raw(&encode(&[b"PING"]));
+                        let reply = c.read_reply();
+                        done.wait();
+                        reply
+                    });
+                    if reply.is_none() {
+                        done.wait();
+                    }
+                    reply.unwrap_or_default()
+                })
+            })
+            .collect();
+        done.wait();
+        let replies: Vec<String> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let served = replies.iter().filter(|r| *r == "+PONG\r\n").count();
+        let refused = replies.iter().filter(|r| *r == "-ERR max number of clients reached\r\n").count();
+        assert!((1..=5).contains(&served), "{served} served: {replies:?}");
+        assert_eq!(served + refused, 40, "{replies:?}");
+        let info = accepted_client(t).call(&["INFO", "stats"]);
+        assert!(!info.contains("rejected_connections:0\r\n"), "{info}");
+    });
+    idle_clients_are_closed [front: "--timeout", "1"] => |t: &Target| t.check(16 * MB, |t| {
+        let mut idle = t.client();
+        assert_eq!(idle.call(&["PING"]), "+PONG\r\n");
+        let started = Instant::now();
+        assert!(idle.is_closed(), "an idle client should be closed");
+        assert!(started.elapsed() >= Duration::from_millis(900));
+    });
+    a_value_over_maxmemory_is_refused_with_oom [node: "--maxmemory", "1mb"] => |t: &Target| t.check(16 * MB, |t| {
+        let mut c = t.client();
+        assert_eq!(
+            c.call(&["SET", "big", &"x".repeat(1_500_000)]),
+            "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+        );
+        assert_eq!(c.call(&["EXISTS", "big"]), ":0\r\n");
+        assert_eq!(c.call(&["SET", "small", "v"]), "+OK\r\n");
+        // A refused write leaves the key's current value in place, on every replica.
+        assert_eq!(c.call(&["SET", "small", &"x".repeat(1_500_000)]).chars().next(), Some('-'));
+        assert_eq!(c.call(&["GET", "small"]), bulk("v"));
+        assert_eq!(c.call(&["EXPIRE", "small", "soon"]), "-ERR value is not an integer or out of range\r\n");
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(c.call(&["GET", "small"]), bulk("v"));
+    });
+    the_multi_queue_is_bounded => |t: &Target| t.check(16 * MB, |t| {
+        // The query buffer limit (4 MB here) bounds what a transaction may queue.
+        let mut c = t.client();
+        assert_eq!(c.call(&["MULTI"]), "+OK\r\n");
+        let value = "x".repeat(100 * 1024);
+        let mut queued = 0;
+        loop {
+            let reply = c.call(&["SET", "k", &value]);
+            if reply.starts_with("-ERR MULTI queue exceeds client-query-buffer-limit") {
+                break;
+            }
+            assert_eq!(reply, "+QUEUED\r\n");
+            queued += 1;
+            assert!(queued < 60, "a queue past the query buffer limit must be refused");
+        }
+        assert_eq!(c.call(&["EXEC"]), "-EXECABORT Transaction discarded because of previous errors.\r\n");
+        assert_eq!(c.call(&["EXISTS", "k"]), ":0\r\n");
+    });
+    connection_commands_answer_alike => |t: &Target| t.check(16 * MB, |t| {
+        let mut c = t.client();
+        assert_eq!(c.call(&["PING", "a", "b"]), "-ERR wrong number of arguments for 'ping' command\r\n");
+        assert_eq!(c.call(&["PING", "hi"]), bulk("hi"));
+        assert_eq!(c.call(&["ECHO", "hi"]), bulk("hi"));
+        assert_eq!(c.call(&["AUTH", "a", "b", "c"]), "-ERR syntax error\r\n");
+        assert!(c.call(&["AUTH", "x"]).starts_with("-ERR AUTH <password> called without any password configured"));
+        // A HELLO with a bad name changes nothing, the protocol included.
+        assert_eq!(
+            c.call(&["HELLO", "3", "SETNAME", "bad name"]),
+            "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+        );
+        assert!(c.call(&["CLIENT", "INFO"]).contains(" resp=2 "), "HELLO with a bad name switched the protocol");
+        assert!(c.call(&["CLIENT", "HELP"]).starts_with('*'));
+        assert_eq!(c.call(&["CLIENT", "SETNAME", "catalogue"]), "+OK\r\n");
+        assert_eq!(c.call(&["CLIENT", "GETNAME"]), bulk("catalogue"));
+        assert_eq!(c.call(&["CLIENT", "NO-EVICT", "on"]), "+OK\r\n");
+        let id = c.call(&["CLIENT", "ID"]);
+        let id = id.trim_start_matches(':').trim_end();
+        let mine = c.call(&["CLIENT", "LIST", "ID", id]);
+        assert_eq!(mine.matches("id=").count(), 1, "{mine}");
+        assert!(mine.contains("name=catalogue"), "{mine}");
+        assert_eq!(c.call(&["CLIENT", "LIST", "TYPE", "pubsub"]), "$0\r\n\r\n");
+        let mut other = t.client();
+        let other_id = other.call(&["CLIENT", "ID"]);
+        let other_id = other_id.trim_start_matches(':').trim_end();
+        assert_eq!(c.call(&["CLIENT", "KILL", "ID", other_id]), ":1\r\n");
+        assert!(other.is_closed(), "CLIENT KILL should close the other connection");
+        assert_eq!(c.call(&["CLIENT", "BOGUS"]), "-ERR unknown subcommand 'BOGUS'. Try CLIENT HELP.\r\n");
+        assert_eq!(c.call(&["SELECT", "0"]), "+OK\r\n");
+        assert!(c.call(&["TIME"]).starts_with("*2\r\n"));
+        assert!(c.call(&["COMMAND", "COUNT"]).starts_with(':'));
+        assert_eq!(c.call(&["RESET"]), "+RESET\r\n");
+        assert_eq!(c.call(&["CLIENT", "GETNAME"]), "$-1\r\n");
+    });
 }
 
 /// Authentication cases: a node and a proxy that require a password (the proxy also
@@ -275,7 +434,7 @@ mod auth {
 
     fn targets() -> Vec<Target> {
         vec![
-            Target::node(&["--requirepass", "s3cret"]),
+            Target::node(&[], &["--requirepass", "s3cret"]),
             Target::Proxy(ProxyProcess::start(
                 &["--requirepass", "nodepw"],
                 &["--requirepass", "s3cret", "--node-password", "nodepw"],
@@ -330,6 +489,29 @@ mod auth {
             assert_eq!(c.call(&["AUTH", "s3cret"]), "+OK\r\n");
             assert_eq!(c.call(&["SET", "k", "v"]), "+OK\r\n");
             assert_eq!(c.call(&["GET", "k"]), bulk("v"));
+        }
+    }
+
+    #[test]
+    fn reset_drops_authentication_and_hello_authenticates() {
+        for t in targets() {
+            let mut c = t.client();
+            assert!(c
+                .call(&["HELLO", "2"])
+                .starts_with("-NOAUTH HELLO must be called with the client already authenticated"));
+            assert_eq!(c.call(&["AUTH", "s3cret"]), "+OK\r\n");
+            assert_eq!(c.call(&["SET", "k", "v"]), "+OK\r\n");
+            assert_eq!(c.call(&["RESET"]), "+RESET\r\n");
+            assert_eq!(
+                c.call(&["GET", "k"]),
+                "-NOAUTH Authentication required.\r\n"
+            );
+            let mut h = t.client();
+            h.set_resp3(true);
+            assert!(h
+                .call(&["HELLO", "3", "AUTH", "default", "s3cret"])
+                .starts_with("%7\r\n"));
+            assert_eq!(h.call(&["GET", "k"]), bulk("v"));
         }
     }
 

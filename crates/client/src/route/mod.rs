@@ -130,10 +130,16 @@ impl ReadKind {
 
 /// One write of one key, as its replicas answer it.
 ///
-/// A replica the write was sent to stays *pending* until its answer is recorded. If the
-/// caller stops waiting (drops the future) first, every pending replica gets a repair hint
-/// when the tally is dropped: it may or may not have applied the write, and without the hint
-/// it could later serve the value the write replaced.
+/// - A replica that failed (timeout, connection error) may or may not have applied the write:
+///   it gets a repair hint at once.
+/// - A replica that refused it with an error reply (OOM, a wrong argument) did not apply it.
+///   If another replica did, the refusing one now holds an older value and gets a hint; if
+///   every replica refused, nothing changed anywhere and no replica is hinted (a refused write
+///   must not cost the key its current value).
+/// - A replica the write was sent to stays *pending* until its answer is recorded. If the
+///   caller stops waiting (drops the future) first, every pending replica gets a hint when the
+///   tally is dropped: it may or may not have applied the write, and without the hint it could
+///   later serve the value the write replaced.
 pub(crate) struct WriteTally<'k> {
     key: &'k [u8],
     replicas: usize,
@@ -141,6 +147,7 @@ pub(crate) struct WriteTally<'k> {
     first_reply: Option<Reply>,
     last_error: Option<Error>,
     pending: SmallVec<[Arc<Node>; 4]>,
+    refused: SmallVec<[Arc<Node>; 4]>,
 }
 
 impl<'k> WriteTally<'k> {
@@ -153,6 +160,7 @@ impl<'k> WriteTally<'k> {
             first_reply: None,
             last_error: None,
             pending: SmallVec::new(),
+            refused: SmallVec::new(),
         }
     }
 
@@ -173,8 +181,7 @@ impl<'k> WriteTally<'k> {
         }
     }
 
-    /// Counts one replica's answer. A replica that failed or refused the write may hold the
-    /// old value, so it gets a hint.
+    /// Counts one replica's answer (see the type's docs for who gets a hint).
     pub fn record(&mut self, node: &Arc<Node>, result: Result<Reply>) {
         if let Some(position) = self.pending.iter().position(|n| Arc::ptr_eq(n, node)) {
             self.pending.swap_remove(position);
@@ -184,6 +191,10 @@ impl<'k> WriteTally<'k> {
                 self.acknowledged += 1;
                 self.first_reply.get_or_insert(reply);
             }
+            Err(error) if error.is_server_error() => {
+                self.refused.push(Arc::clone(node));
+                self.last_error = Some(error);
+            }
             Err(error) => {
                 node.add_hint(self.key);
                 self.last_error = Some(error);
@@ -191,8 +202,19 @@ impl<'k> WriteTally<'k> {
         }
     }
 
+    /// Hints the replicas that refused the write, if another one applied it.
+    fn settle_refusals(&mut self) {
+        let applied = self.acknowledged > 0;
+        for node in self.refused.drain(..) {
+            if applied {
+                node.add_hint(self.key);
+            }
+        }
+    }
+
     /// The write's result by the write rule.
     pub fn outcome(mut self, rule: crate::WriteRule) -> Result<Reply> {
+        self.settle_refusals();
         let required = rule.required(self.replicas);
         let acknowledged = self.acknowledged;
         if acknowledged >= required {
@@ -217,6 +239,7 @@ impl<'k> WriteTally<'k> {
 
 impl Drop for WriteTally<'_> {
     fn drop(&mut self) {
+        self.settle_refusals();
         for node in self.pending.drain(..) {
             node.add_hint(self.key);
         }
