@@ -5,13 +5,20 @@
 //! stale value served after a node comes back: while a node is away the client remembers which
 //! keys it missed and invalidates them on it before it serves reads again.
 //!
-//! ```no_run
-//! # #[tokio::main]
-//! # async fn main() -> cachering_client::Result<()> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let mut addrs = Vec::new();
+//! # let mut nodes = Vec::new();
+//! # for _ in 0..3 {
+//! #     let node = cachering_node::start(cachering_node::NodeConfig::ephemeral()).await?;
+//! #     addrs.push(node.local_addr().to_string());
+//! #     nodes.push(node);
+//! # }
 //! use cachering_client::ClientBuilder;
 //!
 //! let client = ClientBuilder::new()
-//!     .nodes(["127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"])
+//!     .nodes(addrs) // ["10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"]
 //!     .with_replicas(2)
 //!     .build()?;
 //! client.set("greeting", "hello").await?;

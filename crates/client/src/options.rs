@@ -69,6 +69,18 @@ impl NodeSpec {
     }
 
     /// Parses `host:port`, `name=host:port` or either with `*weight` appended.
+    ///
+    /// ```
+    /// use cachering_client::NodeSpec;
+    ///
+    /// let spec = NodeSpec::parse("cache-1=10.0.0.1:6379*2")?;
+    /// assert_eq!((spec.name.as_str(), spec.addr.as_str(), spec.weight), ("cache-1", "10.0.0.1:6379", 2.0));
+    /// # Ok::<(), cachering_client::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`] when the address has no port or the weight is not a number.
     pub fn parse(text: &str) -> Result<Self> {
         let (rest, weight) = match text.rsplit_once('*') {
             Some((rest, weight)) => (
@@ -277,8 +289,16 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client. Connections open on first use, so nodes need not be up yet. Must be
-    /// called inside a tokio runtime (the client runs a background repair task).
+    /// Builds the client. Connections open on first use, so nodes need not be up yet.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`] with no nodes, zero replicas or zero connections per node, or a
+    /// node name given twice.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime: the client runs a background repair task.
     pub fn build(self) -> Result<crate::Client> {
         if self.nodes.is_empty() {
             return Err(Error::new(ErrorKind::Config, "no nodes"));
