@@ -99,6 +99,19 @@ table! {
     IncrByFloat = "incrbyfloat", 3, [Write, DenyOom, Fast], keys(1, 1, 1), String, Mutation, Unknown,
         "2.6.0", "O(1)",
         "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.";
+    // versions (cachering's own: how the client orders writes across processes)
+    VSet = "vset", -4, [Write, DenyOom], keys(1, 1, 1), Generic, Write, Unknown,
+        "cachering 0.1.0", "O(1)",
+        "Sets a key to a value at a version, only if that version is newer than the key's: replicas written in any order converge.";
+    VDel = "vdel", 3, [Write, Fast], keys(1, 1, 1), Generic, Write, Unknown,
+        "cachering 0.1.0", "O(1)",
+        "Deletes a key at a version, only if that version is newer than the key's; the delete is remembered for tombstone-ttl seconds.";
+    VGet = "vget", 2, [ReadOnly, Fast], keys(1, 1, 1), Generic, Read, Unknown,
+        "cachering 0.1.0", "O(1)",
+        "Returns a key's value, its version (0 if the node knows no write of it) and its time to live in milliseconds.";
+    VVer = "vver", 2, [ReadOnly, Fast], keys(1, 1, 1), Generic, Read, Unknown,
+        "cachering 0.1.0", "O(1)",
+        "Returns the version of a key's last write (0 if the node knows none), deletes included.";
     // keys
     Del = "del", -2, [Write], keys(1, -1, 1), Generic, MultiKey(Access::Write, Merge::Count), Unknown,
         "1.0.0", "O(N) where N is the number of keys that will be removed.",

@@ -37,6 +37,9 @@ pub struct NodeConfig {
     pub maxmemory: ByteSize,
     /// Storage engine. Default: `quick`.
     pub store: StoreKind,
+    /// Seconds a deleted key is remembered (a tombstone), so that an older write arriving late
+    /// cannot bring it back; 0 remembers nothing. Default: 60.
+    pub tombstone_ttl: u64,
     /// Log filter (`error`, `warn`, `info`, `debug`, `trace`, or a tracing filter). Default: `info`.
     pub log_level: String,
     /// Address of the Prometheus `/metrics` endpoint; none serves no metrics. Default: none
@@ -53,6 +56,7 @@ impl Default for NodeConfig {
             listener: ListenerConfig::default(),
             maxmemory: ByteSize(DEFAULT_MAXMEMORY),
             store: StoreKind::Quick,
+            tombstone_ttl: crate::versions::DEFAULT_TOMBSTONE_TTL_SECS,
             log_level: "info".to_string(),
             metrics_addr: None,
             threads: 0,
@@ -152,6 +156,9 @@ pub struct NodeArgs {
     /// Storage engine: quick (compact, the default) or moka [default: quick]
     #[arg(long, value_name = "ENGINE")]
     pub store: Option<StoreKind>,
+    /// Seconds a deleted key is remembered, so a late older write cannot revive it; 0 none [default: 60]
+    #[arg(long, value_name = "SECONDS")]
+    pub tombstone_ttl: Option<u64>,
     /// Log level or tracing filter [default: info]
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -176,6 +183,9 @@ impl NodeArgs {
         }
         if let Some(store) = self.store {
             config.store = store;
+        }
+        if let Some(secs) = self.tombstone_ttl {
+            config.tombstone_ttl = secs;
         }
         if let Some(level) = &self.log_level {
             config.log_level = level.clone();

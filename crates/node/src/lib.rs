@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod versions;
 
 pub use command::NodeService;
 pub use config::{ByteSize, NodeArgs, NodeConfig};

@@ -41,6 +41,8 @@ pub struct NodeState {
     pub endpoint: Arc<Endpoint>,
     /// Key-space counters.
     pub stats: Stats,
+    /// The node's clock and tombstone lifetime.
+    pub versions: crate::versions::Versions,
     /// Metric handles.
     pub metrics: crate::metrics::NodeMetrics,
     /// Whether commands are timed (metrics are being exported).
@@ -59,6 +61,7 @@ impl NodeState {
         Self {
             metrics: crate::metrics::NodeMetrics::new(name),
             timing: config.metrics_addr.is_some(),
+            versions: crate::versions::Versions::new(config.tombstone_ttl),
             store,
             config: RwLock::new(config),
             endpoint,

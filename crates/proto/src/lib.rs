@@ -1,8 +1,8 @@
 //! The Redis wire protocol as cachering speaks it.
 //!
-//! This crate owns two things and nothing else: turning untrusted request bytes into argument
-//! vectors ([`RequestDecoder`]) and turning replies into RESP2 or RESP3 bytes ([`ReplyWriter`]).
-//! It knows no command and no store.
+//! This crate owns what crosses the wire: turning untrusted request bytes into argument vectors
+//! ([`RequestDecoder`]), turning replies into RESP2 or RESP3 bytes ([`ReplyWriter`]), and the
+//! format of the versions that order writes ([`version`]). It knows no command and no store.
 //!
 //! Requests never go through `redis-protocol`'s decoder: that decoder recurses on nested arrays
 //! (about 28 KB of `*1\r\n*1\r\n…` overflow the stack), has no bound on declared lengths and
@@ -13,6 +13,7 @@
 mod decoder;
 mod inline;
 mod reply;
+pub mod version;
 
 pub use decoder::{parse_i64, DecodeError, Limits, RequestDecoder};
 pub use reply::{format_double, Protocol, ReplyWriter};

@@ -72,7 +72,7 @@ fn expire_generic(
     };
     let now = ctx.now;
     let mut applied = false;
-    let _ = ctx.node.store.update(&args[1], now, &mut |current| {
+    let _ = ctx.node.write(&args[1], now, &mut |current| {
         applied = false;
         let Some(current) = current else {
             return Change::Keep;
@@ -90,7 +90,7 @@ fn expire_generic(
         if deadline <= now as i64 {
             Change::Remove
         } else {
-            Change::Expire(deadline as u64)
+            Change::expire(deadline as u64)
         }
     });
     ctx.reply().int(i64::from(applied));
@@ -161,21 +161,16 @@ pub fn pexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 pub fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let now = ctx.now;
     let mut removed = false;
-    let _ = ctx
-        .node
-        .store
-        .update(&args[1], now, &mut |current| match current {
-            Some(value)
-                if value.deadline() != NO_DEADLINE && !is_expired(value.deadline(), now) =>
-            {
-                removed = true;
-                Change::Expire(NO_DEADLINE)
-            }
-            _ => {
-                removed = false;
-                Change::Keep
-            }
-        });
+    let _ = ctx.node.write(&args[1], now, &mut |current| match current {
+        Some(value) if value.deadline() != NO_DEADLINE && !is_expired(value.deadline(), now) => {
+            removed = true;
+            Change::expire(NO_DEADLINE)
+        }
+        _ => {
+            removed = false;
+            Change::Keep
+        }
+    });
     ctx.reply().int(i64::from(removed));
     Flow::Continue
 }

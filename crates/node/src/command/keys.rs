@@ -13,7 +13,7 @@ const DEFAULT_SCAN_COUNT: usize = 10;
 pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let removed = args[1..]
         .iter()
-        .filter(|key| ctx.node.store.remove(key, ctx.now))
+        .filter(|key| ctx.node.remove(key, ctx.now))
         .count();
     ctx.reply().int(removed as i64);
     Flow::Continue

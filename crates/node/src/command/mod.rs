@@ -12,6 +12,7 @@ mod keys;
 mod server;
 mod strings;
 mod table;
+mod versioned;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

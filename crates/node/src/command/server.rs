@@ -35,6 +35,10 @@ fn config_values(ctx: &Ctx<'_>) -> Vec<(&'static str, String)> {
         ("maxmemory", ctx.node.store.stats().limit_bytes.to_string()),
         ("maxmemory-policy", "allkeys-lru".to_string()),
         ("store", config.store.name().to_string()),
+        (
+            "tombstone-ttl",
+            (ctx.node.versions.tombstone_ttl_ms() / 1000).to_string(),
+        ),
         ("maxclients", listener.maxclients.to_string()),
         (
             "requirepass",
@@ -83,6 +87,11 @@ fn config_set_one(ctx: &Ctx<'_>, name: &str, value: &[u8]) -> Result<(), String>
             let bytes = parse_size(value)?;
             node.store.set_limit(bytes).map_err(|e| e.to_string())?;
             node.update_config(|c| c.maxmemory = ByteSize(bytes));
+        }
+        "tombstone-ttl" => {
+            let secs = parse_count(value)?;
+            node.versions.set_tombstone_ttl_secs(secs);
+            node.update_config(|c| c.tombstone_ttl = secs);
         }
         "maxclients" => {
             let n = parse_count(value)?;
@@ -144,6 +153,7 @@ fn config_set_one(ctx: &Ctx<'_>, name: &str, value: &[u8]) -> Result<(), String>
 
 const SETTABLE: &[&str] = &[
     "maxmemory",
+    "tombstone-ttl",
     "maxclients",
     "requirepass",
     "timeout",

@@ -58,7 +58,7 @@ fn is_expiry_option(arg: &[u8]) -> bool {
 /// Reads an `EX|PX|EXAT|PXAT <time>` pair at `args[at]` into a deadline. `None` means an error
 /// was replied: a syntax error when the option is not one, is not `allowed` there (a second
 /// expiry, or one after KEEPTTL/PERSIST) or lacks its value; Redis's errors for a bad time.
-fn expiry_option(
+pub(super) fn expiry_option(
     ctx: &mut Ctx<'_>,
     args: &[Bytes],
     at: usize,
@@ -99,8 +99,7 @@ pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     if args.len() == 3 {
         match ctx
             .node
-            .store
-            .set(&args[1], Value::new(&args[2], NO_DEADLINE))
+            .set(&args[1], Value::new(&args[2], NO_DEADLINE), ctx.now)
         {
             Ok(()) => ctx.reply().ok(),
             Err(e) => ctx.store_error(&e),
@@ -133,7 +132,7 @@ pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let new = Value::new(&args[2], deadline.unwrap_or(NO_DEADLINE));
     let mut old = None;
     let mut applied = false;
-    let result = ctx.node.store.update(&args[1], now, &mut |current| {
+    let result = ctx.node.write(&args[1], now, &mut |current| {
         old = current.cloned();
         applied = !(nx && current.is_some() || xx && current.is_none());
         if !applied {
@@ -169,7 +168,7 @@ fn set_if_absent(
     new: &Value,
 ) -> Result<bool, crate::store::StoreError> {
     let mut applied = false;
-    ctx.node.store.update(key, ctx.now, &mut |current| {
+    ctx.node.write(key, ctx.now, &mut |current| {
         applied = current.is_none();
         if applied {
             Change::Put(new.clone())
@@ -197,7 +196,10 @@ fn set_with_ttl(ctx: &mut Ctx<'_>, args: &[Bytes], option: &str, command: &str) 
             return Flow::Continue;
         }
     };
-    match ctx.node.store.set(&args[1], Value::new(&args[3], deadline)) {
+    match ctx
+        .node
+        .set(&args[1], Value::new(&args[3], deadline), ctx.now)
+    {
         Ok(()) => ctx.reply().ok(),
         Err(e) => ctx.store_error(&e),
     }
@@ -218,7 +220,7 @@ pub fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 pub fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let new = Value::new(&args[2], NO_DEADLINE);
     let mut old = None;
-    match ctx.node.store.update(&args[1], ctx.now, &mut |current| {
+    match ctx.node.write(&args[1], ctx.now, &mut |current| {
         old = current.cloned();
         Change::Put(new.clone())
     }) {
@@ -231,7 +233,7 @@ pub fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 /// GETDEL key
 pub fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let mut old = None;
-    let _ = ctx.node.store.update(&args[1], ctx.now, &mut |current| {
+    let _ = ctx.node.write(&args[1], ctx.now, &mut |current| {
         old = current.cloned();
         if current.is_some() {
             Change::Remove
@@ -264,12 +266,12 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     }
     let now = ctx.now;
     let mut found = None;
-    let _ = ctx.node.store.update(&args[1], now, &mut |current| {
+    let _ = ctx.node.write(&args[1], now, &mut |current| {
         found = current.cloned();
         match (current, new_deadline) {
             (None, _) | (Some(_), None) => Change::Keep,
             (Some(_), Some(d)) if crate::store::is_expired(d, now) => Change::Remove,
-            (Some(_), Some(d)) => Change::Expire(d),
+            (Some(_), Some(d)) => Change::expire(d),
         }
     });
     ctx.count_read(found.is_some());
@@ -297,8 +299,7 @@ pub fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     for pair in args[1..].chunks(2) {
         if let Err(e) = ctx
             .node
-            .store
-            .set(&pair[0], Value::new(&pair[1], NO_DEADLINE))
+            .set(&pair[0], Value::new(&pair[1], NO_DEADLINE), ctx.now)
         {
             ctx.store_error(&e);
             return Flow::Continue;
@@ -350,7 +351,7 @@ pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         .with_settings(|settings| settings.proto_max_bulk_len.bytes());
     let mut new_len = 0;
     let mut refused = false;
-    let result = ctx.node.store.update(&args[1], ctx.now, &mut |current| {
+    let result = ctx.node.write(&args[1], ctx.now, &mut |current| {
         let (data, deadline) = current.map_or((&[][..], NO_DEADLINE), |v| (v.data(), v.deadline()));
         new_len = data.len() + suffix.len();
         refused = new_len as u64 > limit;
@@ -430,7 +431,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         return Flow::Continue;
     }
     let mut new_len = 0;
-    let result = ctx.node.store.update(&args[1], ctx.now, &mut |current| {
+    let result = ctx.node.write(&args[1], ctx.now, &mut |current| {
         let (data, deadline) = current.map_or((&[][..], NO_DEADLINE), |v| (v.data(), v.deadline()));
         if patch.is_empty() {
             new_len = data.len();
@@ -453,7 +454,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> Flow {
     let mut outcome: Result<i64, &'static str> = Ok(0);
-    let result = ctx.node.store.update(key, ctx.now, &mut |current| {
+    let result = ctx.node.write(key, ctx.now, &mut |current| {
         let base = match current {
             None => 0,
             Some(value) => match parse_i64(value.data()) {
@@ -530,7 +531,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         return Flow::Continue;
     };
     let mut outcome: Result<String, &'static str> = Err(errors::NOT_FLOAT);
-    let result = ctx.node.store.update(&args[1], ctx.now, &mut |current| {
+    let result = ctx.node.write(&args[1], ctx.now, &mut |current| {
         let base = match current {
             None => 0.0,
             Some(value) => match parse_f64(value.data()) {

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use cachering_commands::Cmd;
 
-use super::{expire, keys, server, strings, Ctx, Flow};
+use super::{expire, keys, server, strings, versioned, Ctx, Flow};
 
 /// A handler: runs the command and writes one reply.
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Flow;
@@ -43,6 +43,10 @@ pub fn handler(id: Cmd) -> Handler {
         Cmd::IncrBy => strings::incrby,
         Cmd::DecrBy => strings::decrby,
         Cmd::IncrByFloat => strings::incrbyfloat,
+        Cmd::VSet => versioned::vset,
+        Cmd::VDel => versioned::vdel,
+        Cmd::VGet => versioned::vget,
+        Cmd::VVer => versioned::vver,
         Cmd::Del | Cmd::Unlink => keys::del,
         Cmd::Exists => keys::exists,
         Cmd::Touch => keys::touch,

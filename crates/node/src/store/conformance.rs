@@ -108,12 +108,12 @@ fn expire_changes_the_deadline_and_counts() {
         let store = &*store;
         put(store, "k", "v", NO_DEADLINE);
         store
-            .update(b"k", now(), &mut |_| Change::Expire(now() + MINUTE))
+            .update(b"k", now(), &mut |_| Change::expire(now() + MINUTE))
             .unwrap();
         assert_eq!(store.get(b"k", now()).unwrap().deadline(), now() + MINUTE);
         assert_eq!(store.stats().keys_with_deadline, 1, "{:?}", store.kind());
         store
-            .update(b"k", now(), &mut |_| Change::Expire(NO_DEADLINE))
+            .update(b"k", now(), &mut |_| Change::expire(NO_DEADLINE))
             .unwrap();
         assert_eq!(store.stats().keys_with_deadline, 0, "{:?}", store.kind());
         assert_eq!(read(store, "k", now() + 10 * MINUTE).as_deref(), Some("v"));
@@ -264,5 +264,66 @@ fn overwriting_keys_in_every_shard_does_not_deadlock() {
             put(&*store, &format!("k{i}"), "b", NO_DEADLINE);
         }
         assert_eq!(read(&*store, "k1999", now()).as_deref(), Some("b"));
+    }
+}
+
+#[test]
+fn tombstones_are_kept_out_of_every_read_and_counted_apart() {
+    for store in engines(64 << 20) {
+        let store = &*store;
+        put(store, "live", "v", NO_DEADLINE);
+        store
+            .set(b"gone", Value::tombstone(7, now() + MINUTE))
+            .unwrap();
+        assert!(store.get(b"gone", now()).is_none(), "{:?}", store.kind());
+        let entry = store.entry(b"gone", now()).unwrap();
+        assert!(entry.is_tombstone() && entry.version() == 7);
+        assert_eq!(store.len(), 1, "DBSIZE counts keys, not tombstones");
+        let stats = store.stats();
+        assert_eq!((stats.keys, stats.tombstones), (1, 1));
+        assert_eq!(
+            stats.keys_with_deadline, 0,
+            "a tombstone's deadline is not a key's TTL"
+        );
+        let mut seen = Vec::new();
+        let mut cursor = 0;
+        loop {
+            cursor = store.scan(cursor, 10, now(), &mut |key| seen.push(key.to_vec()));
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen, vec![b"live".to_vec()]);
+        for _ in 0..20 {
+            assert_eq!(store.random_key(now()).as_deref(), Some(&b"live"[..]));
+        }
+        // A tombstone ends at its deadline like any entry.
+        assert!(store.entry(b"gone", now() + MINUTE).is_none());
+        // Replacing it with a value counts the value and forgets the tombstone.
+        store
+            .set(b"gone", Value::versioned(b"back", NO_DEADLINE, 9))
+            .unwrap();
+        let stats = store.stats();
+        assert_eq!((stats.keys, stats.tombstones), (2, 0), "{:?}", store.kind());
+        assert_eq!(store.get(b"gone", now()).unwrap().version(), 9);
+    }
+}
+
+#[test]
+fn expire_sets_the_version_with_the_deadline() {
+    for store in engines(64 << 20) {
+        let store = &*store;
+        store
+            .set(b"k", Value::versioned(b"v", NO_DEADLINE, 3))
+            .unwrap();
+        store
+            .update(b"k", now(), &mut |_| Change::Expire {
+                deadline: now() + MINUTE,
+                version: 4,
+            })
+            .unwrap();
+        let value = store.get(b"k", now()).unwrap();
+        assert_eq!((value.version(), value.deadline()), (4, now() + MINUTE));
+        assert_eq!(value.data(), b"v");
     }
 }

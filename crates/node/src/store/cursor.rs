@@ -168,7 +168,7 @@ where
     K: Borrow<StoreKey>,
 {
     table.step(cursor, count, start, &mut |(key, value)| {
-        if value.is_expired(now) {
+        if !value.is_live(now) {
             return false;
         }
         visit(key.borrow().as_bytes());
@@ -190,7 +190,7 @@ where
     let mut skip = rand::random_range(0..16usize);
     let mut found = None;
     ring.advance(usize::MAX, start, &mut |(key, value)| {
-        if value.is_expired(now) {
+        if !value.is_live(now) {
             // Stop at an expired entry only once a live key was found.
             return found.is_none();
         }

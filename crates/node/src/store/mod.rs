@@ -6,6 +6,11 @@
 //! (read-modify-write included), a write is always kept (no admission filter), the byte budget
 //! counts a per-entry overhead, and a scan returns every key present for its whole duration.
 //!
+//! Entries carry a version, and a deleted key may stay as a tombstone until its deadline
+//! ([`Value`]). Engines store tombstones like values (weighed, expired, evicted); the trait
+//! keeps them out of every read ([`Store::get`], scans, counts), and [`Store::entry`] and
+//! [`Store::update`] show them to the versioned commands that need them.
+//!
 //! Times are Unix milliseconds passed in by the caller, so engines never read a clock and tests
 //! control time exactly.
 
@@ -29,12 +34,27 @@ pub use value::{is_expired, StoreKey, Value, NO_DEADLINE};
 pub enum Change {
     /// Leave the key as it is.
     Keep,
-    /// Store this value with this deadline (Unix ms, or [`NO_DEADLINE`]).
+    /// Store this value (its deadline and version included).
     Put(Value),
-    /// Keep the value, change its deadline.
-    Expire(u64),
-    /// Delete the key.
+    /// Keep the bytes, change the deadline (Unix ms, or [`NO_DEADLINE`]) and the version.
+    Expire {
+        /// The new deadline.
+        deadline: u64,
+        /// The new version (0: leave it to the node to stamp).
+        version: u64,
+    },
+    /// Delete the key, leaving nothing behind.
     Remove,
+}
+
+impl Change {
+    /// A new deadline for the value, the version stamped by the node.
+    pub fn expire(deadline: u64) -> Self {
+        Change::Expire {
+            deadline,
+            version: 0,
+        }
+    }
 }
 
 /// Why a store refused a write.
@@ -93,10 +113,12 @@ impl std::str::FromStr for StoreKind {
 /// Counters every engine keeps, read by INFO.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StoreStats {
-    /// Keys held, expired ones not yet reclaimed included (as Redis's DBSIZE).
+    /// Keys held, expired ones not yet reclaimed included (as Redis's DBSIZE); tombstones not.
     pub keys: u64,
-    /// Keys with a deadline.
+    /// Keys with a deadline (tombstones not counted).
     pub keys_with_deadline: u64,
+    /// Tombstones held: deleted keys remembered until their deadline.
+    pub tombstones: u64,
     /// Bytes counted against the limit: keys, values and the per-entry overhead.
     pub used_bytes: u64,
     /// The byte limit; 0 when unlimited.
@@ -124,12 +146,19 @@ pub trait Store: Send + Sync + 'static {
     /// Which engine this is.
     fn kind(&self) -> StoreKind;
 
-    /// The live value of `key` at `now`, counting as an access for eviction.
-    fn get(&self, key: &[u8], now: u64) -> Option<Value>;
+    /// The entry of `key` at `now`, value or tombstone (`None` if absent or expired), counting
+    /// as an access for eviction.
+    fn entry(&self, key: &[u8], now: u64) -> Option<Value>;
 
-    /// Atomically reads `key` (`None` if absent or expired) and applies what `decide` returns.
-    /// Concurrent updates of one key are serialised; `decide` may run more than once if it
-    /// races with another writer, so it must only compute, not act.
+    /// The live value of `key` at `now` (not a tombstone).
+    fn get(&self, key: &[u8], now: u64) -> Option<Value> {
+        self.entry(key, now).filter(|value| !value.is_tombstone())
+    }
+
+    /// Atomically reads the entry of `key` (`None` if absent or expired; a tombstone is shown)
+    /// and applies what `decide` returns. Concurrent updates of one key are serialised; `decide`
+    /// may run more than once if it races with another writer, so it must only compute, not
+    /// act.
     fn update(
         &self,
         key: &[u8],
@@ -142,13 +171,13 @@ pub trait Store: Send + Sync + 'static {
         self.update(key, 0, &mut |_| Change::Put(value.clone()))
     }
 
-    /// Deletes `key`; true if a live key was deleted.
+    /// Deletes the entry of `key` (a tombstone too); true if a live key was deleted.
     fn remove(&self, key: &[u8], now: u64) -> bool {
         let mut removed = false;
         // An update that always removes cannot fail.
         let _ = self.update(key, now, &mut |current| {
-            removed = current.is_some();
-            if removed {
+            removed = current.is_some_and(|value| !value.is_tombstone());
+            if current.is_some() {
                 Change::Remove
             } else {
                 Change::Keep
@@ -157,7 +186,8 @@ pub trait Store: Send + Sync + 'static {
         removed
     }
 
-    /// Number of keys, exact after writes (expired keys not yet reclaimed included, as in Redis).
+    /// Number of keys, exact after writes (expired keys not yet reclaimed included, as in Redis;
+    /// tombstones not).
     fn len(&self) -> u64;
 
     /// Whether the store holds no key.
@@ -168,8 +198,8 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes every key.
     fn clear(&self);
 
-    /// One step of a scan: calls `visit` with up to about `count` live keys and returns the
-    /// cursor to continue from (0 when the scan is complete). Every key present for the whole
+    /// One step of a scan: calls `visit` with up to about `count` live keys (no tombstones) and
+    /// returns the cursor to continue from (0 when the scan is complete). Every key present for the whole
     /// scan is visited at least once; keys may be visited more than once.
     fn scan(&self, cursor: u64, count: usize, now: u64, visit: &mut dyn FnMut(&[u8])) -> u64;
 
@@ -194,25 +224,79 @@ pub fn build(kind: StoreKind, limit_bytes: u64) -> Arc<dyn Store> {
     }
 }
 
+/// What an entry counts towards: a deadline, a tombstone, or neither (or no entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Shape {
+    deadline: bool,
+    tombstone: bool,
+}
+
+impl Shape {
+    /// No entry.
+    pub const NONE: Shape = Shape {
+        deadline: false,
+        tombstone: false,
+    };
+
+    /// The shape of `value`.
+    pub fn of(value: &Value) -> Shape {
+        Shape {
+            deadline: value.deadline() != NO_DEADLINE,
+            tombstone: value.is_tombstone(),
+        }
+    }
+}
+
 /// Counters shared between an engine and its eviction hooks.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub evicted: AtomicU64,
     pub expired: AtomicU64,
+    /// Entries with a deadline, tombstones included (they gate the expiry sweep).
     pub with_deadline: AtomicI64,
+    pub tombstones: AtomicI64,
 }
 
 impl Counters {
-    /// Accounts for a deadline changing from `old` to `new` (either may be [`NO_DEADLINE`]).
-    pub fn deadline_changed(&self, old: u64, new: u64) {
-        let delta = i64::from(new != NO_DEADLINE) - i64::from(old != NO_DEADLINE);
-        if delta != 0 {
-            self.with_deadline.fetch_add(delta, Ordering::Relaxed);
+    /// Accounts for an entry changing shape from `old` to `new` (either may be
+    /// [`Shape::NONE`]).
+    pub fn reshaped(&self, old: Shape, new: Shape) {
+        let deadline = i64::from(new.deadline) - i64::from(old.deadline);
+        if deadline != 0 {
+            self.with_deadline.fetch_add(deadline, Ordering::Relaxed);
+        }
+        let tombstone = i64::from(new.tombstone) - i64::from(old.tombstone);
+        if tombstone != 0 {
+            self.tombstones.fetch_add(tombstone, Ordering::Relaxed);
         }
     }
 
-    pub fn keys_with_deadline(&self) -> u64 {
+    /// Counts an entry leaving by expiry or eviction (tombstones are not keys).
+    pub fn left(&self, old: &Value, evicted: bool) {
+        self.reshaped(Shape::of(old), Shape::NONE);
+        if !old.is_tombstone() {
+            let counter = if evicted {
+                &self.evicted
+            } else {
+                &self.expired
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Entries with a deadline, the sweep's gate (tombstones included).
+    pub fn entries_with_deadline(&self) -> u64 {
         self.with_deadline.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    pub fn tombstones(&self) -> u64 {
+        self.tombstones.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Keys with a deadline, for INFO (every tombstone has one).
+    pub fn keys_with_deadline(&self) -> u64 {
+        self.entries_with_deadline()
+            .saturating_sub(self.tombstones())
     }
 }
 

@@ -21,7 +21,8 @@ use moka::Expiry;
 use super::cursor::{random_live_key, scan_live, CursorTable, Ring};
 use super::value::KeyRef;
 use super::{
-    Change, Counters, Store, StoreError, StoreKey, StoreKind, StoreStats, Sweep, Value, NO_DEADLINE,
+    Change, Counters, Shape, Store, StoreError, StoreKey, StoreKind, StoreStats, Sweep, Value,
+    NO_DEADLINE,
 };
 
 /// Bytes charged per entry beyond its key and value: moka's fixed bookkeeping (hash node,
@@ -111,17 +112,14 @@ impl MokaStore {
             })
             .expire_after(DeadlineExpiry)
             .eviction_listener(move |_key, old: Value, cause| {
-                // Every way out of the cache passes here with the old value, so the count of
-                // keys with a deadline is kept here; writes add the new value's.
-                listener_counters.deadline_changed(old.deadline(), NO_DEADLINE);
+                // Every way out of the cache passes here with the old value, so the counts of
+                // deadlines and tombstones are kept here; writes add the new value's.
                 match cause {
-                    RemovalCause::Size => {
-                        listener_counters.evicted.fetch_add(1, Ordering::Relaxed);
+                    RemovalCause::Size => listener_counters.left(&old, true),
+                    RemovalCause::Expired => listener_counters.left(&old, false),
+                    RemovalCause::Explicit | RemovalCause::Replaced => {
+                        listener_counters.reshaped(Shape::of(&old), Shape::NONE)
                     }
-                    RemovalCause::Expired => {
-                        listener_counters.expired.fetch_add(1, Ordering::Relaxed);
-                    }
-                    RemovalCause::Explicit | RemovalCause::Replaced => {}
                 }
             });
         if limit_bytes != 0 {
@@ -156,7 +154,7 @@ impl Store for MokaStore {
         StoreKind::Moka
     }
 
-    fn get(&self, key: &[u8], now: u64) -> Option<Value> {
+    fn entry(&self, key: &[u8], now: u64) -> Option<Value> {
         let value = self.cache.get(KeyRef::new(key))?;
         if value.is_expired(now) {
             self.remove(key, now);
@@ -178,7 +176,7 @@ impl Store for MokaStore {
             .and_compute_with(|entry| {
                 let current = entry.map(|entry| entry.into_value());
                 let expired = current.as_ref().is_some_and(|value| value.is_expired(now));
-                if expired {
+                if expired && current.as_ref().is_some_and(|value| !value.is_tombstone()) {
                     counters.expired.fetch_add(1, Ordering::Relaxed);
                 }
                 let live = if expired { None } else { current.as_ref() };
@@ -192,18 +190,19 @@ impl Store for MokaStore {
                             Op::Nop
                         }
                     }
-                    Change::Expire(deadline) => match live {
+                    Change::Expire { deadline, version } => match live {
                         // A copy, not an in-place change: the eviction listener must see the old
                         // deadline when moka replaces the entry.
                         Some(value) => {
-                            counters.deadline_changed(NO_DEADLINE, deadline);
-                            Op::Put(Value::new(value.data(), deadline))
+                            let value = Value::versioned(value.data(), deadline, version);
+                            counters.reshaped(Shape::NONE, Shape::of(&value));
+                            Op::Put(value)
                         }
                         None => cleanup,
                     },
                     Change::Put(value) => match self.check_fits(key, &value) {
                         Ok(()) => {
-                            counters.deadline_changed(NO_DEADLINE, value.deadline());
+                            counters.reshaped(Shape::NONE, Shape::of(&value));
                             Op::Put(value)
                         }
                         Err(e) => {
@@ -219,7 +218,9 @@ impl Store for MokaStore {
     fn len(&self) -> u64 {
         // moka applies writes to its policy lazily; DBSIZE must be exact after writes.
         self.cache.run_pending_tasks();
-        self.cache.entry_count()
+        self.cache
+            .entry_count()
+            .saturating_sub(self.counters.tombstones())
     }
 
     fn clear(&self) {
@@ -253,8 +254,12 @@ impl Store for MokaStore {
     fn stats(&self) -> StoreStats {
         self.cache.run_pending_tasks();
         StoreStats {
-            keys: self.cache.entry_count(),
+            keys: self
+                .cache
+                .entry_count()
+                .saturating_sub(self.counters.tombstones()),
             keys_with_deadline: self.counters.keys_with_deadline(),
+            tombstones: self.counters.tombstones(),
             used_bytes: self.cache.weighted_size(),
             limit_bytes: self.limit.load(Ordering::Relaxed),
             evicted_keys: self.counters.evicted.load(Ordering::Relaxed),

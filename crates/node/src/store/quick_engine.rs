@@ -17,7 +17,9 @@ use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, Weighter};
 
 use super::cursor::{random_live_key, scan_live, CursorTable, Ring};
 use super::value::KeyRef;
-use super::{Change, Counters, Store, StoreError, StoreKey, StoreKind, StoreStats, Sweep, Value};
+use super::{
+    Change, Counters, Shape, Store, StoreError, StoreKey, StoreKind, StoreStats, Sweep, Value,
+};
 
 /// Bytes charged per entry beyond its key and value: quick_cache's slab and table slots, the
 /// key's and value's allocation headers and malloc rounding. Measured: 1M entries of 16 + 32
@@ -69,7 +71,8 @@ impl Weighter<StoreKey, Value> for EntryWeigher {
     }
 }
 
-/// Counts evictions, and keeps the count of keys with a deadline right when one is evicted.
+/// Counts evictions, and keeps the counts of deadlines and tombstones right when an entry is
+/// evicted.
 #[derive(Clone)]
 struct Hooks(Arc<Counters>);
 
@@ -77,9 +80,7 @@ impl Lifecycle<StoreKey, Value> for Hooks {
     type RequestState = ();
 
     fn on_evict(&self, _state: &mut (), _key: StoreKey, value: Value) {
-        self.0.evicted.fetch_add(1, Ordering::Relaxed);
-        self.0
-            .deadline_changed(value.deadline(), super::NO_DEADLINE);
+        self.0.left(&value, true);
     }
 }
 
@@ -163,9 +164,7 @@ impl QuickStore {
             .cache
             .remove_if(KeyRef::new(key), |value| value.is_expired(now))
         {
-            self.counters.expired.fetch_add(1, Ordering::Relaxed);
-            self.counters
-                .deadline_changed(old.deadline(), super::NO_DEADLINE);
+            self.counters.left(&old, false);
         }
     }
 }
@@ -175,7 +174,7 @@ impl Store for QuickStore {
         StoreKind::Quick
     }
 
-    fn get(&self, key: &[u8], now: u64) -> Option<Value> {
+    fn entry(&self, key: &[u8], now: u64) -> Option<Value> {
         let value = self.cache.get(KeyRef::new(key))?;
         if value.is_expired(now) {
             self.reclaim_expired(key, now);
@@ -201,10 +200,12 @@ impl Store for QuickStore {
                 match change {
                     Change::Keep if expired => EntryAction::Remove,
                     Change::Keep => EntryAction::Retain(()),
-                    Change::Expire(_) if expired => EntryAction::Remove,
-                    Change::Expire(deadline) => {
-                        counters.deadline_changed(current.deadline(), deadline);
+                    Change::Expire { .. } if expired => EntryAction::Remove,
+                    Change::Expire { deadline, version } => {
+                        let before = Shape::of(current);
                         current.set_deadline(deadline);
+                        current.set_version(version);
+                        counters.reshaped(before, Shape::of(current));
                         EntryAction::Retain(())
                     }
                     Change::Remove => EntryAction::Remove,
@@ -217,10 +218,10 @@ impl Store for QuickStore {
                                 EntryAction::Retain(())
                             };
                         }
-                        if expired {
+                        if expired && !current.is_tombstone() {
                             counters.expired.fetch_add(1, Ordering::Relaxed);
                         }
-                        counters.deadline_changed(current.deadline(), value.deadline());
+                        counters.reshaped(Shape::of(current), Shape::of(&value));
                         *current = value;
                         EntryAction::Retain(())
                     }
@@ -230,9 +231,10 @@ impl Store for QuickStore {
                 EntryResult::Retained(()) => return outcome,
                 EntryResult::Removed(_, old) => {
                     if was_expired {
-                        counters.expired.fetch_add(1, Ordering::Relaxed);
+                        counters.left(&old, false);
+                    } else {
+                        counters.reshaped(Shape::of(&old), Shape::NONE);
                     }
-                    counters.deadline_changed(old.deadline(), super::NO_DEADLINE);
                     return outcome;
                 }
                 EntryResult::Vacant(guard) => {
@@ -240,10 +242,10 @@ impl Store for QuickStore {
                         return Ok(());
                     };
                     self.check_fits(key, &value)?;
-                    let deadline = value.deadline();
+                    let shape = Shape::of(&value);
                     match guard.insert(value) {
                         Ok(()) => {
-                            counters.deadline_changed(super::NO_DEADLINE, deadline);
+                            counters.reshaped(Shape::NONE, shape);
                             return Ok(());
                         }
                         // Another writer replaced our placeholder: decide again on its value.
@@ -262,27 +264,26 @@ impl Store for QuickStore {
 
     fn remove(&self, key: &[u8], now: u64) -> bool {
         match self.cache.remove(KeyRef::new(key)) {
+            Some((_, old)) if old.is_expired(now) => {
+                self.counters.left(&old, false);
+                false
+            }
             Some((_, old)) => {
-                self.counters
-                    .deadline_changed(old.deadline(), super::NO_DEADLINE);
-                if old.is_expired(now) {
-                    self.counters.expired.fetch_add(1, Ordering::Relaxed);
-                    false
-                } else {
-                    true
-                }
+                self.counters.reshaped(Shape::of(&old), Shape::NONE);
+                !old.is_tombstone()
             }
             None => false,
         }
     }
 
     fn len(&self) -> u64 {
-        self.cache.len() as u64
+        (self.cache.len() as u64).saturating_sub(self.counters.tombstones())
     }
 
     fn clear(&self) {
         self.cache.clear();
         self.counters.with_deadline.store(0, Ordering::Relaxed);
+        self.counters.tombstones.store(0, Ordering::Relaxed);
         self.cursors.clear();
         self.sweeper.reset();
         self.sampler.reset();
@@ -304,7 +305,7 @@ impl Store for QuickStore {
     }
 
     fn sweep_expired(&self, now: u64, budget: usize) -> Sweep {
-        if self.counters.keys_with_deadline() == 0 {
+        if self.counters.entries_with_deadline() == 0 {
             return Sweep::default();
         }
         let mut expired = Vec::new();
@@ -331,6 +332,7 @@ impl Store for QuickStore {
         StoreStats {
             keys: self.len(),
             keys_with_deadline: self.counters.keys_with_deadline(),
+            tombstones: self.counters.tombstones(),
             used_bytes: self.cache.weight(),
             limit_bytes: self.limit.load(Ordering::Relaxed),
             evicted_keys: self.counters.evicted.load(Ordering::Relaxed),

@@ -1,9 +1,15 @@
 //! How one key and one value are held in memory, shared by both engines.
 //!
-//! A value is one allocation: a reference count, the expiry deadline, the length and the bytes
-//! (`triomphe::ThinArc`), behind an 8-byte pointer. Engines hand out clones on reads, and a
-//! clone is a reference-count increment, never a copy of the bytes. The deadline is atomic so
-//! that `EXPIRE` and `PERSIST` change it in place without copying the value.
+//! A value's bytes are one allocation: a reference count, the expiry deadline, the length and
+//! the bytes (`triomphe::ThinArc`), behind an 8-byte pointer. Engines hand out clones on reads,
+//! and a clone is a reference-count increment, never a copy of the bytes. The deadline is atomic
+//! so that `EXPIRE` and `PERSIST` change it in place without copying the value.
+//!
+//! Beside the pointer each entry keeps its *version* (8 bytes in the cache's entry, not in the
+//! allocation: 56 bytes of header and data fit one 64-byte malloc chunk, 64 would take 80). A
+//! version orders writes to a key across clients (`crate::versions`); its top bit marks a
+//! *tombstone*: a deleted key remembered, with no bytes, until its deadline, so that an older
+//! write arriving late cannot bring the key back.
 
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
@@ -15,37 +21,83 @@ use triomphe::ThinArc;
 /// "No expiry", as a deadline.
 pub const NO_DEADLINE: u64 = 0;
 
-/// A stored value: bytes plus an expiry deadline in Unix milliseconds ([`NO_DEADLINE`] for none).
+/// The bit of a version that marks a tombstone.
+const TOMBSTONE: u64 = 1 << 63;
+
+/// A stored value: bytes, an expiry deadline in Unix milliseconds ([`NO_DEADLINE`] for none),
+/// and a version (0 until the node stamps it); or a tombstone.
 #[derive(Clone)]
-pub struct Value(ThinArc<AtomicU64, u8>);
+pub struct Value {
+    bytes: ThinArc<AtomicU64, u8>,
+    version: u64,
+}
 
 impl Value {
-    /// A value holding a copy of `data`.
+    /// A value holding a copy of `data`, not yet versioned.
     pub fn new(data: &[u8], deadline: u64) -> Self {
-        Self(ThinArc::from_header_and_slice(
-            AtomicU64::new(deadline),
-            data,
-        ))
+        Self {
+            bytes: ThinArc::from_header_and_slice(AtomicU64::new(deadline), data),
+            version: 0,
+        }
     }
 
-    /// The bytes.
+    /// A value with its version.
+    pub fn versioned(data: &[u8], deadline: u64, version: u64) -> Self {
+        Self::new(data, deadline).with_version(version)
+    }
+
+    /// A tombstone: the key was deleted at `version`; it is forgotten at `deadline`.
+    pub fn tombstone(version: u64, deadline: u64) -> Self {
+        Self {
+            bytes: ThinArc::from_header_and_slice(AtomicU64::new(deadline), &[]),
+            version: (version & !TOMBSTONE) | TOMBSTONE,
+        }
+    }
+
+    /// The same value (the same bytes, shared) at another version.
+    pub fn with_version(mut self, version: u64) -> Self {
+        self.set_version(version);
+        self
+    }
+
+    /// Changes the version, keeping the tombstone mark.
+    pub fn set_version(&mut self, version: u64) {
+        self.version = (version & !TOMBSTONE) | (self.version & TOMBSTONE);
+    }
+
+    /// The bytes (empty for a tombstone).
     pub fn data(&self) -> &[u8] {
-        &self.0.slice
+        &self.bytes.slice
+    }
+
+    /// The version, 0 if never stamped.
+    pub fn version(&self) -> u64 {
+        self.version & !TOMBSTONE
+    }
+
+    /// Whether this is a tombstone rather than a value.
+    pub fn is_tombstone(&self) -> bool {
+        self.version & TOMBSTONE != 0
     }
 
     /// The deadline in Unix milliseconds, or [`NO_DEADLINE`].
     pub fn deadline(&self) -> u64 {
-        self.0.header.header.load(Ordering::Relaxed)
+        self.bytes.header.header.load(Ordering::Relaxed)
     }
 
-    /// Changes the deadline in place.
+    /// Changes the deadline in place (every clone sees it).
     pub fn set_deadline(&self, deadline: u64) {
-        self.0.header.header.store(deadline, Ordering::Relaxed);
+        self.bytes.header.header.store(deadline, Ordering::Relaxed);
     }
 
-    /// Whether the value is expired at `now` (Unix milliseconds).
+    /// Whether the entry is expired at `now` (Unix milliseconds).
     pub fn is_expired(&self, now: u64) -> bool {
         is_expired(self.deadline(), now)
+    }
+
+    /// Whether a read at `now` sees this entry: not expired, not a tombstone.
+    pub fn is_live(&self, now: u64) -> bool {
+        !self.is_tombstone() && !self.is_expired(now)
     }
 }
 
@@ -54,6 +106,8 @@ impl std::fmt::Debug for Value {
         f.debug_struct("Value")
             .field("len", &self.data().len())
             .field("deadline", &self.deadline())
+            .field("version", &self.version())
+            .field("tombstone", &self.is_tombstone())
             .finish()
     }
 }

@@ -1,0 +1,107 @@
+//! The versioned commands the client crate writes and reads with: VSET, VDEL, VGET, VVER
+//! (`crate::versions` has the rules).
+
+use bytes::Bytes;
+use cachering_proto::version;
+
+use super::strings::expiry_option;
+use super::{Ctx, Flow};
+use crate::store::{is_expired, Change, Value, NO_DEADLINE};
+use crate::versions::supersedes;
+
+const INVALID_VERSION: &str =
+    "ERR invalid version: expected an integer from 1 to 9223372036854775807";
+
+/// VSET key version value [EX seconds | PX milliseconds | EXAT timestamp | PXAT timestamp]:
+/// `:1` if the write superseded what the key held, `:0` if a newer write was there.
+pub fn vset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let Some(version) = version::parse(&args[2]) else {
+        ctx.error(INVALID_VERSION);
+        return Flow::Continue;
+    };
+    let mut deadline = NO_DEADLINE;
+    let mut i = 4;
+    while i < args.len() {
+        match expiry_option(ctx, args, i, deadline == NO_DEADLINE, "vset") {
+            Some(d) => deadline = d,
+            None => return Flow::Continue,
+        }
+        i += 2;
+    }
+    let node = ctx.node;
+    node.versions.observe(version);
+    let now = ctx.now;
+    let mut applied = false;
+    let result = node.store.update(&args[1], now, &mut |current| {
+        applied = supersedes(version, Some(&args[3]), current);
+        if !applied {
+            Change::Keep
+        } else if is_expired(deadline, now) {
+            // Written already expired: a delete at that version.
+            node.versions.deleted(version, now)
+        } else {
+            Change::Put(Value::versioned(&args[3], deadline, version))
+        }
+    });
+    match result {
+        Ok(()) => ctx.reply().int(i64::from(applied)),
+        Err(e) => ctx.store_error(&e),
+    }
+    Flow::Continue
+}
+
+/// VDEL key version: `:1` if the delete superseded what the key held, `:0` otherwise.
+pub fn vdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let Some(version) = version::parse(&args[2]) else {
+        ctx.error(INVALID_VERSION);
+        return Flow::Continue;
+    };
+    let node = ctx.node;
+    node.versions.observe(version);
+    let now = ctx.now;
+    let mut applied = false;
+    // A delete cannot fail: a tombstone is smaller than any value.
+    let _ = node.store.update(&args[1], now, &mut |current| {
+        applied = supersedes(version, None, current);
+        if applied {
+            node.versions.deleted(version, now)
+        } else {
+            Change::Keep
+        }
+    });
+    ctx.reply().int(i64::from(applied));
+    Flow::Continue
+}
+
+/// VGET key: `[value or nil, version, milliseconds to live]`; the version is 0 if the node
+/// knows no write of the key, the time to live -1 without a deadline and -2 without a value.
+pub fn vget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let entry = ctx.node.store.entry(&args[1], ctx.now);
+    let live = entry.as_ref().filter(|value| !value.is_tombstone());
+    ctx.count_read(live.is_some());
+    let now = ctx.now;
+    let mut reply = ctx.reply();
+    reply.array(3);
+    match live {
+        Some(value) => reply.bulk(value.data()),
+        None => reply.null(),
+    }
+    reply.int(entry.as_ref().map_or(0, Value::version) as i64);
+    reply.int(match live {
+        None => -2,
+        Some(value) if value.deadline() == NO_DEADLINE => -1,
+        Some(value) => value.deadline().saturating_sub(now) as i64,
+    });
+    Flow::Continue
+}
+
+/// VVER key: the version of the key's last write the node knows, 0 if none.
+pub fn vver(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let version = ctx
+        .node
+        .store
+        .entry(&args[1], ctx.now)
+        .map_or(0, |value| value.version());
+    ctx.reply().int(version as i64);
+    Flow::Continue
+}

@@ -1,0 +1,211 @@
+//! Versions on the node: every write leaves its key at a version, so that replicas written by
+//! many clients in different orders end up the same.
+//!
+//! - A **versioned write** (VSET, VDEL, from the client crate) carries its version and applies
+//!   only if it is newer than what the key holds ([`supersedes`]); the node's clock observes
+//!   it.
+//! - A **plain write** (SET, DEL, INCR, EXPIRE, ... from any Redis client) applies as Redis
+//!   applies it and is stamped with the node's own clock, which is above every version the
+//!   node has seen: a plain write is the newest thing the node knows.
+//! - A **delete** leaves a tombstone at its version for `tombstone-ttl` seconds (default 60),
+//!   so an older write that arrives late (queued behind a frozen node, say) cannot bring the
+//!   key back. Tombstones are charged against `maxmemory` like keys and may be evicted like
+//!   them; with `tombstone-ttl 0` deletes leave nothing. Expiry and eviction leave nothing.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cachering_proto::version::Clock;
+
+use crate::state::NodeState;
+use crate::store::{Change, StoreError, Value};
+
+/// How long a delete is remembered: well above the longest a write can wait in a queue or a
+/// socket buffer behind it (request timeouts are 250 ms by default, a frozen node's backlog is
+/// applied within milliseconds of its return), and short enough that tombstones of a steady
+/// stream of deletes hold little memory.
+pub const DEFAULT_TOMBSTONE_TTL_SECS: u64 = 60;
+
+/// The node's clock and its tombstone lifetime.
+#[derive(Debug)]
+pub struct Versions {
+    clock: Clock,
+    tombstone_ttl_ms: AtomicU64,
+}
+
+impl Versions {
+    /// A clock at zero and tombstones kept `tombstone_ttl_secs`.
+    pub fn new(tombstone_ttl_secs: u64) -> Self {
+        Self {
+            clock: Clock::new(),
+            tombstone_ttl_ms: AtomicU64::new(tombstone_ttl_secs.saturating_mul(1000)),
+        }
+    }
+
+    /// A version for a plain write at `now`: above everything this node has seen.
+    pub fn stamp(&self, now: u64) -> u64 {
+        self.clock.next(now)
+    }
+
+    /// Records a version a client sent.
+    pub fn observe(&self, version: u64) {
+        self.clock.observe(version);
+    }
+
+    /// How long tombstones live, in milliseconds (0: deletes leave nothing).
+    pub fn tombstone_ttl_ms(&self) -> u64 {
+        self.tombstone_ttl_ms.load(Ordering::Relaxed)
+    }
+
+    /// Changes how long new tombstones live.
+    pub fn set_tombstone_ttl_secs(&self, secs: u64) {
+        self.tombstone_ttl_ms
+            .store(secs.saturating_mul(1000), Ordering::Relaxed);
+    }
+
+    /// What a delete at `version` leaves behind at `now`.
+    pub fn deleted(&self, version: u64, now: u64) -> Change {
+        match self.tombstone_ttl_ms() {
+            0 => Change::Remove,
+            ttl => Change::Put(Value::tombstone(version, now + ttl)),
+        }
+    }
+}
+
+/// Whether a write at `version`, of `incoming` bytes (`None`: a delete), supersedes the key's
+/// entry `current` (a value, a tombstone, or nothing). The order is total, so every replica
+/// keeps the same one of two writes whatever order they arrive in: the higher version wins; at
+/// equal versions (two clients issued the same one) a value beats a delete, and of two values
+/// the greater bytes win.
+pub fn supersedes(version: u64, incoming: Option<&[u8]>, current: Option<&Value>) -> bool {
+    let Some(current) = current else {
+        return true;
+    };
+    match version.cmp(&current.version()) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Equal => match (incoming, current.is_tombstone()) {
+            (None, _) => false,
+            (Some(_), true) => true,
+            (Some(bytes), false) => bytes > current.data(),
+        },
+    }
+}
+
+impl NodeState {
+    /// A plain command's write of `key`: `decide` sees the live value (a tombstone reads as
+    /// nothing), what it puts is stamped with the node's clock, and a delete of a live key
+    /// leaves a tombstone.
+    pub fn write(
+        &self,
+        key: &[u8],
+        now: u64,
+        decide: &mut dyn FnMut(Option<&Value>) -> Change,
+    ) -> Result<(), StoreError> {
+        let stamp = self.versions.stamp(now);
+        self.store.update(key, now, &mut |current| {
+            let live = current.filter(|value| !value.is_tombstone());
+            match decide(live) {
+                Change::Keep => Change::Keep,
+                Change::Put(value) => Change::Put(value.with_version(stamp)),
+                Change::Expire { deadline, .. } => Change::Expire {
+                    deadline,
+                    version: stamp,
+                },
+                Change::Remove if live.is_some() => self.versions.deleted(stamp, now),
+                Change::Remove => Change::Keep,
+            }
+        })
+    }
+
+    /// A plain SET: `value` replaces whatever `key` holds.
+    pub fn set(&self, key: &[u8], value: Value, now: u64) -> Result<(), StoreError> {
+        self.write(key, now, &mut |_| Change::Put(value.clone()))
+    }
+
+    /// A plain DEL; true if a live key was deleted.
+    pub fn remove(&self, key: &[u8], now: u64) -> bool {
+        let mut removed = false;
+        // A delete cannot fail: a tombstone is smaller than any value.
+        let _ = self.write(key, now, &mut |live| {
+            removed = live.is_some();
+            Change::Remove
+        });
+        removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_order_of_writes_is_total() {
+        let value = |bytes: &[u8], version| Value::versioned(bytes, 0, version);
+        let tomb = |version| Value::tombstone(version, 0);
+        assert!(supersedes(5, Some(b"a"), None));
+        assert!(supersedes(5, None, None));
+        assert!(supersedes(6, Some(b"a"), Some(&value(b"z", 5))));
+        assert!(!supersedes(4, Some(b"z"), Some(&value(b"a", 5))));
+        assert!(supersedes(6, None, Some(&value(b"a", 5))));
+        assert!(
+            !supersedes(5, None, Some(&value(b"a", 5))),
+            "a value beats a delete at the same version"
+        );
+        assert!(supersedes(5, Some(b"a"), Some(&tomb(5))));
+        assert!(!supersedes(5, None, Some(&tomb(5))));
+        assert!(
+            supersedes(5, Some(b"b"), Some(&value(b"a", 5))),
+            "greater bytes win a tie"
+        );
+        assert!(!supersedes(5, Some(b"a"), Some(&value(b"b", 5))));
+        assert!(
+            !supersedes(5, Some(b"a"), Some(&value(b"a", 5))),
+            "the same write twice is a no-op"
+        );
+        assert!(
+            !supersedes(4, Some(b"a"), Some(&tomb(5))),
+            "an older write stays deleted"
+        );
+    }
+
+    #[test]
+    fn any_arrival_order_ends_in_the_same_entry() {
+        // Every permutation of four writes to one key, applied by the rule, leaves the same
+        // entry: the replicas that see them in different orders converge.
+        let writes: [(u64, Option<&[u8]>); 4] = [
+            (10, Some(b"x")),
+            (12, None),
+            (11, Some(b"y")),
+            (12, Some(b"z")),
+        ];
+        let mut results = std::collections::HashSet::new();
+        let mut order = [0, 1, 2, 3];
+        permute(&mut order, 0, &mut |order| {
+            let mut entry: Option<Value> = None;
+            for &i in order {
+                let (version, bytes) = writes[i];
+                if supersedes(version, bytes, entry.as_ref()) {
+                    entry = Some(match bytes {
+                        Some(bytes) => Value::versioned(bytes, 0, version),
+                        None => Value::tombstone(version, 0),
+                    });
+                }
+            }
+            let entry = entry.unwrap();
+            results.insert((entry.version(), entry.is_tombstone(), entry.data().to_vec()));
+        });
+        assert_eq!(results.len(), 1, "{results:?}");
+        assert!(results.contains(&(12, false, b"z".to_vec())));
+    }
+
+    fn permute(items: &mut [usize; 4], start: usize, visit: &mut dyn FnMut(&[usize; 4])) {
+        if start == items.len() {
+            return visit(items);
+        }
+        for i in start..items.len() {
+            items.swap(start, i);
+            permute(items, start + 1, visit);
+            items.swap(start, i);
+        }
+    }
+}
