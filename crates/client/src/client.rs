@@ -91,6 +91,8 @@ pub(crate) struct Inner {
     pub settings: Arc<Settings>,
     fleet: Arc<Fleet>,
     pub stripes: Stripes,
+    /// Orders this client's writes against every other client's (`cachering_proto::version`).
+    pub clock: cachering_proto::version::Clock,
     repair_task: tokio::task::JoinHandle<()>,
 }
 
@@ -203,6 +205,16 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
+    /// A new version for a write: above every version this client has issued or seen.
+    pub(crate) fn next_version(&self) -> u64 {
+        self.inner.clock.next((self.inner.settings.wall_clock)())
+    }
+
+    /// Records a version read from a node.
+    pub(crate) fn observe_version(&self, version: u64) {
+        self.inner.clock.observe(version);
+    }
+
     pub(crate) fn from_parts(specs: Vec<NodeSpec>, settings: Settings) -> Self {
         crate::metrics::describe();
         let settings = Arc::new(settings);
@@ -237,6 +249,7 @@ impl Client {
                 settings,
                 fleet,
                 stripes: Stripes::new(),
+                clock: cachering_proto::version::Clock::new(),
                 repair_task,
             }
         });
@@ -532,16 +545,17 @@ impl Client {
             > 0)
     }
 
-    /// Sets a time to live; false if the key does not exist.
+    /// Sets a time to live; false if the key does not exist. Runs on one replica and is
+    /// copied to the others with the value, so every replica keeps the same deadline.
     ///
     /// # Errors
     ///
-    /// As [`Client::command`] for a write.
+    /// As [`Client::command`] for a mutation.
     pub async fn expire(&self, key: impl AsRef<[u8]>, ttl: Duration) -> Result<bool> {
         let key = key.as_ref();
         let millis = ttl.as_millis().to_string();
         Ok(self
-            .write(key, &[b"PEXPIRE", key, millis.as_bytes()])
+            .mutate(key, &[b"PEXPIRE", key, millis.as_bytes()])
             .await?
             .as_int()
             .unwrap_or(0)
@@ -569,11 +583,11 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// As [`Client::command`] for a write.
+    /// As [`Client::command`] for a mutation.
     pub async fn persist(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         let key = key.as_ref();
         Ok(self
-            .write(key, &[b"PERSIST", key])
+            .mutate(key, &[b"PERSIST", key])
             .await?
             .as_int()
             .unwrap_or(0)

@@ -23,6 +23,8 @@ pub const PROBES: &str = "cachering_client_probes_total";
 pub const READMISSIONS: &str = "cachering_client_readmissions_total";
 /// Reads served by a replica other than the key's first healthy one.
 pub const FALLBACK_READS: &str = "cachering_client_fallback_reads_total";
+/// Replicas found behind by a read and brought to the newest state.
+pub const READ_REPAIRS: &str = "cachering_client_read_repairs_total";
 /// Keys a node is known to have missed and that are not repaired yet.
 pub const HINTS_PENDING: &str = "cachering_client_hints_pending";
 /// Hinted keys invalidated on a returning node.
@@ -43,6 +45,7 @@ pub const ALL: &[&str] = &[
     PROBES,
     READMISSIONS,
     FALLBACK_READS,
+    READ_REPAIRS,
     HINTS_PENDING,
     HINTS_REPLAYED,
     FLUSHES,
@@ -72,6 +75,10 @@ pub fn describe() {
         "Ejected nodes taken back after a successful probe and repair."
     );
     describe_counter!(FALLBACK_READS, "Reads served by a later replica because an earlier one failed, was ejected, was being repaired, or missed the key while warming up.");
+    describe_counter!(
+        READ_REPAIRS,
+        "Keys a read found behind on this node and brought to the newest version."
+    );
     describe_gauge!(
         HINTS_PENDING,
         "Keys a node missed writes for that are not yet invalidated on it."
@@ -99,6 +106,7 @@ pub(crate) struct NodeMetrics {
     pub probes: Counter,
     pub readmissions: Counter,
     pub fallback_reads: Counter,
+    pub read_repairs: Counter,
     pub hints_pending: Gauge,
     pub hints_replayed: Counter,
     pub flushes: Counter,
@@ -118,6 +126,7 @@ impl NodeMetrics {
             probes: metrics::counter!(PROBES, &label),
             readmissions: metrics::counter!(READMISSIONS, &label),
             fallback_reads: metrics::counter!(FALLBACK_READS, &label),
+            read_repairs: metrics::counter!(READ_REPAIRS, &label),
             hints_pending: metrics::gauge!(HINTS_PENDING, &label),
             hints_replayed: metrics::counter!(HINTS_REPLAYED, &label),
             flushes: metrics::counter!(FLUSHES, &label),

@@ -33,6 +33,13 @@ pub const DEFAULT_HINT_CAPACITY: usize = 100_000;
 /// checked against the next replica and filled.
 pub const DEFAULT_WARMUP: Duration = Duration::from_secs(60);
 
+/// The system clock in Unix milliseconds.
+pub(crate) fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
 /// A node of the ring.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -130,6 +137,24 @@ impl WriteRule {
     }
 }
 
+/// What a read waits for: the trade between seeing every acknowledged write and the cost of
+/// asking more than one replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ReadConsistency {
+    /// Ask every replica that takes requests for its version of the key (one of them for the
+    /// value too, in the same round trip) and answer with the newest; replicas found behind are
+    /// repaired on the spot. A read sees every write acknowledged before it started, from any
+    /// client process, whichever replica that write reached. The default.
+    #[default]
+    Newest,
+    /// Ask the first replica that serves reads, and the next only on failure or when a node
+    /// warming up misses. Cheaper (one request per read), but a process reads a value older
+    /// than another process's acknowledged write while a replica it reads from missed that
+    /// write and nobody in this process knows (`docs/consistency.md` measures the window).
+    One,
+}
+
 /// Everything a client runs with.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -145,6 +170,9 @@ pub(crate) struct Settings {
     pub hint_capacity: usize,
     pub warmup: Duration,
     pub password: Option<String>,
+    pub read_consistency: ReadConsistency,
+    /// Wall-clock time in Unix milliseconds; replaceable so tests can skew it.
+    pub wall_clock: fn() -> u64,
 }
 
 impl Default for Settings {
@@ -162,6 +190,8 @@ impl Default for Settings {
             hint_capacity: DEFAULT_HINT_CAPACITY,
             warmup: DEFAULT_WARMUP,
             password: None,
+            read_consistency: ReadConsistency::Newest,
+            wall_clock: wall_clock_ms,
         }
     }
 }
@@ -286,6 +316,20 @@ impl ClientBuilder {
     /// Default: none.
     pub fn with_password(mut self, password: impl Into<String>) -> Self {
         self.settings.password = Some(password.into());
+        self
+    }
+
+    /// What reads wait for. Default: [`ReadConsistency::Newest`].
+    pub fn with_read_consistency(mut self, consistency: ReadConsistency) -> Self {
+        self.settings.read_consistency = consistency;
+        self
+    }
+
+    /// Replaces the wall clock the client's versions follow (for tests of clock skew: a client
+    /// whose clock runs ahead or behind). Default: the system clock.
+    #[doc(hidden)]
+    pub fn with_wall_clock(mut self, clock: fn() -> u64) -> Self {
+        self.settings.wall_clock = clock;
         self
     }
 

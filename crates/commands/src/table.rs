@@ -105,13 +105,13 @@ table! {
         "Sets a key to a value at a version, only if that version is newer than the key's: replicas written in any order converge.";
     VDel = "vdel", 3, [Write, Fast], keys(1, 1, 1), Generic, Write, Unknown,
         "cachering 0.1.0", "O(1)",
-        "Deletes a key at a version, only if that version is newer than the key's; the delete is remembered for tombstone-ttl seconds.";
+        "Deletes a key at a version, only if that version is newer than the key's; the delete is remembered for tombstone-ttl seconds. Returns 1 if a value was deleted.";
     VGet = "vget", 2, [ReadOnly, Fast], keys(1, 1, 1), Generic, Read, Unknown,
         "cachering 0.1.0", "O(1)",
         "Returns a key's value, its version (0 if the node knows no write of it) and its time to live in milliseconds.";
     VVer = "vver", 2, [ReadOnly, Fast], keys(1, 1, 1), Generic, Read, Unknown,
         "cachering 0.1.0", "O(1)",
-        "Returns the version of a key's last write (0 if the node knows none), deletes included.";
+        "Returns the version of a key's last write: 0 if the node knows none, negative if it was a delete.";
     // keys
     Del = "del", -2, [Write], keys(1, -1, 1), Generic, MultiKey(Access::Write, Merge::Count), Unknown,
         "1.0.0", "O(N) where N is the number of keys that will be removed.",
@@ -147,16 +147,16 @@ table! {
         "1.0.0", "O(N) where N is the total number of keys in all databases.",
         "Removes all keys from all databases.";
     // expiry
-    Expire = "expire", -3, [Write, Fast], keys(1, 1, 1), Generic, WriteUnless(&["NX", "XX", "GT", "LT"]), Unknown,
+    Expire = "expire", -3, [Write, Fast], keys(1, 1, 1), Generic, Mutation, Unknown,
         "1.0.0", "O(1)",
         "Sets the expiration time of a key in seconds.";
-    PExpire = "pexpire", -3, [Write, Fast], keys(1, 1, 1), Generic, WriteUnless(&["NX", "XX", "GT", "LT"]), Unknown,
+    PExpire = "pexpire", -3, [Write, Fast], keys(1, 1, 1), Generic, Mutation, Unknown,
         "2.6.0", "O(1)",
         "Sets the expiration time of a key in milliseconds.";
-    ExpireAt = "expireat", -3, [Write, Fast], keys(1, 1, 1), Generic, WriteUnless(&["NX", "XX", "GT", "LT"]), Unknown,
+    ExpireAt = "expireat", -3, [Write, Fast], keys(1, 1, 1), Generic, Mutation, Unknown,
         "1.2.0", "O(1)",
         "Sets the expiration time of a key to a Unix timestamp.";
-    PExpireAt = "pexpireat", -3, [Write, Fast], keys(1, 1, 1), Generic, WriteUnless(&["NX", "XX", "GT", "LT"]), Unknown,
+    PExpireAt = "pexpireat", -3, [Write, Fast], keys(1, 1, 1), Generic, Mutation, Unknown,
         "2.6.0", "O(1)",
         "Sets the expiration time of a key to a Unix milliseconds timestamp.";
     Ttl = "ttl", 2, [ReadOnly, Fast], keys(1, 1, 1), Generic, Read, MinusTwo,
@@ -171,7 +171,7 @@ table! {
     PExpireTime = "pexpiretime", 2, [ReadOnly, Fast], keys(1, 1, 1), Generic, Read, MinusTwo,
         "7.0.0", "O(1)",
         "Returns the expiration time of a key as a Unix milliseconds timestamp.";
-    Persist = "persist", 2, [Write, Fast], keys(1, 1, 1), Generic, Write, Unknown,
+    Persist = "persist", 2, [Write, Fast], keys(1, 1, 1), Generic, Mutation, Unknown,
         "2.2.0", "O(1)",
         "Removes the expiration time of a key.";
     // transactions

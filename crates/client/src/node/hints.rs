@@ -1,11 +1,13 @@
-//! Repair hints: the keys a node missed writes or deletes for.
+//! Repair hints: the keys a node missed writes or deletes for, with the newest version it
+//! missed of each.
 //!
 //! While a node is ejected (or after a write to it failed), the client remembers each key it
 //! missed. The node serves no read of a hinted key, and before it serves reads again every
-//! hinted key is deleted on it (a delete can never make a value stale; a concurrent newer write
-//! at worst becomes a miss). The set is bounded: past its capacity it stops remembering keys and
-//! marks the node as overflowed, and an overflowed node is emptied (FLUSHALL) before it serves
-//! any read.
+//! hinted key is invalidated on it at the version it missed (`VDEL key version`: whatever older
+//! value it holds is replaced by a tombstone at that version, which the write it missed
+//! outranks wherever it landed, and a newer write is left alone). The set is bounded: past its
+//! capacity it stops remembering keys and marks the node as overflowed, and an overflowed node
+//! is emptied (FLUSHALL) before it serves any read.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,8 +17,9 @@ use bytes::Bytes;
 
 #[derive(Default)]
 struct HintSet {
-    /// Key → the sequence number of the latest miss, so a replay removes only hints it covered.
-    keys: HashMap<Bytes, u64>,
+    /// Key → the sequence number of the latest miss (so a replay removes only hints it
+    /// covered) and the newest version missed.
+    keys: HashMap<Bytes, (u64, u64)>,
     next: u64,
     overflowed: bool,
 }
@@ -31,7 +34,8 @@ pub(crate) struct Hints {
 
 /// A batch taken for replay.
 pub(crate) struct Batch {
-    pub keys: Vec<(Bytes, u64)>,
+    /// Key, sequence number, version.
+    pub keys: Vec<(Bytes, u64, u64)>,
 }
 
 impl Hints {
@@ -56,8 +60,8 @@ impl Hints {
         );
     }
 
-    /// Records that the node missed a write of `key`.
-    pub fn add(&self, key: &[u8]) {
+    /// Records that the node missed a write of `key` at `version`.
+    pub fn add(&self, key: &[u8], version: u64) {
         let mut set = self.lock();
         if set.overflowed {
             return;
@@ -69,7 +73,11 @@ impl Hints {
         } else {
             set.next += 1;
             let seq = set.next;
-            set.keys.insert(Bytes::copy_from_slice(key), seq);
+            let version = set
+                .keys
+                .get(key)
+                .map_or(version, |(_, v)| (*v).max(version));
+            set.keys.insert(Bytes::copy_from_slice(key), (seq, version));
         }
         self.publish(&set);
     }
@@ -106,7 +114,7 @@ impl Hints {
                 .keys
                 .iter()
                 .take(max)
-                .map(|(key, seq)| (key.clone(), *seq))
+                .map(|(key, (seq, version))| (key.clone(), *seq, *version))
                 .collect(),
         }
     }
@@ -114,8 +122,8 @@ impl Hints {
     /// Forgets the hints of a replayed batch, unless the key was missed again meanwhile.
     pub fn replayed(&self, batch: &Batch) {
         let mut set = self.lock();
-        for (key, seq) in &batch.keys {
-            if set.keys.get(key) == Some(seq) {
+        for (key, seq, _) in &batch.keys {
+            if set.keys.get(key).is_some_and(|(current, _)| current == seq) {
                 set.keys.remove(key);
             }
         }
@@ -147,20 +155,27 @@ mod tests {
     fn add_replay_and_overflow() {
         let hints = Hints::new(3);
         assert!(!hints.covers(b"a"));
-        hints.add(b"a");
-        hints.add(b"b");
+        hints.add(b"a", 10);
+        hints.add(b"b", 11);
+        hints.add(b"a", 9);
         assert!(hints.covers(b"a") && !hints.covers(b"z"));
         let batch = hints.take(10);
-        hints.add(b"a"); // missed again after the batch was taken
+        let a = batch
+            .keys
+            .iter()
+            .find(|(key, ..)| key.as_ref() == b"a")
+            .unwrap();
+        assert_eq!(a.2, 10, "the newest version missed is kept");
+        hints.add(b"a", 12); // missed again after the batch was taken
         hints.replayed(&batch);
         assert!(
             hints.covers(b"a"),
             "a newer miss survives the replay of an older one"
         );
         assert!(!hints.covers(b"b"));
-        hints.add(b"c");
-        hints.add(b"d");
-        hints.add(b"e");
+        hints.add(b"c", 1);
+        hints.add(b"d", 1);
+        hints.add(b"e", 1);
         assert!(hints.overflowed());
         assert!(
             hints.covers(b"anything"),

@@ -22,6 +22,10 @@ use crate::options::{NodeSpec, Settings};
 use crate::reply::Reply;
 
 pub(crate) use hints::Hints;
+
+/// The version of a hint whose missed write's version is not known (a mutation whose result
+/// never came back): repair invalidates whatever the node holds, just above its own version.
+pub(crate) const UNKNOWN_VERSION: u64 = 0;
 pub(crate) use repair::Warmup;
 
 /// A node's state as the client sees it.
@@ -177,9 +181,9 @@ impl Node {
         }
     }
 
-    /// Records that the node missed a write of `key`.
-    pub fn add_hint(&self, key: &[u8]) {
-        self.hints.add(key);
+    /// Records that the node missed a write of `key` at `version`.
+    pub fn add_hint(&self, key: &[u8], version: u64) {
+        self.hints.add(key, version);
         self.metrics.hints_pending.set(self.hints.len() as f64);
     }
 

@@ -1,8 +1,9 @@
 //! Repair and warm-up: what makes a node that missed writes safe to read from again.
 //!
-//! - Repair invalidates (DEL) every key the node is known to have missed, on the key's own
-//!   connection so no older write in flight overtakes it; if its hints overflowed, it empties
-//!   the node (FLUSHALL). A delete can never make a value stale.
+//! - Repair invalidates every key the node is known to have missed at the version it missed
+//!   (`VDEL key version`), on the key's own connection so no older write in flight overtakes
+//!   it; if its hints overflowed, it empties the node (FLUSHALL). A delete can never make a
+//!   value stale, and at the missed version it never outranks the write that was missed.
 //! - A node whose run id changed restarted empty: nothing on it can be stale, its hints are
 //!   dropped.
 //! - Either way the node then *warms up* for a while: a read that misses on it is asked of the
@@ -16,7 +17,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::Node;
+use bytes::{Bytes, BytesMut};
+
+use super::UNKNOWN_VERSION;
+use crate::connection::encode_command;
 use crate::error::Result;
+use crate::reply::Reply;
 
 /// Keys invalidated per DEL during repair.
 const REPLAY_BATCH: usize = 512;
@@ -63,6 +69,42 @@ impl Warmup {
 }
 
 impl Node {
+    /// The version to invalidate each hinted key at: the version missed, or, when that is not
+    /// known, just above the node's own version of the key (read with `VVER`; nothing to do
+    /// when the node holds no value of it).
+    async fn versions_to_invalidate(
+        self: &Arc<Self>,
+        slot: usize,
+        keys: &[&(Bytes, u64, u64)],
+    ) -> Result<Vec<Option<u64>>> {
+        let unknown: Vec<&[u8]> = keys
+            .iter()
+            .filter(|(_, _, version)| *version == UNKNOWN_VERSION)
+            .map(|(key, ..)| key.as_ref())
+            .collect();
+        let mut own = Vec::new();
+        if !unknown.is_empty() {
+            let mut bytes = BytesMut::new();
+            for key in &unknown {
+                encode_command(&[&b"VVER"[..], key], &mut bytes);
+            }
+            own = self.request(slot, bytes.freeze(), unknown.len()).await?;
+        }
+        let mut own = own.into_iter();
+        Ok(keys
+            .iter()
+            .map(|(_, _, version)| {
+                if *version != UNKNOWN_VERSION {
+                    return Some(*version);
+                }
+                match own.next().and_then(|reply| reply.as_int()) {
+                    Some(version) if version > 0 => Some(version as u64 + 1),
+                    _ => None,
+                }
+            })
+            .collect())
+    }
+
     /// Records the run id the node reported on a new connection. A different one than before
     /// means the node restarted empty.
     pub(super) fn observe_run_id(&self, run_id: String) {
@@ -99,18 +141,33 @@ impl Node {
                 self.metrics.hints_pending.set(0.0);
                 return Ok(());
             }
-            // Each key is invalidated on its own connection, behind any write of it in flight.
+            // Each key is invalidated at the version it missed, on its own connection, behind
+            // any write of it in flight.
             for slot in 0..self.slots() {
-                let mut args: Vec<&[u8]> = vec![b"DEL"];
-                args.extend(
-                    batch
-                        .keys
-                        .iter()
-                        .map(|(key, _)| key.as_ref())
-                        .filter(|key| self.slot_for(key) == slot),
-                );
-                if args.len() > 1 {
-                    self.call(slot, &args).await?;
+                let keys: Vec<&(Bytes, u64, u64)> = batch
+                    .keys
+                    .iter()
+                    .filter(|(key, ..)| self.slot_for(key) == slot)
+                    .collect();
+                if keys.is_empty() {
+                    continue;
+                }
+                let versions = self.versions_to_invalidate(slot, &keys).await?;
+                let mut bytes = BytesMut::new();
+                let mut count = 0;
+                for ((key, ..), version) in keys.iter().zip(versions) {
+                    if let Some(version) = version {
+                        let version = version.to_string();
+                        encode_command(&[&b"VDEL"[..], key, version.as_bytes()], &mut bytes);
+                        count += 1;
+                    }
+                }
+                if count > 0 {
+                    for reply in self.request(slot, bytes.freeze(), count).await? {
+                        if let Reply::Error(text) = reply {
+                            return Err(self.server_error(&text));
+                        }
+                    }
                 }
             }
             self.hints.replayed(&batch);

@@ -142,6 +142,8 @@ impl ReadKind {
 ///   later serve the value the write replaced.
 pub(crate) struct WriteTally<'k> {
     key: &'k [u8],
+    /// The write's version, which a hint remembers.
+    version: u64,
     replicas: usize,
     acknowledged: usize,
     first_reply: Option<Reply>,
@@ -151,10 +153,11 @@ pub(crate) struct WriteTally<'k> {
 }
 
 impl<'k> WriteTally<'k> {
-    /// A write of `key` to a key with `replicas` replicas.
-    pub fn new(key: &'k [u8], replicas: usize) -> Self {
+    /// A write of `key` at `version` to a key with `replicas` replicas.
+    pub fn new(key: &'k [u8], version: u64, replicas: usize) -> Self {
         Self {
             key,
+            version,
             replicas,
             acknowledged: 0,
             first_reply: None,
@@ -176,7 +179,7 @@ impl<'k> WriteTally<'k> {
             self.pending.push(Arc::clone(node));
             true
         } else {
-            node.add_hint(self.key);
+            node.add_hint(self.key, self.version);
             false
         }
     }
@@ -196,7 +199,7 @@ impl<'k> WriteTally<'k> {
                 self.last_error = Some(error);
             }
             Err(error) => {
-                node.add_hint(self.key);
+                node.add_hint(self.key, self.version);
                 self.last_error = Some(error);
             }
         }
@@ -207,7 +210,7 @@ impl<'k> WriteTally<'k> {
         let applied = self.acknowledged > 0;
         for node in self.refused.drain(..) {
             if applied {
-                node.add_hint(self.key);
+                node.add_hint(self.key, self.version);
             }
         }
     }
@@ -241,7 +244,7 @@ impl Drop for WriteTally<'_> {
     fn drop(&mut self) {
         self.settle_refusals();
         for node in self.pending.drain(..) {
-            node.add_hint(self.key);
+            node.add_hint(self.key, self.version);
         }
     }
 }
@@ -250,13 +253,18 @@ impl Drop for WriteTally<'_> {
 /// result these replicas would otherwise never receive.
 pub(crate) struct HintsOnDrop<'k> {
     key: &'k [u8],
+    version: u64,
     nodes: SmallVec<[Arc<Node>; 4]>,
 }
 
 impl<'k> HintsOnDrop<'k> {
-    pub fn new(key: &'k [u8], nodes: impl IntoIterator<Item = Arc<Node>>) -> Self {
+    /// Hints for `key` at `version` (a version above anything the mutation can produce would
+    /// be wrong: the propagation it stands for carries the mutating node's own stamp, so the
+    /// caller passes the client's latest version and the hint only invalidates what is older).
+    pub fn new(key: &'k [u8], version: u64, nodes: impl IntoIterator<Item = Arc<Node>>) -> Self {
         Self {
             key,
+            version,
             nodes: nodes.into_iter().collect(),
         }
     }
@@ -270,7 +278,7 @@ impl<'k> HintsOnDrop<'k> {
 impl Drop for HintsOnDrop<'_> {
     fn drop(&mut self) {
         for node in self.nodes.drain(..) {
-            node.add_hint(self.key);
+            node.add_hint(self.key, self.version);
         }
     }
 }

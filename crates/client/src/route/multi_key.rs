@@ -15,13 +15,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use cachering_commands::{CommandSpec, Merge};
 use futures::future::join_all;
 
+use super::read::State;
 use super::{Access, HintsOnDrop, Routed};
 use crate::client::Client;
+use crate::connection::encode_command;
 use crate::error::{Error, ErrorKind, Result};
+use crate::node::UNKNOWN_VERSION;
 use crate::reply::Reply;
 
 /// The distinct keys of `keys` in first-seen order, and for every input key the index of its
@@ -197,48 +200,72 @@ impl Client {
             .stripes
             .lock_all(pairs.iter().map(|(key, _)| *key))
             .await;
+        // MSETNX and a read-back of every key's resulting state, in one transaction.
+        let (keys, _) = distinct(pairs.iter().map(|(key, _)| *key));
+        let mut batch = BytesMut::new();
+        encode_command(&[b"MULTI"], &mut batch);
+        encode_command(args, &mut batch);
+        for key in &keys {
+            encode_command(&[&b"VGET"[..], key], &mut batch);
+        }
+        encode_command(&[b"EXEC"], &mut batch);
+        let batch = batch.freeze();
+        let expected = keys.len() + 3;
         let mut last_error = None;
         for node in &replicas {
-            if !pairs.iter().all(|(key, _)| node.serves_read(key)) {
+            if !keys.iter().all(|key| node.serves_read(key)) {
                 continue;
             }
-            let others: Vec<HintsOnDrop<'_>> = pairs
+            let others: Vec<HintsOnDrop<'_>> = keys
                 .iter()
-                .map(|&(key, _)| {
+                .map(|&key| {
                     HintsOnDrop::new(
                         key,
+                        UNKNOWN_VERSION,
                         replicas.iter().filter(|o| !Arc::ptr_eq(o, node)).cloned(),
                     )
                 })
                 .collect();
-            let answer = node.call_key(pairs[0].0, args).await;
+            let answer = node
+                .request(node.slot_for(keys[0]), batch.clone(), expected)
+                .await;
             others.into_iter().for_each(HintsOnDrop::disarm);
-            match answer {
-                Ok(Reply::Int(1)) => {
-                    // Repeated keys: the last value is the one the node kept.
-                    let mut last: HashMap<&[u8], &[u8]> = HashMap::new();
-                    for (key, value) in pairs {
-                        last.insert(key, value);
-                    }
-                    let copies = last.iter().map(|(&key, &value)| {
-                        let replicas = &replicas;
-                        async move {
-                            self.fan_out(key, replicas, &[b"SET", key, value], Some(node))
-                                .await
-                        }
-                    });
-                    join_all(copies).await;
-                    return Ok(Reply::Int(1));
-                }
-                Ok(reply) => return Ok(reply),
-                Err(error) if error.is_server_error() => return Err(error),
+            let replies = match answer {
+                Ok(replies) => replies,
                 Err(error) => {
-                    for (key, _) in pairs {
-                        node.add_hint(key);
+                    for key in &keys {
+                        node.add_hint(key, UNKNOWN_VERSION);
                     }
                     last_error = Some(error);
+                    continue;
                 }
+            };
+            let Some(Reply::Array(mut results)) = replies.into_iter().last() else {
+                return Err(Error::new(ErrorKind::Protocol, "unexpected reply to EXEC")
+                    .with_node(node.name()));
+            };
+            if results.len() != keys.len() + 1 {
+                return Err(Error::new(ErrorKind::Protocol, "unexpected EXEC results")
+                    .with_node(node.name()));
             }
+            let outcome = results.remove(0);
+            if outcome == Reply::Int(1) {
+                // Every key now holds its value at the version the node stamped: the others
+                // get the same.
+                let copies = keys.iter().zip(results).filter_map(|(&key, state)| {
+                    let state = State::from_vget(state)?;
+                    self.observe_version(state.version);
+                    let restore = state.restore(key)?;
+                    let replicas = &replicas;
+                    Some(async move {
+                        let args: Vec<&[u8]> = restore.iter().map(|a| a.as_ref()).collect();
+                        self.fan_out(key, replicas, &args, Some(node), state.version)
+                            .await
+                    })
+                });
+                join_all(copies).await;
+            }
+            return node.reply_result(outcome);
         }
         Err(last_error.unwrap_or_else(|| {
             Error::new(

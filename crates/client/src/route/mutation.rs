@@ -1,8 +1,11 @@
 //! The mutation route, for commands whose result depends on the current value (INCR, APPEND,
-//! SET NX, GETDEL, ...): sent to all replicas, they could apply to different values and
+//! SET NX, GETDEL, EXPIRE, ...): sent to all replicas, they could apply to different values and
 //! diverge. So the command runs on one replica, the first that serves reads of the key, in a
-//! MULTI with a read-back of the value and its time to live, and that resulting state is
-//! written to the other replicas (`SET … PX`, or `DEL` when the key is gone).
+//! MULTI with a read-back of the resulting state (`VGET`: value, the version that replica
+//! stamped it with, time to live), and that state is written to the other replicas at the same
+//! version (`VSET … PX`, or `VDEL` when the key is gone). Two processes mutating one key at
+//! once through the same replica are serialised there; through different replicas (only when
+//! one cannot reach the other's) the newer result wins everywhere.
 //!
 //! If the caller stops waiting while the command is in flight, the other replicas get a hint
 //! ([`HintsOnDrop`]): the command may have applied, and they would never receive its result.
@@ -11,10 +14,12 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 
+use super::read::State;
 use super::HintsOnDrop;
 use crate::client::Client;
 use crate::connection::encode_command;
 use crate::error::{Error, ErrorKind, Result};
+use crate::node::UNKNOWN_VERSION;
 use crate::reply::Reply;
 
 impl Client {
@@ -27,8 +32,7 @@ impl Client {
         let mut batch = BytesMut::new();
         encode_command(&[b"MULTI"], &mut batch);
         encode_command(args, &mut batch);
-        encode_command(&[b"GET", key], &mut batch);
-        encode_command(&[b"PTTL", key], &mut batch);
+        encode_command(&[b"VGET", key], &mut batch);
         encode_command(&[b"EXEC"], &mut batch);
         let batch = batch.freeze();
         let mut last_error = None;
@@ -38,41 +42,42 @@ impl Client {
             }
             let others = HintsOnDrop::new(
                 key,
+                UNKNOWN_VERSION,
                 replicas
                     .iter()
                     .filter(|other| !Arc::ptr_eq(other, node))
                     .cloned(),
             );
-            let answer = node.request(node.slot_for(key), batch.clone(), 5).await;
+            let answer = node.request(node.slot_for(key), batch.clone(), 4).await;
             others.disarm();
             let replies = match answer {
                 Ok(replies) => replies,
                 Err(error) => {
                     // It may or may not have applied there: that replica is invalidated, and
                     // the next one runs the command and propagates its result.
-                    node.add_hint(key);
+                    node.add_hint(key, UNKNOWN_VERSION);
                     last_error = Some(error);
                     continue;
                 }
             };
-            let Some(Reply::Array(results)) = replies.into_iter().nth(4) else {
+            let Some(Reply::Array(results)) = replies.into_iter().nth(3) else {
                 return Err(Error::new(ErrorKind::Protocol, "unexpected reply to EXEC")
                     .with_node(node.name()));
             };
-            let [outcome, value, ttl] = <[Reply; 3]>::try_from(results).map_err(|_| {
+            let [outcome, state] = <[Reply; 2]>::try_from(results).map_err(|_| {
                 Error::new(ErrorKind::Protocol, "unexpected EXEC results").with_node(node.name())
             })?;
-            let ttl_text;
-            let propagate: Vec<&[u8]> = match (&value, &ttl) {
-                (Reply::Bulk(value), Reply::Int(ttl)) if *ttl > 0 => {
-                    ttl_text = ttl.to_string();
-                    vec![b"SET", key, value, b"PX", ttl_text.as_bytes()]
-                }
-                (Reply::Bulk(value), _) => vec![b"SET", key, value],
-                _ => vec![b"DEL", key],
-            };
+            let state = State::from_vget(state).ok_or_else(|| {
+                Error::new(ErrorKind::Protocol, "unexpected VGET reply").with_node(node.name())
+            })?;
+            self.observe_version(state.version);
             // The other replicas only need the resulting state; one already has it.
-            let _ = self.fan_out(key, &replicas, &propagate, Some(node)).await;
+            if let Some(propagate) = state.restore(key) {
+                let args: Vec<&[u8]> = propagate.iter().map(|a| a.as_ref()).collect();
+                let _ = self
+                    .fan_out(key, &replicas, &args, Some(node), state.version)
+                    .await;
+            }
             return node.reply_result(outcome);
         }
         Err(last_error.unwrap_or_else(|| {

@@ -1,22 +1,27 @@
 //! Many single-key commands at once: each node connection gets one write and one wait for all
 //! the commands routed to it, instead of one of each per command.
 //!
-//! Each command takes its route ([`super`]): a read goes to the first replica that serves
-//! reads, and if that node fails, or misses while warming up, on to the next; a write goes to
-//! every replica that takes writes, under the key's stripe lock, with a hint for each one that
-//! missed it (or was still pending when the caller stopped waiting); a mutation runs on its
-//! own, as [`Client::command`] runs it.
+//! Each command takes its route ([`super`]): a read asks the first replica that serves reads
+//! for the answer and, with [`ReadConsistency::Newest`], every other replica for its version,
+//! all within the same writes; a read whose replicas disagree or fail is finished on its own
+//! by the read route (newest answer, read repair). A write goes, versioned, to every replica
+//! that takes writes, under the key's stripe lock, with a hint for each one that missed it (or
+//! was still pending when the caller stopped waiting); a mutation runs on its own, as
+//! [`Client::command`] runs it.
 
 use std::sync::Arc;
 
 use bytes::BytesMut;
 use futures::future::join_all;
 
+use super::read::{Rank, State};
+use super::write::{versioned, Answer};
 use super::{lock, Access, Asked, ReadKind, WriteTally};
 use crate::client::Client;
 use crate::connection::encode_command;
 use crate::error::{Error, ErrorKind, Result};
 use crate::node::Node;
+use crate::options::ReadConsistency;
 use crate::reply::Reply;
 
 /// One command of a [`Client::pipeline`]: the key it is routed by, the command in full (name
@@ -38,11 +43,42 @@ impl<'a, A: AsRef<[u8]>> Routed<'a, A> {
     }
 }
 
-/// What a pipeline has learnt so far: results of reads, the writes' tallies, and reads to
-/// ask of a later replica (their first one failed, or missed while warming).
+/// What one command asks of one node connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// A write (one reply).
+    Write,
+    /// A read's answer, consistency One (one reply).
+    Read,
+    /// A read's answer with its rank: `VGET` (one reply) or `VVER` and the command (two).
+    Full { is_get: bool },
+    /// A read's version only: `VVER` (one reply).
+    Check,
+}
+
+impl Part {
+    fn replies(self) -> usize {
+        match self {
+            Part::Full { is_get: false } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// A newest-read's answers so far.
+#[derive(Default)]
+struct Newest {
+    full: Option<(Arc<Node>, Rank, Reply, Option<State>)>,
+    ranks: Vec<Option<Rank>>,
+    failed: bool,
+}
+
+/// What a pipeline has learnt so far: results, the writes' tallies, the newest-reads' answers,
+/// and reads to finish on their own.
 struct Answers<'k> {
     results: Vec<Option<Result<Reply>>>,
     tallies: Vec<Option<WriteTally<'k>>>,
+    newest: Vec<Option<Newest>>,
     again: Vec<(usize, Asked)>,
 }
 
@@ -51,21 +87,46 @@ impl Answers<'_> {
     fn record<A: AsRef<[u8]>>(
         &mut self,
         node: &Arc<Node>,
-        members: &[usize],
+        members: &[(usize, Part)],
         outcome: Result<Vec<Reply>>,
         commands: &[Routed<'_, A>],
         fallback: &[bool],
     ) {
-        match outcome {
-            Ok(replies) => {
-                for (&index, reply) in members.iter().zip(replies) {
-                    let command = &commands[index];
-                    if command.access != Access::Read {
-                        if let Some(tally) = self.tallies[index].as_mut() {
-                            tally.record(node, node.reply_result(reply));
+        let mut replies = match outcome {
+            Ok(replies) => replies.into_iter(),
+            Err(error) => {
+                for &(index, part) in members {
+                    match part {
+                        Part::Write => {
+                            if let Some(tally) = self.tallies[index].as_mut() {
+                                tally.record(node, Err(error.clone()));
+                            }
                         }
-                        continue;
+                        Part::Read => self
+                            .again
+                            .push((index, Asked::Failed(Arc::clone(node), error.clone()))),
+                        Part::Full { .. } | Part::Check => {
+                            if let Some(newest) = self.newest[index].as_mut() {
+                                newest.failed = true;
+                            }
+                        }
                     }
+                }
+                return;
+            }
+        };
+        for &(index, part) in members {
+            let command = &commands[index];
+            let mine: Vec<Reply> = replies.by_ref().take(part.replies()).collect();
+            match part {
+                Part::Write => {
+                    let reply = mine.into_iter().next().unwrap_or(Reply::Nil);
+                    if let Some(tally) = self.tallies[index].as_mut() {
+                        tally.record(node, node.reply_result(reply));
+                    }
+                }
+                Part::Read => {
+                    let reply = mine.into_iter().next().unwrap_or(Reply::Nil);
                     if node.is_warming() && ReadKind::of(command.args).is_miss(&reply) {
                         self.again
                             .push((index, Asked::Missed(Arc::clone(node), reply)));
@@ -76,15 +137,28 @@ impl Answers<'_> {
                     }
                     self.results[index] = Some(node.reply_result(reply));
                 }
-            }
-            Err(error) => {
-                for &index in members {
-                    let command = &commands[index];
-                    if command.access == Access::Read {
-                        self.again
-                            .push((index, Asked::Failed(Arc::clone(node), error.clone())));
-                    } else if let Some(tally) = self.tallies[index].as_mut() {
-                        tally.record(node, Err(error.clone()));
+                Part::Full { is_get } => {
+                    let Some(newest) = self.newest[index].as_mut() else {
+                        continue;
+                    };
+                    match Client::full_answer(node, mine, is_get) {
+                        Ok((rank, reply, state)) => {
+                            newest.ranks.push(Some(rank));
+                            newest.full = Some((Arc::clone(node), rank, reply, state));
+                        }
+                        Err(error) if error.is_server_error() => {
+                            self.results[index] = Some(Err(error));
+                        }
+                        Err(_) => newest.failed = true,
+                    }
+                }
+                Part::Check => {
+                    let Some(newest) = self.newest[index].as_mut() else {
+                        continue;
+                    };
+                    match mine.first().and_then(Rank::from_vver) {
+                        Some(rank) => newest.ranks.push(Some(rank)),
+                        None => newest.failed = true,
                     }
                 }
             }
@@ -101,7 +175,8 @@ struct Group {
     node: Arc<Node>,
     slot: usize,
     bytes: BytesMut,
-    members: Vec<usize>,
+    replies: usize,
+    members: Vec<(usize, Part)>,
 }
 
 impl Client {
@@ -150,8 +225,14 @@ impl Client {
             return results;
         }
 
-        let mut results: Vec<Option<Result<Reply>>> = (0..commands.len()).map(|_| None).collect();
-        let mut tallies: Vec<Option<WriteTally<'_>>> = (0..commands.len()).map(|_| None).collect();
+        let newest_reads = self.inner.settings.read_consistency == ReadConsistency::Newest;
+        let mut answers = Answers {
+            results: (0..commands.len()).map(|_| None).collect(),
+            tallies: (0..commands.len()).map(|_| None).collect(),
+            newest: (0..commands.len()).map(|_| None).collect(),
+            again: Vec::new(),
+        };
+        let mut reply_as = vec![Answer::AsIs; commands.len()];
         // Writes hold their keys' stripe locks until every replica answered (with one
         // replica there is nothing for them to race with; see `write`).
         let replicated = self.inner.settings.replicas > 1;
@@ -170,46 +251,104 @@ impl Client {
         // Reads that go to a later replica because earlier ones cannot serve them.
         let mut fallback = vec![false; commands.len()];
         let mut groups: Vec<Group> = Vec::new();
-        let mut add = |node: &Arc<Node>, index: usize, command: &Routed<'_, A>| {
-            let slot = node.slot_for(command.key);
-            let position = match groups
-                .iter()
-                .position(|g| g.slot == slot && Arc::ptr_eq(&g.node, node))
-            {
-                Some(position) => position,
-                None => {
-                    groups.push(Group {
-                        node: Arc::clone(node),
-                        slot,
-                        bytes: BytesMut::new(),
-                        members: Vec::new(),
-                    });
-                    groups.len() - 1
-                }
-            };
-            encode_command(command.args, &mut groups[position].bytes);
-            groups[position].members.push(index);
-        };
+        let mut version_text = itoa::Buffer::new();
         for (index, command) in commands.iter().enumerate() {
             let replicas = topology.replicas(command.key, self.inner.settings.replicas);
+            let args = slices(command.args);
             match command.access {
+                Access::Read if newest_reads => {
+                    let candidates: Vec<&Arc<Node>> =
+                        replicas.iter().filter(|n| n.takes_writes()).collect();
+                    if candidates.is_empty() {
+                        answers.results[index] = Some(Err(Error::new(
+                            ErrorKind::Unavailable,
+                            "no replica of the key can serve reads",
+                        )));
+                        continue;
+                    }
+                    let primary = candidates
+                        .iter()
+                        .position(|n| n.serves_read(command.key))
+                        .unwrap_or(0);
+                    let is_get = args
+                        .first()
+                        .and_then(|name| cachering_commands::lookup(name))
+                        .map(|spec| spec.id)
+                        == Some(cachering_commands::Cmd::Get);
+                    answers.newest[index] = Some(Newest::default());
+                    for (i, node) in candidates.iter().enumerate() {
+                        if i == primary {
+                            let part = Part::Full { is_get };
+                            if is_get {
+                                add(
+                                    &mut groups,
+                                    node,
+                                    command.key,
+                                    (index, part),
+                                    None,
+                                    &[&b"VGET"[..], command.key],
+                                );
+                            } else {
+                                // Two commands for one member: counted by the part.
+                                add(
+                                    &mut groups,
+                                    node,
+                                    command.key,
+                                    (index, part),
+                                    Some(&[&b"VVER"[..], command.key]),
+                                    &args,
+                                );
+                            }
+                        } else {
+                            add(
+                                &mut groups,
+                                node,
+                                command.key,
+                                (index, Part::Check),
+                                None,
+                                &[&b"VVER"[..], command.key],
+                            );
+                        }
+                    }
+                }
                 Access::Read => match replicas.iter().position(|n| n.serves_read(command.key)) {
                     Some(position) => {
                         fallback[index] = position > 0;
-                        add(&replicas[position], index, command);
+                        add(
+                            &mut groups,
+                            &replicas[position],
+                            command.key,
+                            (index, Part::Read),
+                            None,
+                            &args,
+                        );
                     }
                     None => {
-                        results[index] = Some(Err(Error::new(
+                        answers.results[index] = Some(Err(Error::new(
                             ErrorKind::Unavailable,
                             "no replica of the key can serve reads",
                         )))
                     }
                 },
                 Access::Write => {
-                    let tally = tallies[index].insert(WriteTally::new(command.key, replicas.len()));
+                    let version = self.next_version();
+                    let (wire, answer) = versioned(&args, version_text.format(version).as_bytes());
+                    reply_as[index] = answer;
+                    let tally = answers.tallies[index].insert(WriteTally::new(
+                        command.key,
+                        version,
+                        replicas.len(),
+                    ));
                     for node in &replicas {
                         if tally.target(node) {
-                            add(node, index, command);
+                            add(
+                                &mut groups,
+                                node,
+                                command.key,
+                                (index, Part::Write),
+                                None,
+                                &wire,
+                            );
                         }
                     }
                 }
@@ -220,14 +359,10 @@ impl Client {
 
         // Each node connection's answers are recorded as they arrive, so a caller that stops
         // waiting leaves hints only on the replicas that had not answered.
-        let answers = std::sync::Mutex::new(Answers {
-            results,
-            tallies,
-            again: Vec::new(),
-        });
+        let answers = std::sync::Mutex::new(answers);
         let sends = groups.iter_mut().map(|group| {
             let bytes = std::mem::take(&mut group.bytes).freeze();
-            let replies = group.members.len();
+            let replies = group.replies;
             let node = Arc::clone(&group.node);
             let members = std::mem::take(&mut group.members);
             let (answers, fallback) = (&answers, &fallback);
@@ -241,12 +376,42 @@ impl Client {
         let Answers {
             mut results,
             mut tallies,
+            newest,
             again,
         } = answers.into_inner().unwrap_or_else(|p| p.into_inner());
         for (index, tally) in tallies.iter_mut().enumerate() {
             if let Some(tally) = tally.take() {
-                results[index] = Some(tally.outcome(self.inner.settings.write_rule));
+                results[index] = Some(
+                    tally
+                        .outcome(self.inner.settings.write_rule)
+                        .map(|r| reply_as[index].reply(r)),
+                );
             }
+        }
+        // Newest-reads whose replicas agree are answered; the others finish on their own.
+        let mut unsettled = Vec::new();
+        for (index, newest) in newest.into_iter().enumerate() {
+            let Some(newest) = newest else { continue };
+            if results[index].is_some() {
+                continue;
+            }
+            let top = newest.ranks.iter().flatten().max().copied();
+            match (newest.full, top) {
+                (Some((_, rank, reply, _)), Some(top))
+                    if !newest.failed
+                        && rank >= top
+                        && newest.ranks.iter().all(|r| *r == Some(top)) =>
+                {
+                    self.observe_version(top.version());
+                    results[index] = Some(Ok(reply));
+                }
+                _ => unsettled.push(index),
+            }
+        }
+        for index in unsettled {
+            let command = &commands[index];
+            let args = slices(command.args);
+            results[index] = Some(Box::pin(self.read_newest(command.key, &args, None)).await);
         }
 
         // The rare paths, one command at a time: reads go on to the next replica; mutations
@@ -269,4 +434,40 @@ impl Client {
             .map(|result| result.expect("every command has a result"))
             .collect()
     }
+}
+
+/// Adds a member to the group of `node`'s connection for `key`: the command `args`, after
+/// `first` when the member sends two.
+fn add(
+    groups: &mut Vec<Group>,
+    node: &Arc<Node>,
+    key: &[u8],
+    member: (usize, Part),
+    first: Option<&[&[u8]]>,
+    args: &[&[u8]],
+) {
+    let slot = node.slot_for(key);
+    let position = match groups
+        .iter()
+        .position(|g| g.slot == slot && Arc::ptr_eq(&g.node, node))
+    {
+        Some(position) => position,
+        None => {
+            groups.push(Group {
+                node: Arc::clone(node),
+                slot,
+                bytes: BytesMut::new(),
+                replies: 0,
+                members: Vec::new(),
+            });
+            groups.len() - 1
+        }
+    };
+    let group = &mut groups[position];
+    if let Some(first) = first {
+        encode_command(first, &mut group.bytes);
+    }
+    encode_command(args, &mut group.bytes);
+    group.replies += member.1.replies();
+    group.members.push(member);
 }

@@ -1,21 +1,34 @@
-//! The read route.
+//! The read route, in two consistencies ([`ReadConsistency`](crate::ReadConsistency)).
 //!
-//! A read goes to the key's first replica that serves reads: healthy, and not known to have
-//! missed a write of the key. On a timeout or connection error it goes on to the next. A miss
-//! is a miss, except on a node that is warming up (it restarted empty, or had keys
+//! **Newest** (the default): the read goes to the key's first replica that serves reads
+//! (`VGET key` for a GET, `VVER key` then the command for any other read), and in the same
+//! round trip every other replica that takes requests is asked for its version of the key
+//! (`VVER key`). The newest answer wins: if the first replica is behind, the read is answered
+//! by the newest one, and every replica found behind is brought to the newest state before the
+//! read returns (read repair: `VSET`/`VDEL` at that version, which a newer write in between
+//! outranks). So a read sees every write acknowledged before it started, from any process,
+//! whichever replica the write reached; a replica that failed is left out.
+//!
+//! **One**: a read goes to the key's first replica that serves reads: healthy, and not known
+//! to have missed a write of the key. On a timeout or connection error it goes on to the next.
+//! A miss is a miss, except on a node that is warming up (it restarted empty, or had keys
 //! invalidated by repair, a short while ago): there the miss may be a lost value, so the next
 //! replica is asked and its answer returned; for GET a value found there is also copied back,
 //! with its remaining time to live.
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
+use cachering_commands::{lookup, Cmd};
+use futures::future::join_all;
+use smallvec::SmallVec;
 
 use super::ReadKind;
 use crate::client::Client;
 use crate::connection::encode_command;
 use crate::error::{Error, ErrorKind, Result};
 use crate::node::Node;
+use crate::options::ReadConsistency;
 use crate::reply::Reply;
 
 /// A replica already asked for this read, elsewhere (a pipeline asks first replicas in bulk).
@@ -33,10 +46,295 @@ fn unavailable() -> Error {
     )
 }
 
+/// Where a replica's entry of a key stands in the order of writes: its version, and whether
+/// that version holds a value (a value outranks a delete at the same version).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(crate) struct Rank {
+    version: u64,
+    value: bool,
+}
+
+impl Rank {
+    /// The rank a `VVER` reply tells: 0 nothing, negative a delete.
+    pub fn from_vver(reply: &Reply) -> Option<Rank> {
+        let version = reply.as_int()?;
+        Some(Rank {
+            version: version.unsigned_abs(),
+            value: version > 0,
+        })
+    }
+
+    /// The version.
+    pub fn version(self) -> u64 {
+        self.version
+    }
+}
+
+/// A replica's entry of a key, as `VGET` tells it.
+#[derive(Debug, Clone)]
+pub(crate) struct State {
+    /// The value, if the key has one.
+    pub value: Option<Bytes>,
+    /// The version of the key's last write there (0: none known).
+    pub version: u64,
+    /// Milliseconds to live: -1 none, -2 no value.
+    pub ttl: i64,
+}
+
+impl State {
+    /// The state in a `VGET` reply.
+    pub fn from_vget(reply: Reply) -> Option<State> {
+        let Reply::Array(items) = reply else {
+            return None;
+        };
+        let [value, version, ttl] = <[Reply; 3]>::try_from(items).ok()?;
+        Some(State {
+            value: match value {
+                Reply::Bulk(value) => Some(value),
+                _ => None,
+            },
+            version: u64::try_from(version.as_int()?).ok()?,
+            ttl: ttl.as_int()?,
+        })
+    }
+
+    /// Its rank in the order of writes.
+    pub fn rank(&self) -> Rank {
+        Rank {
+            version: self.version,
+            value: self.value.is_some(),
+        }
+    }
+
+    /// The write that brings another replica to this state: `VSET key version value [PX ttl]`,
+    /// or `VDEL key version` for a delete; `None` when no write is known.
+    pub fn restore(&self, key: &[u8]) -> Option<Vec<Bytes>> {
+        if self.version == 0 {
+            return None;
+        }
+        let key = Bytes::copy_from_slice(key);
+        let version = Bytes::from(self.version.to_string());
+        Some(match &self.value {
+            Some(value) => {
+                let mut args = vec![Bytes::from_static(b"VSET"), key, version, value.clone()];
+                if self.ttl > 0 {
+                    args.push(Bytes::from_static(b"PX"));
+                    args.push(Bytes::from(self.ttl.to_string()));
+                }
+                args
+            }
+            None => vec![Bytes::from_static(b"VDEL"), key, version],
+        })
+    }
+}
+
+/// What a replica answered a newest-read with.
+enum Answered {
+    /// The replica asked for the answer: its rank and its reply to the read.
+    Full(Rank, Reply, Option<State>),
+    /// A replica asked for its version only.
+    Version(Rank),
+}
+
 impl Client {
-    /// Serves a read of `key` from the first replica that can answer it.
+    /// Serves a read of `key` with the client's read consistency.
     pub(crate) async fn read(&self, key: &[u8], args: &[&[u8]], kind: ReadKind) -> Result<Reply> {
-        self.read_after(key, args, kind, None).await
+        match self.inner.settings.read_consistency {
+            ReadConsistency::Newest => Box::pin(self.read_newest(key, args, None)).await,
+            _ => self.read_after(key, args, kind, None).await,
+        }
+    }
+
+    /// The request that asks `node` for the read's answer with its rank: `VGET` for a GET,
+    /// `VVER` followed by the command otherwise.
+    fn full_read(args: &[&[u8]], key: &[u8]) -> (Bytes, usize, bool) {
+        let is_get = args
+            .first()
+            .and_then(|name| lookup(name))
+            .map(|spec| spec.id)
+            == Some(Cmd::Get);
+        let mut bytes = BytesMut::new();
+        if is_get {
+            encode_command(&[b"VGET", key], &mut bytes);
+            (bytes.freeze(), 1, true)
+        } else {
+            encode_command(&[b"VVER", key], &mut bytes);
+            encode_command(args, &mut bytes);
+            (bytes.freeze(), 2, false)
+        }
+    }
+
+    /// Reads `node`'s answer: rank and reply (and, for a GET, the state).
+    pub(crate) fn full_answer(
+        node: &Node,
+        replies: Vec<Reply>,
+        is_get: bool,
+    ) -> Result<(Rank, Reply, Option<State>)> {
+        let protocol =
+            || Error::new(ErrorKind::Protocol, "unexpected versioned reply").with_node(node.name());
+        if is_get {
+            let reply = replies.into_iter().next().ok_or_else(protocol)?;
+            if let Reply::Error(text) = &reply {
+                return Err(node.server_error(text));
+            }
+            let state = State::from_vget(reply).ok_or_else(protocol)?;
+            let answer = state.value.clone().map_or(Reply::Nil, Reply::Bulk);
+            Ok((state.rank(), answer, Some(state)))
+        } else {
+            let [version, answer] = <[Reply; 2]>::try_from(replies).map_err(|_| protocol())?;
+            if let Reply::Error(text) = &version {
+                return Err(node.server_error(text));
+            }
+            let rank = Rank::from_vver(&version).ok_or_else(protocol)?;
+            Ok((rank, node.reply_result(answer)?, None))
+        }
+    }
+
+    /// The newest-read (module docs). `known` is an answer a pipeline already has from one
+    /// replica, which is not asked again.
+    pub(crate) async fn read_newest(
+        &self,
+        key: &[u8],
+        args: &[&[u8]],
+        known: Option<(Arc<Node>, Rank)>,
+    ) -> Result<Reply> {
+        let topology = self.inner.topology.load_full();
+        let replicas = topology.replicas(key, self.inner.settings.replicas);
+        let candidates: SmallVec<[&Arc<Node>; 4]> =
+            replicas.iter().filter(|node| node.takes_writes()).collect();
+        if candidates.is_empty() {
+            return Err(unavailable());
+        }
+        let primary = candidates
+            .iter()
+            .position(|node| node.serves_read(key))
+            .unwrap_or(0);
+        let (full, full_replies, is_get) = Self::full_read(args, key);
+        let mut check = BytesMut::new();
+        encode_command(&[b"VVER", key], &mut check);
+        let check = check.freeze();
+        let asks = candidates.iter().enumerate().map(|(i, &node)| {
+            let (bytes, replies) = if i == primary {
+                (full.clone(), full_replies)
+            } else {
+                (check.clone(), 1)
+            };
+            let known = known
+                .as_ref()
+                .filter(|(n, _)| Arc::ptr_eq(n, node))
+                .map(|(_, rank)| *rank);
+            async move {
+                if let Some(rank) = known {
+                    if i != primary {
+                        return Ok(Answered::Version(rank));
+                    }
+                }
+                let replies = node.request(node.slot_for(key), bytes, replies).await?;
+                if i == primary {
+                    let (rank, answer, state) = Self::full_answer(node, replies, is_get)?;
+                    Ok(Answered::Full(rank, answer, state))
+                } else {
+                    let reply = replies.into_iter().next().unwrap_or(Reply::Nil);
+                    if let Reply::Error(text) = &reply {
+                        return Err(node.server_error(text));
+                    }
+                    Rank::from_vver(&reply)
+                        .map(Answered::Version)
+                        .ok_or_else(|| {
+                            Error::new(ErrorKind::Protocol, "unexpected VVER reply")
+                                .with_node(node.name())
+                        })
+                }
+            }
+        });
+        let results: Vec<Result<Answered>> = join_all(asks).await;
+        let mut ranks: SmallVec<[Option<Rank>; 4]> = SmallVec::new();
+        let mut answer = None;
+        let mut last_error = None;
+        for (i, result) in results.into_iter().enumerate() {
+            match result {
+                Ok(Answered::Full(rank, reply, state)) => {
+                    ranks.push(Some(rank));
+                    answer = Some((i, rank, reply, state));
+                }
+                Ok(Answered::Version(rank)) => ranks.push(Some(rank)),
+                Err(error) if error.is_server_error() => return Err(error),
+                Err(error) => {
+                    ranks.push(None);
+                    last_error = Some(error);
+                }
+            }
+        }
+        let Some(newest) = ranks.iter().flatten().max().copied() else {
+            return Err(last_error.unwrap_or_else(unavailable));
+        };
+        self.observe_version(newest.version());
+        // The answer: the first replica's if it is the newest, else the newest replica's.
+        let (answered_by, reply, newest_state) = match answer {
+            Some((i, rank, reply, state)) if rank >= newest => (i, reply, state),
+            _ => {
+                let at = ranks
+                    .iter()
+                    .position(|rank| *rank == Some(newest))
+                    .expect("the newest rank came from a replica");
+                let node = candidates[at];
+                let replies = node
+                    .request(node.slot_for(key), full.clone(), full_replies)
+                    .await?;
+                let (_, reply, state) = Self::full_answer(node, replies, is_get)?;
+                (at, reply, state)
+            }
+        };
+        if answered_by != primary {
+            candidates[answered_by].metrics.fallback_reads.increment(1);
+        }
+        // Bring every replica found behind to the newest state.
+        let behind: SmallVec<[&Arc<Node>; 4]> = candidates
+            .iter()
+            .zip(&ranks)
+            .filter(|(_, rank)| rank.is_some_and(|rank| rank < newest))
+            .map(|(node, _)| *node)
+            .collect();
+        if !behind.is_empty() {
+            Box::pin(self.read_repair(key, &behind, candidates[answered_by], newest_state)).await;
+        }
+        Ok(reply)
+    }
+
+    /// Copies the newest state of `key` from `source` (or `state`, when the read already has
+    /// it) to the replicas `behind`, at its version.
+    async fn read_repair(
+        &self,
+        key: &[u8],
+        behind: &[&Arc<Node>],
+        source: &Arc<Node>,
+        state: Option<State>,
+    ) {
+        let state = match state {
+            Some(state) => state,
+            None => match source
+                .call_key(key, &[b"VGET", key])
+                .await
+                .map(State::from_vget)
+            {
+                Ok(Some(state)) => state,
+                _ => return,
+            },
+        };
+        let Some(restore) = state.restore(key) else {
+            return;
+        };
+        let args: Vec<&[u8]> = restore.iter().map(|a| a.as_ref()).collect();
+        let bytes = crate::connection::command(&args);
+        join_all(behind.iter().map(|node| {
+            let bytes = bytes.clone();
+            async move {
+                if node.call_encoded(node.slot_for(key), bytes).await.is_ok() {
+                    node.metrics.read_repairs.increment(1);
+                }
+            }
+        }))
+        .await;
     }
 
     /// [`Client::read`], continuing past a replica already asked.

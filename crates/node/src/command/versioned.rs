@@ -50,7 +50,8 @@ pub fn vset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     Flow::Continue
 }
 
-/// VDEL key version: `:1` if the delete superseded what the key held, `:0` otherwise.
+/// VDEL key version: `:1` if a live value was deleted, `:0` otherwise (as DEL counts); the
+/// delete is remembered whenever it is newer than what the key held.
 pub fn vdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let Some(version) = version::parse(&args[2]) else {
         ctx.error(INVALID_VERSION);
@@ -59,17 +60,18 @@ pub fn vdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let node = ctx.node;
     node.versions.observe(version);
     let now = ctx.now;
-    let mut applied = false;
+    let mut deleted = false;
     // A delete cannot fail: a tombstone is smaller than any value.
     let _ = node.store.update(&args[1], now, &mut |current| {
-        applied = supersedes(version, None, current);
-        if applied {
+        if supersedes(version, None, current) {
+            deleted = current.is_some_and(|value| !value.is_tombstone());
             node.versions.deleted(version, now)
         } else {
+            deleted = false;
             Change::Keep
         }
     });
-    ctx.reply().int(i64::from(applied));
+    ctx.reply().int(i64::from(deleted));
     Flow::Continue
 }
 
@@ -95,13 +97,14 @@ pub fn vget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     Flow::Continue
 }
 
-/// VVER key: the version of the key's last write the node knows, 0 if none.
+/// VVER key: the version of the key's last write the node knows, 0 if none, negative when
+/// that write was a delete (a tombstone).
 pub fn vver(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    let version = ctx
-        .node
-        .store
-        .entry(&args[1], ctx.now)
-        .map_or(0, |value| value.version());
-    ctx.reply().int(version as i64);
+    let version = match ctx.node.store.entry(&args[1], ctx.now) {
+        None => 0,
+        Some(entry) if entry.is_tombstone() => -(entry.version() as i64),
+        Some(entry) => entry.version() as i64,
+    };
+    ctx.reply().int(version);
     Flow::Continue
 }
