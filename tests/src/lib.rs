@@ -75,16 +75,38 @@ impl NodeProcess {
             .unwrap_or_else(|| panic!("node on port {port} did not start"))
     }
 
+    /// Starts a node listening on `ip` (an address a test created), on a free port.
+    pub fn start_at(ip: &str, extra: &[&str]) -> Self {
+        for _ in 0..5 {
+            if let Some(node) = Self::try_start(ip, free_port(), extra) {
+                return node;
+            }
+        }
+        panic!("no node could start on {ip}");
+    }
+
     fn try_start_on(port: u16, extra: &[&str]) -> Option<Self> {
+        Self::try_start("127.0.0.1", port, extra)
+    }
+
+    fn try_start(ip: &str, port: u16, extra: &[&str]) -> Option<Self> {
         let mut child = Command::new(binary())
-            .args(["node", "--port", &port.to_string(), "--log-level", "warn"])
+            .args([
+                "node",
+                "--bind",
+                ip,
+                "--port",
+                &port.to_string(),
+                "--log-level",
+                "warn",
+            ])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn cachering node");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             // An exit means the port was taken by another process.
@@ -160,6 +182,31 @@ impl Drop for NodeProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Proxy flags for fast failure detection in tests: a 200 ms request and connect timeout,
+/// probes from 100 ms to 500 ms.
+pub const FAST_FAILOVER: &[&str] = &[
+    "--request-timeout-ms",
+    "200",
+    "--connect-timeout-ms",
+    "200",
+    "--probe-interval-ms",
+    "100",
+    "--max-probe-interval-ms",
+    "500",
+];
+
+/// `FAST_FAILOVER`, except the flags `extra` sets itself, then `extra`.
+pub fn fast_failover_with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut flags = Vec::new();
+    for pair in FAST_FAILOVER.chunks(2) {
+        if !extra.contains(&pair[0]) {
+            flags.extend_from_slice(pair);
+        }
+    }
+    flags.extend_from_slice(extra);
+    flags
 }
 
 /// A `cachering proxy` process over three node processes, all killed when dropped.

@@ -137,3 +137,116 @@ impl Drop for IsolatedNode {
             .output();
     }
 }
+
+/// A network namespace joined to this host by a veth pair, for a process that must see the
+/// network differently from the test: cut off from one node while the test still reaches it.
+/// The host side of the pair has several addresses (nodes bind to them, one each, so one can
+/// be cut off alone); the namespace has one.
+pub struct Namespace {
+    name: String,
+    host_link: String,
+    subnet: String,
+    host_addresses: usize,
+}
+
+impl Namespace {
+    /// Creates the namespace with `host_addresses` addresses on the host side.
+    pub fn new(host_addresses: usize) -> Self {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let id = (std::process::id() % 200 + n * 11) % 250 + 1;
+        let tag = format!("{}{n}", std::process::id() % 100_000);
+        let name = format!("crp{tag}");
+        let host_link = format!("cph{tag}");
+        let inner_link = format!("cpn{tag}");
+        let subnet = format!("10.216.{id}");
+        ip(&["netns", "add", &name]);
+        let namespace = Self {
+            name,
+            host_link,
+            subnet,
+            host_addresses,
+        };
+        ip(&[
+            "link",
+            "add",
+            &namespace.host_link,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &inner_link,
+        ]);
+        ip(&["link", "set", &inner_link, "netns", &namespace.name]);
+        for i in 0..host_addresses {
+            ip(&[
+                "addr",
+                "add",
+                &format!("{}/24", namespace.host_ip(i)),
+                "dev",
+                &namespace.host_link,
+            ]);
+        }
+        ip(&["link", "set", &namespace.host_link, "up"]);
+        namespace.inside(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/24", namespace.inside_ip()),
+            "dev",
+            &inner_link,
+        ]);
+        namespace.inside(&["ip", "link", "set", &inner_link, "up"]);
+        namespace.inside(&["ip", "link", "set", "lo", "up"]);
+        namespace
+    }
+
+    fn inside(&self, args: &[&str]) {
+        let mut full = vec!["netns", "exec", self.name.as_str()];
+        full.extend_from_slice(args);
+        ip(&full);
+    }
+
+    /// The host side's address `i` (0 to `host_addresses - 1`).
+    pub fn host_ip(&self, i: usize) -> String {
+        assert!(i < self.host_addresses);
+        format!("{}.{}", self.subnet, if i == 0 { 1 } else { i + 2 })
+    }
+
+    /// The namespace's address.
+    pub fn inside_ip(&self) -> String {
+        format!("{}.2", self.subnet)
+    }
+
+    /// Runs `program` with `args` inside the namespace.
+    pub fn spawn(&self, program: &std::path::Path, args: &[&str]) -> Child {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .arg(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start a process in the namespace")
+    }
+
+    /// Cuts the namespace off from `address` on the host: its packets there are dropped.
+    pub fn cut(&self, address: &str) {
+        self.inside(&["ip", "route", "add", "blackhole", &format!("{address}/32")]);
+    }
+
+    /// Heals a cut.
+    pub fn heal(&self, address: &str) {
+        self.inside(&["ip", "route", "del", "blackhole", &format!("{address}/32")]);
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_link])
+            .output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}

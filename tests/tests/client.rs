@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use cachering_client::{
-    Access, Client, ClientBuilder, NodeSpec, NodeState, Reply, Routed, SetOptions, Ttl,
+    Access, Client, ClientBuilder, NodeSpec, NodeState, ReadConsistency, Reply, Routed, SetOptions,
+    Ttl,
 };
 use cachering_tests::netns::IsolatedNode;
 use cachering_tests::relay::Relay;
@@ -415,6 +416,16 @@ async fn a_restarted_node_warms_up_from_its_replicas() {
 /// the old values after it comes back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_cut_off_and_healed_serves_no_stale_value() {
+    cut_off_scenario(ReadConsistency::Newest).await;
+}
+
+/// The same with reads from one replica, where the hints and repair alone keep it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_off_and_healed_serves_no_stale_value_to_one_replica_reads() {
+    cut_off_scenario(ReadConsistency::One).await;
+}
+
+async fn cut_off_scenario(consistency: ReadConsistency) {
     let isolated = IsolatedNode::start(&[]);
     let others: Vec<NodeProcess> = (0..2).map(|_| NodeProcess::start(&[])).collect();
     let addrs = vec![
@@ -422,7 +433,10 @@ async fn a_node_cut_off_and_healed_serves_no_stale_value() {
         others[0].addr.to_string(),
         others[1].addr.to_string(),
     ];
-    let client = builder(&addrs).build().unwrap();
+    let client = builder(&addrs)
+        .with_read_consistency(consistency)
+        .build()
+        .unwrap();
     const KEYS: usize = 300;
     write_keys(&client, KEYS, "old").await;
     let mut expected: HashMap<usize, Option<String>> =
@@ -666,8 +680,21 @@ async fn a_pipeline_routes_replicates_and_fails_over_like_single_commands() {
 /// copied back, other reads take the replica's answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_read_entry_point_warms_a_restarted_node() {
+    restarted_node_scenario(ReadConsistency::Newest).await;
+}
+
+/// The same with reads from one replica: the warm-up fallback does what newest reads do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_one_replica_read_entry_point_warms_a_restarted_node() {
+    restarted_node_scenario(ReadConsistency::One).await;
+}
+
+async fn restarted_node_scenario(consistency: ReadConsistency) {
     let (mut nodes, addrs) = cluster();
-    let client = builder(&addrs).build().unwrap();
+    let client = builder(&addrs)
+        .with_read_consistency(consistency)
+        .build()
+        .unwrap();
     const KEYS: usize = 900;
     write_keys(&client, KEYS, "v").await;
     let restarted = 1;

@@ -8,21 +8,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use cachering_tests::netns::IsolatedNode;
-use cachering_tests::{Client, NodeProcess, ProxyProcess};
+use cachering_tests::{fast_failover_with, Client, NodeProcess, ProxyProcess};
 
 const KEYS: usize = 300;
-/// Fast failure detection, so the tests do not wait on the defaults.
-const PROXY_FLAGS: &[&str] = &[
-    "--request-timeout-ms",
-    "200",
-    "--connect-timeout-ms",
-    "200",
-    "--probe-interval-ms",
-    "100",
-    "--max-probe-interval-ms",
-    "500",
-];
-
 fn key(i: usize) -> String {
     format!("key:{i}")
 }
@@ -161,9 +149,23 @@ fn no_old_value_on(node: &mut Client) {
     }
 }
 
+/// The proxy's flags for a read consistency.
+fn flags(consistency: &'static str) -> Vec<&'static str> {
+    fast_failover_with(&["--read-consistency", consistency])
+}
+
 #[test]
 fn a_node_killed_and_restarted_empty_loses_no_read() {
-    let mut proxy = ProxyProcess::start(&[], PROXY_FLAGS);
+    killed_and_restarted("newest");
+}
+
+#[test]
+fn a_node_killed_and_restarted_empty_loses_no_one_replica_read() {
+    killed_and_restarted("one");
+}
+
+fn killed_and_restarted(consistency: &'static str) {
+    let mut proxy = ProxyProcess::start(&[], &flags(consistency));
     let mut client = proxy.client();
     write_all(&mut client, "v");
     let port = proxy.nodes[0].addr.port();
@@ -181,7 +183,16 @@ fn a_node_killed_and_restarted_empty_loses_no_read() {
 
 #[test]
 fn a_frozen_node_that_missed_overwrites_and_deletes_serves_no_stale_and_loses_nothing() {
-    let proxy = ProxyProcess::start(&[], PROXY_FLAGS);
+    frozen("newest");
+}
+
+#[test]
+fn a_frozen_node_that_missed_overwrites_and_deletes_serves_no_stale_to_one_replica_reads() {
+    frozen("one");
+}
+
+fn frozen(consistency: &'static str) {
+    let proxy = ProxyProcess::start(&[], &flags(consistency));
     let mut client = proxy.client();
     write_all(&mut client, "old");
     proxy.nodes[0].signal("STOP");
@@ -203,6 +214,15 @@ fn a_frozen_node_that_missed_overwrites_and_deletes_serves_no_stale_and_loses_no
 
 #[test]
 fn a_node_cut_off_and_healed_serves_no_stale_and_loses_nothing() {
+    cut_off("newest");
+}
+
+#[test]
+fn a_node_cut_off_and_healed_serves_no_stale_to_one_replica_reads() {
+    cut_off("one");
+}
+
+fn cut_off(consistency: &'static str) {
     let isolated = IsolatedNode::start(&[]);
     let others: Vec<NodeProcess> = (0..2).map(|_| NodeProcess::start(&[])).collect();
     let addrs = vec![
@@ -210,7 +230,7 @@ fn a_node_cut_off_and_healed_serves_no_stale_and_loses_nothing() {
         others[0].addr.to_string(),
         others[1].addr.to_string(),
     ];
-    let proxy = ProxyProcess::over(others, &addrs, PROXY_FLAGS);
+    let proxy = ProxyProcess::over(others, &addrs, &flags(consistency));
     let mut client = proxy.client();
     write_all(&mut client, "old");
     isolated.cut();

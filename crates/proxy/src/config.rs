@@ -35,6 +35,9 @@ pub struct ProxyConfig {
     pub probe_interval_ms: u64,
     /// Longest wait between probes of an ejected node, in milliseconds. Default: 30000.
     pub max_probe_interval_ms: u64,
+    /// What a read waits for: `newest` (every replica's version, the newest answer, replicas
+    /// behind repaired) or `one` (one replica). Default: newest.
+    pub read_consistency: ReadConsistencyName,
     /// Password the nodes require; the proxy sends it on every connection. Default: none.
     pub node_password: Option<String>,
     /// Log filter. Default: `info`.
@@ -46,6 +49,26 @@ pub struct ProxyConfig {
     /// Read by the binary, which builds the runtime; [`crate::start`] runs on the caller's.
     /// Default: [`DEFAULT_THREADS`].
     pub threads: usize,
+}
+
+/// [`ReadConsistency`](cachering_client::ReadConsistency) by name, for flags and TOML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadConsistencyName {
+    /// Every replica's version; the newest answer.
+    #[default]
+    Newest,
+    /// One replica.
+    One,
+}
+
+impl From<ReadConsistencyName> for cachering_client::ReadConsistency {
+    fn from(name: ReadConsistencyName) -> Self {
+        match name {
+            ReadConsistencyName::Newest => cachering_client::ReadConsistency::Newest,
+            ReadConsistencyName::One => cachering_client::ReadConsistency::One,
+        }
+    }
 }
 
 /// The proxy's default thread count: one, as twemproxy. A proxy shares its host with the
@@ -70,6 +93,7 @@ impl Default for ProxyConfig {
             failure_threshold: cachering_client::DEFAULT_FAILURE_THRESHOLD,
             probe_interval_ms: cachering_client::DEFAULT_PROBE_INTERVAL.as_millis() as u64,
             max_probe_interval_ms: cachering_client::DEFAULT_MAX_PROBE_INTERVAL.as_millis() as u64,
+            read_consistency: ReadConsistencyName::Newest,
             node_password: None,
             log_level: "info".to_string(),
             metrics_addr: None,
@@ -136,7 +160,8 @@ impl ProxyConfig {
             .with_probe_interval(
                 Duration::from_millis(self.probe_interval_ms),
                 Duration::from_millis(self.max_probe_interval_ms),
-            );
+            )
+            .with_read_consistency(self.read_consistency.into());
         if let Some(password) = &self.node_password {
             builder = builder.with_password(password.clone());
         }
@@ -180,6 +205,9 @@ pub struct ProxyArgs {
     /// Longest wait between probes of an ejected node, in milliseconds [default: 30000]
     #[arg(long, value_name = "MS")]
     pub max_probe_interval_ms: Option<u64>,
+    /// What a read waits for: newest (every replica's version) or one (one replica) [default: newest]
+    #[arg(long, value_name = "CONSISTENCY")]
+    pub read_consistency: Option<ReadConsistencyName>,
     /// Password the nodes require (their requirepass) [default: none]
     #[arg(
         long,
@@ -221,6 +249,7 @@ impl ProxyArgs {
             failure_threshold,
             probe_interval_ms,
             max_probe_interval_ms,
+            read_consistency,
             log_level,
             threads
         );
