@@ -86,6 +86,7 @@ fn timed_out() -> Error {
 pub struct Connection {
     requests: mpsc::Sender<Request>,
     alive: Arc<AtomicBool>,
+    abort: Arc<tokio::sync::Notify>,
 }
 
 impl Connection {
@@ -116,8 +117,20 @@ impl Connection {
         let _ = stream.set_nodelay(true);
         let (requests, queue) = mpsc::channel(QUEUE_DEPTH);
         let alive = Arc::new(AtomicBool::new(true));
-        tokio::spawn(run(stream, queue, Arc::clone(&alive)));
-        Ok(Self { requests, alive })
+        let abort = Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(run(stream, queue, Arc::clone(&alive), Arc::clone(&abort)));
+        Ok(Self {
+            requests,
+            alive,
+            abort,
+        })
+    }
+
+    /// Closes the connection at once with a reset, discarding what is not yet sent: writes
+    /// queued behind a node that stopped answering must not reach it minutes later, after the
+    /// tombstones of the deletes that replaced them are gone.
+    pub fn abort(&self) {
+        self.abort.notify_one();
     }
 
     /// Whether the socket is still up.
@@ -162,7 +175,12 @@ impl Connection {
     }
 }
 
-async fn run(stream: TcpStream, mut queue: mpsc::Receiver<Request>, alive: Arc<AtomicBool>) {
+async fn run(
+    stream: TcpStream,
+    mut queue: mpsc::Receiver<Request>,
+    alive: Arc<AtomicBool>,
+    abort: Arc<tokio::sync::Notify>,
+) {
     let (mut reader, mut writer) = stream.into_split();
     let mut waiting: VecDeque<Waiting> = VecDeque::new();
     let mut unwritten = BytesMut::new();
@@ -179,6 +197,11 @@ async fn run(stream: TcpStream, mut queue: mpsc::Receiver<Request>, alive: Arc<A
             }
         }
         tokio::select! {
+            () = abort.notified() => {
+                // A reset, not a FIN: the kernel drops what it has not sent.
+                let _ = writer.as_ref().set_zero_linger();
+                break Error::new(ErrorKind::Io, "connection aborted: the node was ejected");
+            },
             () = &mut timer, if armed.is_some() => {
                 let now = Instant::now();
                 for waiter in waiting.iter_mut().filter(|w| w.deadline <= now) {

@@ -53,6 +53,9 @@ impl Node {
         }
         self.metrics.state.set(1.0);
         self.metrics.ejections.increment(1);
+        // Writes queued for the node are dropped with its connections (each was hinted when it
+        // failed); if they arrived after the node's return they could revive deleted keys.
+        self.pool.abort_all();
         tracing::warn!(node = self.name(), %error, "node ejected after consecutive failures");
         tokio::spawn(Arc::clone(self).probe_until_back());
     }
@@ -94,9 +97,8 @@ impl Node {
         }
     }
 
-    /// PINGs every connection. A connection that survived the outage carries the writes sent
-    /// before it, and the node answers the PING only after applying them, so repair, which
-    /// follows, is never overtaken by an older write still in flight.
+    /// PINGs every connection slot. The connections open at ejection were aborted, so these
+    /// are new, and nothing sent before the outage can overtake the repair that follows.
     async fn probe(self: &Arc<Self>) -> Result<()> {
         for slot in 0..self.slots() {
             self.call(slot, &[b"PING"]).await?;

@@ -58,6 +58,15 @@ impl Pool {
         (crate::ring::key_hash(key) % self.slots.len() as u64) as usize
     }
 
+    /// Aborts every connection (see [`Connection::abort`]); the next request reconnects.
+    pub fn abort_all(&self) {
+        for slot in &self.slots {
+            if let Some(connection) = slot.live.swap(None) {
+                connection.abort();
+            }
+        }
+    }
+
     /// The live connection of `slot`, if there is one.
     pub fn live(&self, slot: usize) -> Option<Arc<Connection>> {
         self.slots[slot]
