@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use cachering_tests::{bulk, int, NodeProcess};
 
-/// The integer in a `:n` reply.
-fn integer(reply: &str) -> u64 {
+/// The version in a one-key `VVER` reply (`*1\r\n:n\r\n`), deletes' made positive.
+fn version(reply: &str) -> u64 {
     reply
-        .trim_start_matches(':')
+        .trim_start_matches("*1\r\n:")
+        .trim_start_matches('-')
         .trim_end()
         .parse()
-        .unwrap_or_else(|_| panic!("not an integer reply: {reply:?}"))
+        .unwrap_or_else(|_| panic!("not a one-key VVER reply: {reply:?}"))
 }
 
 #[test]
@@ -31,10 +32,10 @@ fn versioned_writes_apply_only_when_newer() {
         "the same write twice is a no-op"
     );
     assert_eq!(c.call(&["GET", "k"]), bulk("a"));
-    assert_eq!(c.call(&["VVER", "k"]), int(10));
+    assert_eq!(c.call(&["VVER", "k"]), "*1\r\n:10\r\n");
     assert_eq!(
         c.call(&["VGET", "k"]),
-        format!("*3\r\n{}:10\r\n:-1\r\n", bulk("a"))
+        format!("*2\r\n{}:10\r\n", bulk("a"))
     );
     // Equal versions from two clients: the greater bytes win, wherever they arrive first.
     assert_eq!(c.call(&["VSET", "k", "10", "b"]), int(1));
@@ -42,10 +43,18 @@ fn versioned_writes_apply_only_when_newer() {
     assert_eq!(c.call(&["GET", "k"]), bulk("b"));
     // With a time to live.
     assert_eq!(c.call(&["VSET", "t", "5", "v", "PX", "60000"]), int(1));
-    let ttl = integer(&c.call(&["PTTL", "t"]));
+    let ttl: i64 = c
+        .call(&["PTTL", "t"])
+        .trim_start_matches(':')
+        .trim_end()
+        .parse()
+        .expect("an integer reply");
     assert!((59_000..=60_000).contains(&ttl), "{ttl}");
-    assert_eq!(c.call(&["VGET", "missing"]), "*3\r\n$-1\r\n:0\r\n:-2\r\n");
-    assert_eq!(c.call(&["VVER", "missing"]), int(0));
+    assert_eq!(c.call(&["VGET", "missing"]), "*2\r\n$-1\r\n:0\r\n");
+    assert_eq!(
+        c.call(&["VVER", "missing", "k", "t"]),
+        "*3\r\n:0\r\n:10\r\n:5\r\n"
+    );
 }
 
 #[test]
@@ -56,8 +65,12 @@ fn deletes_are_remembered_and_older_writes_stay_deleted() {
     assert_eq!(c.call(&["VDEL", "k", "11"]), int(1));
     assert_eq!(c.call(&["GET", "k"]), "$-1\r\n");
     assert_eq!(c.call(&["EXISTS", "k"]), int(0));
-    assert_eq!(c.call(&["VVER", "k"]), int(-11), "the delete is remembered");
-    assert_eq!(c.call(&["VGET", "k"]), "*3\r\n$-1\r\n:11\r\n:-2\r\n");
+    assert_eq!(
+        c.call(&["VVER", "k"]),
+        "*1\r\n:-11\r\n",
+        "the delete is remembered"
+    );
+    assert_eq!(c.call(&["VGET", "k"]), "*2\r\n$-1\r\n:-11\r\n");
     assert_eq!(
         c.call(&["VSET", "k", "10", "late"]),
         int(0),
@@ -81,7 +94,7 @@ fn deletes_are_remembered_and_older_writes_stay_deleted() {
     );
     assert_eq!(
         c.call(&["VVER", "never"]),
-        int(-5),
+        "*1\r\n:-5\r\n",
         "but the delete is remembered"
     );
     assert_eq!(c.call(&["SET", "live", "v"]), "+OK\r\n");
@@ -104,7 +117,7 @@ fn plain_writes_are_stamped_above_what_the_node_has_seen() {
     assert_eq!(c.call(&["VSET", "k", &ahead, "from the future"]), int(1));
     // A plain Redis client's SET is newer than anything the node has seen.
     assert_eq!(c.call(&["SET", "k", "plain"]), "+OK\r\n");
-    let stamped = integer(&c.call(&["VVER", "k"]));
+    let stamped = version(&c.call(&["VVER", "k"]));
     assert!(stamped > ahead.parse().unwrap());
     assert_eq!(c.call(&["VSET", "k", &ahead, "again"]), int(0));
     // Every kind of plain write stamps: INCR, APPEND, EXPIRE, and DEL leaves a tombstone.
@@ -117,9 +130,9 @@ fn plain_writes_are_stamped_above_what_the_node_has_seen() {
         &["DEL", "n"],
     ] {
         c.call(command);
-        let version = integer(&c.call(&["VVER", "n"]).replace(":-", ":"));
-        assert!(version > last, "{command:?} did not stamp a newer version");
-        last = version;
+        let stamped = version(&c.call(&["VVER", "n"]));
+        assert!(stamped > last, "{command:?} did not stamp a newer version");
+        last = stamped;
     }
     assert_eq!(c.call(&["EXISTS", "n"]), int(0));
     assert_eq!(
@@ -137,14 +150,18 @@ fn tombstones_end_after_their_lifetime() {
         format!("*2\r\n{}{}", bulk("tombstone-ttl"), bulk("1"))
     );
     assert_eq!(c.call(&["VDEL", "k", "5"]), int(0));
-    assert_eq!(c.call(&["VVER", "k"]), int(-5));
+    assert_eq!(c.call(&["VVER", "k"]), "*1\r\n:-5\r\n");
     std::thread::sleep(Duration::from_millis(1_200));
-    assert_eq!(c.call(&["VVER", "k"]), int(0), "the tombstone is gone");
+    assert_eq!(
+        c.call(&["VVER", "k"]),
+        "*1\r\n:0\r\n",
+        "the tombstone is gone"
+    );
     assert_eq!(c.call(&["VSET", "k", "4", "v"]), int(1));
     // With no lifetime, deletes leave nothing.
     assert_eq!(c.call(&["CONFIG", "SET", "tombstone-ttl", "0"]), "+OK\r\n");
     assert_eq!(c.call(&["DEL", "k"]), int(1));
-    assert_eq!(c.call(&["VVER", "k"]), int(0));
+    assert_eq!(c.call(&["VVER", "k"]), "*1\r\n:0\r\n");
 }
 
 #[test]

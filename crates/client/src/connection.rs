@@ -51,11 +51,22 @@ pub fn command(args: &[&[u8]]) -> Bytes {
     out.freeze()
 }
 
+type Done = oneshot::Sender<Result<Vec<Reply>>>;
+
+/// What a request sends.
+enum Payload {
+    /// Commands, encoded.
+    Encoded(Bytes),
+    /// A version check of one key: checks queued together go as one `VVER key key …`, and
+    /// each gets its element of the reply.
+    Check(Bytes),
+}
+
 struct Request {
-    bytes: Bytes,
+    payload: Payload,
     replies: usize,
     deadline: Instant,
-    done: oneshot::Sender<Result<Vec<Reply>>>,
+    done: Done,
 }
 
 struct Waiting {
@@ -63,17 +74,121 @@ struct Waiting {
     received: Vec<Reply>,
     deadline: Instant,
     /// `None` once the requester was told it timed out: the reply is read and dropped.
-    done: Option<oneshot::Sender<Result<Vec<Reply>>>>,
+    done: Option<Done>,
+    /// For coalesced checks: who gets each element of the one reply.
+    split: Vec<Option<Done>>,
 }
 
 impl Waiting {
-    fn new(request: Request) -> Self {
+    fn one(expected: usize, deadline: Instant, done: Done) -> Self {
         Self {
-            expected: request.replies,
-            received: Vec::with_capacity(request.replies),
-            deadline: request.deadline,
-            done: Some(request.done),
+            expected,
+            received: Vec::with_capacity(expected),
+            deadline,
+            done: Some(done),
+            split: Vec::new(),
         }
+    }
+
+    /// Whether someone still waits for this reply.
+    fn wanted(&self) -> bool {
+        self.done.is_some() || self.split.iter().any(Option::is_some)
+    }
+
+    /// Tells every waiter `error`.
+    fn fail(&mut self, error: &Error) {
+        if let Some(done) = self.done.take() {
+            let _ = done.send(Err(error.clone()));
+        }
+        for done in self.split.iter_mut().filter_map(Option::take) {
+            let _ = done.send(Err(error.clone()));
+        }
+    }
+
+    /// Hands the replies to the waiter, or each element of a check's reply to its waiter.
+    fn finish(self) {
+        let Waiting {
+            received,
+            done,
+            split,
+            ..
+        } = self;
+        if let Some(done) = done {
+            let _ = done.send(Ok(received));
+            return;
+        }
+        let reply = received.into_iter().next().unwrap_or(Reply::Nil);
+        match reply {
+            Reply::Array(items) if items.len() == split.len() => {
+                for (item, done) in items.into_iter().zip(split) {
+                    if let Some(done) = done {
+                        let _ = done.send(Ok(vec![item]));
+                    }
+                }
+            }
+            other => {
+                for done in split.into_iter().flatten() {
+                    let _ = done.send(Ok(vec![other.clone()]));
+                }
+            }
+        }
+    }
+}
+
+/// Checks taken from the queue and not yet encoded.
+#[derive(Default)]
+struct Checks {
+    keys: Vec<Bytes>,
+    waiting: Vec<Option<Done>>,
+    deadline: Option<Instant>,
+}
+
+impl Checks {
+    fn add(&mut self, key: Bytes, deadline: Instant, done: Done) {
+        self.keys.push(key);
+        self.waiting.push(Some(done));
+        self.deadline = Some(self.deadline.map_or(deadline, |d| d.min(deadline)));
+    }
+
+    /// Encodes the checks as one `VVER` and queues its waiter.
+    fn flush(&mut self, unwritten: &mut BytesMut, waiting: &mut VecDeque<Waiting>) {
+        let Some(deadline) = self.deadline.take() else {
+            return;
+        };
+        let mut args: Vec<&[u8]> = Vec::with_capacity(self.keys.len() + 1);
+        args.push(b"VVER");
+        args.extend(self.keys.iter().map(|k| k.as_ref()));
+        encode_command(&args, unwritten);
+        self.keys.clear();
+        waiting.push_back(Waiting {
+            expected: 1,
+            received: Vec::with_capacity(1),
+            deadline,
+            done: None,
+            split: std::mem::take(&mut self.waiting),
+        });
+    }
+}
+
+/// Takes one request into the write buffer (checks are held until [`Checks::flush`]).
+fn take(
+    request: Request,
+    unwritten: &mut BytesMut,
+    waiting: &mut VecDeque<Waiting>,
+    checks: &mut Checks,
+) {
+    match request.payload {
+        Payload::Encoded(bytes) => {
+            // Keep the order: checks queued before this go before it.
+            checks.flush(unwritten, waiting);
+            unwritten.extend_from_slice(&bytes);
+            waiting.push_back(Waiting::one(
+                request.replies,
+                request.deadline,
+                request.done,
+            ));
+        }
+        Payload::Check(key) => checks.add(key, request.deadline, request.done),
     }
 }
 
@@ -146,10 +261,26 @@ impl Connection {
         replies: usize,
         deadline: Instant,
     ) -> Result<Vec<Reply>> {
+        self.submit(Payload::Encoded(bytes), replies, deadline)
+            .await
+    }
+
+    /// Asks for the version of `key` (the reply: one `VVER` element). Checks sent together
+    /// travel as one command.
+    pub async fn check(&self, key: Bytes, deadline: Instant) -> Result<Vec<Reply>> {
+        self.submit(Payload::Check(key), 1, deadline).await
+    }
+
+    async fn submit(
+        &self,
+        payload: Payload,
+        replies: usize,
+        deadline: Instant,
+    ) -> Result<Vec<Reply>> {
         let closed = || Error::new(ErrorKind::Io, "connection closed");
         let (done, wait) = oneshot::channel();
         let request = Request {
-            bytes,
+            payload,
             replies,
             deadline,
             done,
@@ -189,9 +320,10 @@ async fn run(
     let timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(timer);
     let mut armed: Option<Instant> = None;
+    let mut checks = Checks::default();
     let failure: Error = loop {
         if armed.is_none() {
-            if let Some(front) = waiting.iter().find(|w| w.done.is_some()) {
+            if let Some(front) = waiting.iter().find(|w| w.wanted()) {
                 armed = Some(front.deadline);
                 timer.as_mut().reset(front.deadline);
             }
@@ -204,10 +336,9 @@ async fn run(
             },
             () = &mut timer, if armed.is_some() => {
                 let now = Instant::now();
+                let error = timed_out();
                 for waiter in waiting.iter_mut().filter(|w| w.deadline <= now) {
-                    if let Some(done) = waiter.done.take() {
-                        let _ = done.send(Err(timed_out()));
-                    }
+                    waiter.fail(&error);
                 }
                 armed = None;
             },
@@ -227,18 +358,16 @@ async fn run(
             },
             request = queue.recv(), if unwritten.len() < MAX_UNWRITTEN => match request {
                 Some(request) => {
-                    unwritten.extend_from_slice(&request.bytes);
-                    waiting.push_back(Waiting::new(request));
-                    // Take whatever else is queued, so a burst goes out in one write.
+                    take(request, &mut unwritten, &mut waiting, &mut checks);
+                    // Take whatever else is queued, so a burst goes out in one write (and its
+                    // checks in one command).
                     while unwritten.len() < MAX_UNWRITTEN {
                         match queue.try_recv() {
-                            Ok(request) => {
-                                unwritten.extend_from_slice(&request.bytes);
-                                waiting.push_back(Waiting::new(request));
-                            }
+                            Ok(request) => take(request, &mut unwritten, &mut waiting, &mut checks),
                             Err(_) => break,
                         }
                     }
+                    checks.flush(&mut unwritten, &mut waiting);
                     // Write now if the socket takes it, rather than on the next turn.
                     match writer.try_write(&unwritten) {
                         Ok(n) => unwritten.advance(n),
@@ -254,7 +383,10 @@ async fn run(
     alive.store(false, Ordering::Release);
     queue.close();
     let error = failure;
-    for done in waiting.drain(..).filter_map(|waiter| waiter.done) {
+    for mut waiter in waiting.drain(..) {
+        waiter.fail(&error);
+    }
+    for done in checks.waiting.drain(..).flatten() {
         let _ = done.send(Err(error.clone()));
     }
     while let Ok(request) = queue.try_recv() {
@@ -292,11 +424,8 @@ fn deliver(
         };
         front.received.push(Reply::from_frame(frame));
         if front.received.len() == front.expected {
-            let done = waiting.pop_front().expect("front exists");
             // A requester told it timed out, or gone, has its reply dropped here.
-            if let Some(sender) = done.done {
-                let _ = sender.send(Ok(done.received));
-            }
+            waiting.pop_front().expect("front exists").finish();
         }
     }
 }

@@ -263,7 +263,8 @@ pub enum Route {
     MultiKey(Access, Merge),
     /// About the whole key space: fanned out to every node (DBSIZE, KEYS, SCAN, FLUSHALL).
     RingWide,
-    /// About one node's process or settings (CONFIG, SHUTDOWN): send it to that node.
+    /// About one node's process or settings (CONFIG, SHUTDOWN), or one replica's state of keys
+    /// (VGET, VVER): send it to that node.
     NodeOnly,
 }
 
@@ -482,9 +483,11 @@ mod tests {
                     assert_eq!(spec.keys.first, spec.keys.last, "{} has one key", spec.name);
                 }
                 Route::MultiKey(..) => assert!(spec.keys.has_keys(), "{}", spec.name),
-                Route::Connection | Route::RingWide | Route::NodeOnly => {
+                Route::Connection | Route::RingWide => {
                     assert!(!spec.keys.has_keys(), "{} has keys", spec.name)
                 }
+                // About one node: CONFIG, SHUTDOWN, and one replica's versions of keys.
+                Route::NodeOnly => {}
             }
             if spec.route == Route::Read {
                 assert!(spec.has(Flag::ReadOnly), "{} reads", spec.name);

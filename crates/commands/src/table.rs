@@ -106,12 +106,12 @@ table! {
     VDel = "vdel", 3, [Write, Fast], keys(1, 1, 1), Generic, Write, Unknown,
         "cachering 0.1.0", "O(1)",
         "Deletes a key at a version, only if that version is newer than the key's; the delete is remembered for tombstone-ttl seconds. Returns 1 if a value was deleted.";
-    VGet = "vget", 2, [ReadOnly, Fast], keys(1, 1, 1), Generic, Read, Unknown,
+    VGet = "vget", 2, [ReadOnly, Fast], keys(1, 1, 1), Generic, NodeOnly, Unknown,
         "cachering 0.1.0", "O(1)",
-        "Returns a key's value, its version (0 if the node knows no write of it) and its time to live in milliseconds.";
-    VVer = "vver", 2, [ReadOnly, Fast], keys(1, 1, 1), Generic, Read, Unknown,
-        "cachering 0.1.0", "O(1)",
-        "Returns the version of a key's last write: 0 if the node knows none, negative if it was a delete.";
+        "Returns a key's value and the version of its last write on this node (0 if none, negative if it was a delete).";
+    VVer = "vver", -2, [ReadOnly, Fast], keys(1, -1, 1), Generic, NodeOnly, Unknown,
+        "cachering 0.1.0", "O(N) where N is the number of keys.",
+        "Returns the version of each key's last write on this node: 0 if none, negative if it was a delete.";
     // keys
     Del = "del", -2, [Write], keys(1, -1, 1), Generic, MultiKey(Access::Write, Merge::Count), Unknown,
         "1.0.0", "O(N) where N is the number of keys that will be removed.",

@@ -80,6 +80,14 @@ pub struct NodeStatus {
     pub warming: bool,
 }
 
+/// What a request asks of a node connection.
+enum Ask {
+    /// Encoded commands and the number of replies they get.
+    Commands(Bytes, usize),
+    /// A version check of one key.
+    Check(Bytes),
+}
+
 /// Counts ejected nodes across the ring, for the ejection cap.
 #[derive(Debug, Default)]
 pub(crate) struct Fleet {
@@ -200,6 +208,22 @@ impl Node {
         bytes: Bytes,
         replies: usize,
     ) -> Result<Vec<Reply>> {
+        self.ask(slot, Ask::Commands(bytes, replies)).await
+    }
+
+    /// The version of `key` on this node: one element of a `VVER` that carries every check
+    /// queued on the key's connection at the same moment.
+    pub async fn check(self: &Arc<Self>, key: &[u8]) -> Result<Reply> {
+        let slot = self.slot_for(key);
+        let mut replies = self
+            .ask(slot, Ask::Check(Bytes::copy_from_slice(key)))
+            .await?;
+        replies
+            .pop()
+            .ok_or_else(|| Error::new(ErrorKind::Protocol, "missing reply").with_node(self.name()))
+    }
+
+    async fn ask(self: &Arc<Self>, slot: usize, ask: Ask) -> Result<Vec<Reply>> {
         let started = tokio::time::Instant::now();
         let deadline = started + self.settings.request_timeout;
         self.metrics.requests.increment(1);
@@ -220,10 +244,11 @@ impl Node {
                     .await
                     .map_err(|_| no_reply())??,
             };
-            connection
-                .send(bytes, replies, deadline)
-                .await
-                .map_err(|e| if e.is_timeout() { no_reply() } else { e })
+            match ask {
+                Ask::Commands(bytes, replies) => connection.send(bytes, replies, deadline).await,
+                Ask::Check(key) => connection.check(key, deadline).await,
+            }
+            .map_err(|e| if e.is_timeout() { no_reply() } else { e })
         };
         let result = attempt.await.map_err(|e| e.with_node(self.name()));
         self.metrics.latency.record(started.elapsed().as_secs_f64());

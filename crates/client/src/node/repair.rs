@@ -21,7 +21,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::UNKNOWN_VERSION;
 use crate::connection::encode_command;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::reply::Reply;
 
 /// Keys invalidated per DEL during repair.
@@ -84,11 +84,18 @@ impl Node {
             .collect();
         let mut own = Vec::new();
         if !unknown.is_empty() {
+            let mut args: Vec<&[u8]> = Vec::with_capacity(unknown.len() + 1);
+            args.push(b"VVER");
+            args.extend(&unknown);
             let mut bytes = BytesMut::new();
-            for key in &unknown {
-                encode_command(&[&b"VVER"[..], key], &mut bytes);
-            }
-            own = self.request(slot, bytes.freeze(), unknown.len()).await?;
+            encode_command(&args, &mut bytes);
+            own = match self.request(slot, bytes.freeze(), 1).await?.pop() {
+                Some(Reply::Array(versions)) if versions.len() == unknown.len() => versions,
+                _ => {
+                    return Err(Error::new(ErrorKind::Protocol, "unexpected VVER reply")
+                        .with_node(self.name()))
+                }
+            };
         }
         let mut own = own.into_iter();
         Ok(keys

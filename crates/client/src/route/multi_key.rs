@@ -206,11 +206,11 @@ impl Client {
         encode_command(&[b"MULTI"], &mut batch);
         encode_command(args, &mut batch);
         for key in &keys {
-            encode_command(&[&b"VGET"[..], key], &mut batch);
+            State::encode_read(key, &mut batch);
         }
         encode_command(&[b"EXEC"], &mut batch);
         let batch = batch.freeze();
-        let expected = keys.len() + 3;
+        let expected = 2 * keys.len() + 3;
         let mut last_error = None;
         for node in &replicas {
             if !keys.iter().all(|key| node.serves_read(key)) {
@@ -244,7 +244,7 @@ impl Client {
                 return Err(Error::new(ErrorKind::Protocol, "unexpected reply to EXEC")
                     .with_node(node.name()));
             };
-            if results.len() != keys.len() + 1 {
+            if results.len() != 2 * keys.len() + 1 {
                 return Err(Error::new(ErrorKind::Protocol, "unexpected EXEC results")
                     .with_node(node.name()));
             }
@@ -252,8 +252,14 @@ impl Client {
             if outcome == Reply::Int(1) {
                 // Every key now holds its value at the version the node stamped: the others
                 // get the same.
-                let copies = keys.iter().zip(results).filter_map(|(&key, state)| {
-                    let state = State::from_vget(state)?;
+                let mut results = results.into_iter();
+                let states = keys.iter().map(|_| {
+                    let vget = results.next()?;
+                    State::from_vget_pttl(vget, results.next()?)
+                });
+                let states: Vec<Option<State>> = states.collect();
+                let copies = keys.iter().zip(states).filter_map(|(&key, state)| {
+                    let state = state?;
                     self.observe_version(state.version);
                     let restore = state.restore(key)?;
                     let replicas = &replicas;

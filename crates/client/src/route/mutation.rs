@@ -1,8 +1,8 @@
 //! The mutation route, for commands whose result depends on the current value (INCR, APPEND,
 //! SET NX, GETDEL, EXPIRE, ...): sent to all replicas, they could apply to different values and
 //! diverge. So the command runs on one replica, the first that serves reads of the key, in a
-//! MULTI with a read-back of the resulting state (`VGET`: value, the version that replica
-//! stamped it with, time to live), and that state is written to the other replicas at the same
+//! MULTI with a read-back of the resulting state (`VGET`: value and the version that replica
+//! stamped it with; `PTTL`: its time to live), and that state is written to the other replicas at the same
 //! version (`VSET … PX`, or `VDEL` when the key is gone). Two processes mutating one key at
 //! once through the same replica are serialised there; through different replicas (only when
 //! one cannot reach the other's) the newer result wins everywhere.
@@ -32,7 +32,7 @@ impl Client {
         let mut batch = BytesMut::new();
         encode_command(&[b"MULTI"], &mut batch);
         encode_command(args, &mut batch);
-        encode_command(&[b"VGET", key], &mut batch);
+        State::encode_read(key, &mut batch);
         encode_command(&[b"EXEC"], &mut batch);
         let batch = batch.freeze();
         let mut last_error = None;
@@ -48,7 +48,7 @@ impl Client {
                     .filter(|other| !Arc::ptr_eq(other, node))
                     .cloned(),
             );
-            let answer = node.request(node.slot_for(key), batch.clone(), 4).await;
+            let answer = node.request(node.slot_for(key), batch.clone(), 5).await;
             others.disarm();
             let replies = match answer {
                 Ok(replies) => replies,
@@ -60,14 +60,14 @@ impl Client {
                     continue;
                 }
             };
-            let Some(Reply::Array(results)) = replies.into_iter().nth(3) else {
+            let Some(Reply::Array(results)) = replies.into_iter().nth(4) else {
                 return Err(Error::new(ErrorKind::Protocol, "unexpected reply to EXEC")
                     .with_node(node.name()));
             };
-            let [outcome, state] = <[Reply; 2]>::try_from(results).map_err(|_| {
+            let [outcome, vget, pttl] = <[Reply; 3]>::try_from(results).map_err(|_| {
                 Error::new(ErrorKind::Protocol, "unexpected EXEC results").with_node(node.name())
             })?;
-            let state = State::from_vget(state).ok_or_else(|| {
+            let state = State::from_vget_pttl(vget, pttl).ok_or_else(|| {
                 Error::new(ErrorKind::Protocol, "unexpected VGET reply").with_node(node.name())
             })?;
             self.observe_version(state.version);

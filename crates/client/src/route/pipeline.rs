@@ -14,7 +14,9 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use futures::future::join_all;
 
-use super::read::{Rank, State};
+use smallvec::SmallVec;
+
+use super::read::Rank;
 use super::write::{versioned, Answer};
 use super::{lock, Access, Asked, ReadKind, WriteTally};
 use crate::client::Client;
@@ -52,8 +54,6 @@ enum Part {
     Read,
     /// A read's answer with its rank: `VGET` (one reply) or `VVER` and the command (two).
     Full { is_get: bool },
-    /// A read's version only: `VVER` (one reply).
-    Check,
 }
 
 impl Part {
@@ -68,9 +68,32 @@ impl Part {
 /// A newest-read's answers so far.
 #[derive(Default)]
 struct Newest {
-    full: Option<(Arc<Node>, Rank, Reply, Option<State>)>,
-    ranks: Vec<Option<Rank>>,
+    /// The first replica's answer.
+    full: Option<Reply>,
+    /// The rank every replica answered so far, unless they differ.
+    seen: Option<Rank>,
+    /// Two replicas answered different ranks.
+    differ: bool,
+    /// A replica did not answer.
     failed: bool,
+}
+
+impl Newest {
+    fn saw(&mut self, rank: Rank) {
+        match self.seen {
+            Some(seen) if seen != rank => self.differ = true,
+            _ => self.seen = Some(rank),
+        }
+    }
+
+    /// The answer, when every replica answered with the same rank; else the read finishes
+    /// on its own.
+    fn settled(self) -> Option<(Rank, Reply)> {
+        match (self.full, self.seen) {
+            (Some(reply), Some(rank)) if !self.failed && !self.differ => Some((rank, reply)),
+            _ => None,
+        }
+    }
 }
 
 /// What a pipeline has learnt so far: results, the writes' tallies, the newest-reads' answers,
@@ -83,11 +106,14 @@ struct Answers<'k> {
 }
 
 impl Answers<'_> {
-    /// Records one node connection's answer to the commands `members`.
+    /// Records one node connection's answer to the commands `members`, followed by one
+    /// `VVER` for the reads `checks` when there are any.
+    #[allow(clippy::too_many_arguments)]
     fn record<A: AsRef<[u8]>>(
         &mut self,
         node: &Arc<Node>,
         members: &[(usize, Part)],
+        checks: &[usize],
         outcome: Result<Vec<Reply>>,
         commands: &[Routed<'_, A>],
         fallback: &[bool],
@@ -105,12 +131,11 @@ impl Answers<'_> {
                         Part::Read => self
                             .again
                             .push((index, Asked::Failed(Arc::clone(node), error.clone()))),
-                        Part::Full { .. } | Part::Check => {
-                            if let Some(newest) = self.newest[index].as_mut() {
-                                newest.failed = true;
-                            }
-                        }
+                        Part::Full { .. } => self.check_failed(index),
                     }
+                }
+                for &index in checks {
+                    self.check_failed(index);
                 }
                 return;
             }
@@ -142,9 +167,9 @@ impl Answers<'_> {
                         continue;
                     };
                     match Client::full_answer(node, mine, is_get) {
-                        Ok((rank, reply, state)) => {
-                            newest.ranks.push(Some(rank));
-                            newest.full = Some((Arc::clone(node), rank, reply, state));
+                        Ok((rank, reply)) => {
+                            newest.saw(rank);
+                            newest.full = Some(reply);
                         }
                         Err(error) if error.is_server_error() => {
                             self.results[index] = Some(Err(error));
@@ -152,16 +177,28 @@ impl Answers<'_> {
                         Err(_) => newest.failed = true,
                     }
                 }
-                Part::Check => {
-                    let Some(newest) = self.newest[index].as_mut() else {
-                        continue;
-                    };
-                    match mine.first().and_then(Rank::from_vver) {
-                        Some(rank) => newest.ranks.push(Some(rank)),
-                        None => newest.failed = true,
+            }
+        }
+        if checks.is_empty() {
+            return;
+        }
+        match replies.next() {
+            Some(Reply::Array(versions)) if versions.len() == checks.len() => {
+                for (&index, version) in checks.iter().zip(versions) {
+                    match (self.newest[index].as_mut(), version.as_int()) {
+                        (Some(newest), Some(version)) => newest.saw(Rank::from_signed(version)),
+                        _ => self.check_failed(index),
                     }
                 }
             }
+            _ => checks.iter().for_each(|&index| self.check_failed(index)),
+        }
+    }
+
+    /// Marks a newest-read as not settled by this pipeline.
+    fn check_failed(&mut self, index: usize) {
+        if let Some(newest) = self.newest[index].as_mut() {
+            newest.failed = true;
         }
     }
 }
@@ -171,12 +208,14 @@ fn slices<A: AsRef<[u8]>>(args: &[A]) -> Vec<&[u8]> {
 }
 
 /// The commands one node connection carries in this pipeline.
-struct Group {
+struct Group<'k> {
     node: Arc<Node>,
     slot: usize,
     bytes: BytesMut,
     replies: usize,
     members: Vec<(usize, Part)>,
+    /// Newest-reads that only need this replica's version: one `VVER` for all, at the end.
+    checks: Vec<(usize, &'k [u8])>,
 }
 
 impl Client {
@@ -257,7 +296,7 @@ impl Client {
             let args = slices(command.args);
             match command.access {
                 Access::Read if newest_reads => {
-                    let candidates: Vec<&Arc<Node>> =
+                    let candidates: SmallVec<[&Arc<Node>; 4]> =
                         replicas.iter().filter(|n| n.takes_writes()).collect();
                     if candidates.is_empty() {
                         answers.results[index] = Some(Err(Error::new(
@@ -300,14 +339,9 @@ impl Client {
                                 );
                             }
                         } else {
-                            add(
-                                &mut groups,
-                                node,
-                                command.key,
-                                (index, Part::Check),
-                                None,
-                                &[&b"VVER"[..], command.key],
-                            );
+                            group(&mut groups, node, command.key)
+                                .checks
+                                .push((index, command.key));
                         }
                     }
                 }
@@ -361,14 +395,22 @@ impl Client {
         // waiting leaves hints only on the replicas that had not answered.
         let answers = std::sync::Mutex::new(answers);
         let sends = groups.iter_mut().map(|group| {
+            let mut replies = group.replies;
+            let checks: Vec<usize> = group.checks.iter().map(|(index, _)| *index).collect();
+            if !group.checks.is_empty() {
+                let mut args: Vec<&[u8]> = Vec::with_capacity(group.checks.len() + 1);
+                args.push(b"VVER");
+                args.extend(group.checks.iter().map(|(_, key)| *key));
+                encode_command(&args, &mut group.bytes);
+                replies += 1;
+            }
             let bytes = std::mem::take(&mut group.bytes).freeze();
-            let replies = group.replies;
             let node = Arc::clone(&group.node);
             let members = std::mem::take(&mut group.members);
             let (answers, fallback) = (&answers, &fallback);
             async move {
                 let outcome = node.request(group.slot, bytes, replies).await;
-                lock(answers).record(&node, &members, outcome, commands, fallback);
+                lock(answers).record(&node, &members, &checks, outcome, commands, fallback);
             }
         });
         join_all(sends).await;
@@ -395,23 +437,18 @@ impl Client {
             if results[index].is_some() {
                 continue;
             }
-            let top = newest.ranks.iter().flatten().max().copied();
-            match (newest.full, top) {
-                (Some((_, rank, reply, _)), Some(top))
-                    if !newest.failed
-                        && rank >= top
-                        && newest.ranks.iter().all(|r| *r == Some(top)) =>
-                {
-                    self.observe_version(top.version());
+            match newest.settled() {
+                Some((rank, reply)) => {
+                    self.observe_version(rank.version());
                     results[index] = Some(Ok(reply));
                 }
-                _ => unsettled.push(index),
+                None => unsettled.push(index),
             }
         }
         for index in unsettled {
             let command = &commands[index];
             let args = slices(command.args);
-            results[index] = Some(Box::pin(self.read_newest(command.key, &args, None)).await);
+            results[index] = Some(Box::pin(self.read_newest(command.key, &args)).await);
         }
 
         // The rare paths, one command at a time: reads go on to the next replica; mutations
@@ -436,16 +473,12 @@ impl Client {
     }
 }
 
-/// Adds a member to the group of `node`'s connection for `key`: the command `args`, after
-/// `first` when the member sends two.
-fn add(
-    groups: &mut Vec<Group>,
+/// The group of `node`'s connection for `key`, made when it is the first.
+fn group<'g, 'k>(
+    groups: &'g mut Vec<Group<'k>>,
     node: &Arc<Node>,
     key: &[u8],
-    member: (usize, Part),
-    first: Option<&[&[u8]]>,
-    args: &[&[u8]],
-) {
+) -> &'g mut Group<'k> {
     let slot = node.slot_for(key);
     let position = match groups
         .iter()
@@ -459,11 +492,25 @@ fn add(
                 bytes: BytesMut::new(),
                 replies: 0,
                 members: Vec::new(),
+                checks: Vec::new(),
             });
             groups.len() - 1
         }
     };
-    let group = &mut groups[position];
+    &mut groups[position]
+}
+
+/// Adds a member to the group of `node`'s connection for `key`: the command `args`, after
+/// `first` when the member sends two.
+fn add(
+    groups: &mut Vec<Group<'_>>,
+    node: &Arc<Node>,
+    key: &[u8],
+    member: (usize, Part),
+    first: Option<&[&[u8]]>,
+    args: &[&[u8]],
+) {
+    let group = group(groups, node, key);
     if let Some(first) = first {
         encode_command(first, &mut group.bytes);
     }

@@ -55,47 +55,75 @@ pub(crate) struct Rank {
 }
 
 impl Rank {
-    /// The rank a `VVER` reply tells: 0 nothing, negative a delete.
-    pub fn from_vver(reply: &Reply) -> Option<Rank> {
-        let version = reply.as_int()?;
-        Some(Rank {
+    /// The rank a signed version tells: 0 nothing known, negative a delete.
+    pub fn from_signed(version: i64) -> Rank {
+        Rank {
             version: version.unsigned_abs(),
             value: version > 0,
-        })
+        }
+    }
+
+    /// The rank in a `VVER` reply for one key (an array of one version, or that version).
+    pub fn from_vver(reply: &Reply) -> Option<Rank> {
+        let version = match reply {
+            Reply::Array(items) if items.len() == 1 => items[0].as_int()?,
+            other => other.as_int()?,
+        };
+        Some(Rank::from_signed(version))
     }
 
     /// The version.
     pub fn version(self) -> u64 {
         self.version
     }
+
+    /// Whether the version holds a value (not a delete).
+    pub fn has_value(self) -> bool {
+        self.value
+    }
 }
 
-/// A replica's entry of a key, as `VGET` tells it.
+/// A replica's entry of a key, as `VGET` (and `PTTL`) tell it.
 #[derive(Debug, Clone)]
 pub(crate) struct State {
     /// The value, if the key has one.
     pub value: Option<Bytes>,
     /// The version of the key's last write there (0: none known).
     pub version: u64,
-    /// Milliseconds to live: -1 none, -2 no value.
-    pub ttl: i64,
+    /// Milliseconds to live (-1 none, -2 no value), when asked for.
+    pub ttl: Option<i64>,
 }
 
 impl State {
-    /// The state in a `VGET` reply.
+    /// Encodes the commands that read a key's state: `VGET key` and `PTTL key` (inside a
+    /// MULTI, so both see the same write).
+    pub fn encode_read(key: &[u8], batch: &mut BytesMut) {
+        encode_command(&[b"VGET", key], batch);
+        encode_command(&[b"PTTL", key], batch);
+    }
+
+    /// The state in a `VGET` reply: `[value or nil, signed version]`.
     pub fn from_vget(reply: Reply) -> Option<State> {
         let Reply::Array(items) = reply else {
             return None;
         };
-        let [value, version, ttl] = <[Reply; 3]>::try_from(items).ok()?;
+        let [value, version] = <[Reply; 2]>::try_from(items).ok()?;
+        let version = version.as_int()?;
         Some(State {
             value: match value {
-                Reply::Bulk(value) => Some(value),
+                Reply::Bulk(value) if version > 0 => Some(value),
                 _ => None,
             },
-            version: u64::try_from(version.as_int()?).ok()?,
-            ttl: ttl.as_int()?,
+            version: version.unsigned_abs(),
+            ttl: None,
         })
+    }
+
+    /// The state in a `VGET` reply and the `PTTL` reply after it.
+    pub fn from_vget_pttl(vget: Reply, pttl: Reply) -> Option<State> {
+        let mut state = State::from_vget(vget)?;
+        state.ttl = Some(pttl.as_int()?);
+        Some(state)
     }
 
     /// Its rank in the order of writes.
@@ -107,7 +135,8 @@ impl State {
     }
 
     /// The write that brings another replica to this state: `VSET key version value [PX ttl]`,
-    /// or `VDEL key version` for a delete; `None` when no write is known.
+    /// or `VDEL key version` for a delete; `None` when no write is known, or when the value
+    /// just expired, or its time to live was not read.
     pub fn restore(&self, key: &[u8]) -> Option<Vec<Bytes>> {
         if self.version == 0 {
             return None;
@@ -116,10 +145,15 @@ impl State {
         let version = Bytes::from(self.version.to_string());
         Some(match &self.value {
             Some(value) => {
+                let ttl = self.ttl?;
                 let mut args = vec![Bytes::from_static(b"VSET"), key, version, value.clone()];
-                if self.ttl > 0 {
-                    args.push(Bytes::from_static(b"PX"));
-                    args.push(Bytes::from(self.ttl.to_string()));
+                match ttl {
+                    -1 => {}
+                    ttl if ttl > 0 => {
+                        args.push(Bytes::from_static(b"PX"));
+                        args.push(Bytes::from(ttl.to_string()));
+                    }
+                    _ => return None,
                 }
                 args
             }
@@ -128,26 +162,18 @@ impl State {
     }
 }
 
-/// What a replica answered a newest-read with.
-enum Answered {
-    /// The replica asked for the answer: its rank and its reply to the read.
-    Full(Rank, Reply, Option<State>),
-    /// A replica asked for its version only.
-    Version(Rank),
-}
-
 impl Client {
     /// Serves a read of `key` with the client's read consistency.
     pub(crate) async fn read(&self, key: &[u8], args: &[&[u8]], kind: ReadKind) -> Result<Reply> {
         match self.inner.settings.read_consistency {
-            ReadConsistency::Newest => Box::pin(self.read_newest(key, args, None)).await,
+            ReadConsistency::Newest => self.read_newest(key, args).await,
             _ => self.read_after(key, args, kind, None).await,
         }
     }
 
-    /// The request that asks `node` for the read's answer with its rank: `VGET` for a GET,
-    /// `VVER` followed by the command otherwise.
-    fn full_read(args: &[&[u8]], key: &[u8]) -> (Bytes, usize, bool) {
+    /// The request that asks a replica for the read's answer with its rank: `VGET` for a GET
+    /// (one reply), `VVER` followed by the command otherwise (two). Also tells which it is.
+    pub(crate) fn full_read(args: &[&[u8]], key: &[u8]) -> (Bytes, usize, bool) {
         let is_get = args
             .first()
             .and_then(|name| lookup(name))
@@ -164,12 +190,12 @@ impl Client {
         }
     }
 
-    /// Reads `node`'s answer: rank and reply (and, for a GET, the state).
+    /// Reads a replica's replies to [`Client::full_read`]: its rank and its answer.
     pub(crate) fn full_answer(
         node: &Node,
         replies: Vec<Reply>,
         is_get: bool,
-    ) -> Result<(Rank, Reply, Option<State>)> {
+    ) -> Result<(Rank, Reply)> {
         let protocol =
             || Error::new(ErrorKind::Protocol, "unexpected versioned reply").with_node(node.name());
         if is_get {
@@ -178,26 +204,43 @@ impl Client {
                 return Err(node.server_error(text));
             }
             let state = State::from_vget(reply).ok_or_else(protocol)?;
-            let answer = state.value.clone().map_or(Reply::Nil, Reply::Bulk);
-            Ok((state.rank(), answer, Some(state)))
+            let rank = state.rank();
+            Ok((rank, state.value.map_or(Reply::Nil, Reply::Bulk)))
         } else {
             let [version, answer] = <[Reply; 2]>::try_from(replies).map_err(|_| protocol())?;
             if let Reply::Error(text) = &version {
                 return Err(node.server_error(text));
             }
             let rank = Rank::from_vver(&version).ok_or_else(protocol)?;
-            Ok((rank, node.reply_result(answer)?, None))
+            Ok((rank, node.reply_result(answer)?))
         }
     }
 
-    /// The newest-read (module docs). `known` is an answer a pipeline already has from one
-    /// replica, which is not asked again.
-    pub(crate) async fn read_newest(
-        &self,
+    /// Asks `node` for the read's answer with its rank.
+    async fn answered(
+        node: &Arc<Node>,
         key: &[u8],
-        args: &[&[u8]],
-        known: Option<(Arc<Node>, Rank)>,
-    ) -> Result<Reply> {
+        read: &(Bytes, usize, bool),
+    ) -> Result<(Rank, Reply)> {
+        let (bytes, replies, is_get) = read;
+        let replies = node
+            .request(node.slot_for(key), bytes.clone(), *replies)
+            .await?;
+        Self::full_answer(node, replies, *is_get)
+    }
+
+    /// Asks `node` for its rank of `key` (checks of many keys at once travel as one `VVER`).
+    pub(crate) async fn checked(node: &Arc<Node>, key: &[u8]) -> Result<Rank> {
+        match node.check(key).await? {
+            Reply::Error(text) => Err(node.server_error(&text)),
+            reply => Rank::from_vver(&reply).ok_or_else(|| {
+                Error::new(ErrorKind::Protocol, "unexpected VVER reply").with_node(node.name())
+            }),
+        }
+    }
+
+    /// The newest-read (module docs).
+    pub(crate) async fn read_newest(&self, key: &[u8], args: &[&[u8]]) -> Result<Reply> {
         let topology = self.inner.topology.load_full();
         let replicas = topology.replicas(key, self.inner.settings.replicas);
         let candidates: SmallVec<[&Arc<Node>; 4]> =
@@ -209,55 +252,48 @@ impl Client {
             .iter()
             .position(|node| node.serves_read(key))
             .unwrap_or(0);
-        let (full, full_replies, is_get) = Self::full_read(args, key);
-        let mut check = BytesMut::new();
-        encode_command(&[b"VVER", key], &mut check);
-        let check = check.freeze();
-        let asks = candidates.iter().enumerate().map(|(i, &node)| {
-            let (bytes, replies) = if i == primary {
-                (full.clone(), full_replies)
-            } else {
-                (check.clone(), 1)
-            };
-            let known = known
-                .as_ref()
-                .filter(|(n, _)| Arc::ptr_eq(n, node))
-                .map(|(_, rank)| *rank);
-            async move {
-                if let Some(rank) = known {
-                    if i != primary {
-                        return Ok(Answered::Version(rank));
-                    }
-                }
-                let replies = node.request(node.slot_for(key), bytes, replies).await?;
-                if i == primary {
-                    let (rank, answer, state) = Self::full_answer(node, replies, is_get)?;
-                    Ok(Answered::Full(rank, answer, state))
-                } else {
-                    let reply = replies.into_iter().next().unwrap_or(Reply::Nil);
-                    if let Reply::Error(text) = &reply {
-                        return Err(node.server_error(text));
-                    }
-                    Rank::from_vver(&reply)
-                        .map(Answered::Version)
-                        .ok_or_else(|| {
-                            Error::new(ErrorKind::Protocol, "unexpected VVER reply")
-                                .with_node(node.name())
-                        })
-                }
+        let read = Self::full_read(args, key);
+        let others: SmallVec<[&Arc<Node>; 4]> = candidates
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != primary)
+            .map(|(_, node)| *node)
+            .collect();
+        let full = Self::answered(candidates[primary], key, &read);
+        // Two replicas (the usual case) join without a list of futures.
+        let (full, checks): (_, SmallVec<[Result<Rank>; 4]>) = match others.as_slice() {
+            [] => (full.await, SmallVec::new()),
+            [other] => {
+                let (full, check) = futures::join!(full, Self::checked(other, key));
+                (full, smallvec::smallvec![check])
             }
-        });
-        let results: Vec<Result<Answered>> = join_all(asks).await;
-        let mut ranks: SmallVec<[Option<Rank>; 4]> = SmallVec::new();
-        let mut answer = None;
+            _ => {
+                let (full, checks) = futures::join!(
+                    full,
+                    join_all(others.iter().map(|node| Self::checked(node, key)))
+                );
+                (full, checks.into_iter().collect())
+            }
+        };
+        let mut ranks: SmallVec<[Option<Rank>; 4]> = SmallVec::with_capacity(candidates.len());
         let mut last_error = None;
-        for (i, result) in results.into_iter().enumerate() {
-            match result {
-                Ok(Answered::Full(rank, reply, state)) => {
-                    ranks.push(Some(rank));
-                    answer = Some((i, rank, reply, state));
+        let mut answer = None;
+        let mut checks = checks.into_iter();
+        let mut full = Some(full);
+        for i in 0..candidates.len() {
+            let result = if i == primary {
+                match full.take().expect("one full read") {
+                    Ok((rank, reply)) => {
+                        answer = Some((rank, reply));
+                        Ok(rank)
+                    }
+                    Err(error) => Err(error),
                 }
-                Ok(Answered::Version(rank)) => ranks.push(Some(rank)),
+            } else {
+                checks.next().expect("one check per other replica")
+            };
+            match result {
+                Ok(rank) => ranks.push(Some(rank)),
                 Err(error) if error.is_server_error() => return Err(error),
                 Err(error) => {
                     ranks.push(None);
@@ -270,19 +306,15 @@ impl Client {
         };
         self.observe_version(newest.version());
         // The answer: the first replica's if it is the newest, else the newest replica's.
-        let (answered_by, reply, newest_state) = match answer {
-            Some((i, rank, reply, state)) if rank >= newest => (i, reply, state),
+        let (answered_by, reply) = match answer {
+            Some((rank, reply)) if rank >= newest => (primary, reply),
             _ => {
                 let at = ranks
                     .iter()
                     .position(|rank| *rank == Some(newest))
                     .expect("the newest rank came from a replica");
-                let node = candidates[at];
-                let replies = node
-                    .request(node.slot_for(key), full.clone(), full_replies)
-                    .await?;
-                let (_, reply, state) = Self::full_answer(node, replies, is_get)?;
-                (at, reply, state)
+                let (_, reply) = Box::pin(Self::answered(candidates[at], key, &read)).await?;
+                (at, reply)
             }
         };
         if answered_by != primary {
@@ -296,30 +328,48 @@ impl Client {
             .map(|(node, _)| *node)
             .collect();
         if !behind.is_empty() {
-            Box::pin(self.read_repair(key, &behind, candidates[answered_by], newest_state)).await;
+            Box::pin(self.read_repair(key, &behind, candidates[answered_by], newest)).await;
         }
         Ok(reply)
     }
 
-    /// Copies the newest state of `key` from `source` (or `state`, when the read already has
-    /// it) to the replicas `behind`, at its version.
-    async fn read_repair(
+    /// Brings the replicas `behind` to the newest state of `key`, at its version: a delete is
+    /// written as it is; a value is read from `source` with its time to live (in a MULTI, so
+    /// both belong to one write) and copied.
+    pub(crate) async fn read_repair(
         &self,
         key: &[u8],
         behind: &[&Arc<Node>],
         source: &Arc<Node>,
-        state: Option<State>,
+        newest: Rank,
     ) {
-        let state = match state {
-            Some(state) => state,
-            None => match source
-                .call_key(key, &[b"VGET", key])
+        let state = if newest.has_value() {
+            let mut batch = BytesMut::new();
+            encode_command(&[b"MULTI"], &mut batch);
+            State::encode_read(key, &mut batch);
+            encode_command(&[b"EXEC"], &mut batch);
+            let Ok(replies) = source
+                .request(source.slot_for(key), batch.freeze(), 4)
                 .await
-                .map(State::from_vget)
-            {
-                Ok(Some(state)) => state,
-                _ => return,
-            },
+            else {
+                return;
+            };
+            let Some(Reply::Array(results)) = replies.into_iter().nth(3) else {
+                return;
+            };
+            let Ok([vget, pttl]) = <[Reply; 2]>::try_from(results) else {
+                return;
+            };
+            match State::from_vget_pttl(vget, pttl) {
+                Some(state) => state,
+                None => return,
+            }
+        } else {
+            State {
+                value: None,
+                version: newest.version(),
+                ttl: None,
+            }
         };
         let Some(restore) = state.restore(key) else {
             return;

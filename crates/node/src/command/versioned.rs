@@ -75,36 +75,45 @@ pub fn vdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     Flow::Continue
 }
 
-/// VGET key: `[value or nil, version, milliseconds to live]`; the version is 0 if the node
-/// knows no write of the key, the time to live -1 without a deadline and -2 without a value.
+/// The signed version of an entry: its version, negative for a tombstone, 0 for none.
+fn signed(entry: Option<&Value>) -> i64 {
+    match entry {
+        None => 0,
+        Some(entry) if entry.is_tombstone() => -(entry.version() as i64),
+        Some(entry) => entry.version() as i64,
+    }
+}
+
+/// VGET key: `[value or nil, version]`; the version is 0 if the node knows no write of the
+/// key, negative when its last write was a delete.
 pub fn vget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let entry = ctx.node.store.entry(&args[1], ctx.now);
     let live = entry.as_ref().filter(|value| !value.is_tombstone());
     ctx.count_read(live.is_some());
-    let now = ctx.now;
     let mut reply = ctx.reply();
-    reply.array(3);
+    reply.array(2);
     match live {
         Some(value) => reply.bulk(value.data()),
         None => reply.null(),
     }
-    reply.int(entry.as_ref().map_or(0, Value::version) as i64);
-    reply.int(match live {
-        None => -2,
-        Some(value) if value.deadline() == NO_DEADLINE => -1,
-        Some(value) => value.deadline().saturating_sub(now) as i64,
-    });
+    reply.int(signed(entry.as_ref()));
     Flow::Continue
 }
 
-/// VVER key: the version of the key's last write the node knows, 0 if none, negative when
-/// that write was a delete (a tombstone).
+/// VVER key [key ...]: the version of each key's last write the node knows, 0 if none,
+/// negative when that write was a delete. One command checks many keys: a client asking
+/// every replica for its version batches them.
 pub fn vver(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    let version = match ctx.node.store.entry(&args[1], ctx.now) {
-        None => 0,
-        Some(entry) if entry.is_tombstone() => -(entry.version() as i64),
-        Some(entry) => entry.version() as i64,
-    };
-    ctx.reply().int(version);
+    let now = ctx.now;
+    let store = &ctx.node.store;
+    let versions: smallvec::SmallVec<[i64; 16]> = args[1..]
+        .iter()
+        .map(|key| signed(store.entry(key, now).as_ref()))
+        .collect();
+    let mut reply = ctx.reply();
+    reply.array(versions.len());
+    for version in versions {
+        reply.int(version);
+    }
     Flow::Continue
 }
