@@ -141,6 +141,15 @@ fn plain_writes_are_stamped_above_what_the_node_has_seen() {
     );
 }
 
+/// INFO's count of tombstones.
+fn tombstones(c: &mut cachering_tests::Client) -> u64 {
+    let info = c.call(&["INFO", "stats"]);
+    info.lines()
+        .find_map(|line| line.strip_prefix("tombstones:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no tombstones line in INFO: {info}"))
+}
+
 #[test]
 fn tombstones_end_after_their_lifetime() {
     let node = NodeProcess::start(&["--tombstone-ttl", "1"]);
@@ -151,6 +160,8 @@ fn tombstones_end_after_their_lifetime() {
     );
     assert_eq!(c.call(&["VDEL", "k", "5"]), int(0));
     assert_eq!(c.call(&["VVER", "k"]), "*1\r\n:-5\r\n");
+    assert_eq!(tombstones(&mut c), 1, "INFO counts the tombstone");
+    assert_eq!(c.call(&["DBSIZE"]), int(0), "and DBSIZE does not");
     std::thread::sleep(Duration::from_millis(1_200));
     assert_eq!(
         c.call(&["VVER", "k"]),
@@ -158,6 +169,7 @@ fn tombstones_end_after_their_lifetime() {
         "the tombstone is gone"
     );
     assert_eq!(c.call(&["VSET", "k", "4", "v"]), int(1));
+    assert_eq!(tombstones(&mut c), 0);
     // With no lifetime, deletes leave nothing.
     assert_eq!(c.call(&["CONFIG", "SET", "tombstone-ttl", "0"]), "+OK\r\n");
     assert_eq!(c.call(&["DEL", "k"]), int(1));

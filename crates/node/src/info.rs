@@ -123,7 +123,7 @@ fn stats(node: &NodeState, text: &mut String) {
     let get = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
     let _ = write!(
         text,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\nprotocol_errors:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\ntombstones:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\nprotocol_errors:{}\r\n",
         get(&s.connections_received),
         get(&s.commands_processed),
         get(&keyspace.instantaneous_ops_per_sec),
@@ -132,6 +132,7 @@ fn stats(node: &NodeState, text: &mut String) {
         get(&s.rejected_connections),
         store.expired_keys,
         store.evicted_keys,
+        store.tombstones,
         get(&keyspace.keyspace_hits),
         get(&keyspace.keyspace_misses),
         get(&s.error_replies),

@@ -28,6 +28,8 @@ pub const KEYSPACE_READS: &str = "cachering_node_keyspace_reads_total";
 pub const KEYS: &str = "cachering_node_keys";
 /// Keys with a time to live.
 pub const KEYS_WITH_TTL: &str = "cachering_node_keys_with_ttl";
+/// Tombstones held (deleted keys remembered for `tombstone-ttl`).
+pub const TOMBSTONES: &str = "cachering_node_tombstones";
 /// Bytes charged against the limit.
 pub const MEMORY_USED: &str = "cachering_node_memory_used_bytes";
 /// The memory limit.
@@ -55,6 +57,7 @@ pub const ALL: &[&str] = &[
     KEYSPACE_READS,
     KEYS,
     KEYS_WITH_TTL,
+    TOMBSTONES,
     MEMORY_USED,
     MEMORY_LIMIT,
     MEMORY_RSS,
@@ -85,6 +88,10 @@ pub fn describe() {
     describe_counter!(KEYSPACE_READS, "Key reads by result: hit or miss.");
     describe_gauge!(KEYS, "Keys held, expired keys not yet reclaimed included.");
     describe_gauge!(KEYS_WITH_TTL, "Keys with a time to live.");
+    describe_gauge!(
+        TOMBSTONES,
+        "Deleted keys remembered for tombstone-ttl, charged against maxmemory."
+    );
     describe_gauge!(
         MEMORY_USED,
         Unit::Bytes,
@@ -125,6 +132,7 @@ pub struct NodeMetrics {
     protocol_errors: Counter,
     keys: Gauge,
     keys_with_ttl: Gauge,
+    tombstones: Gauge,
     memory_used: Gauge,
     memory_limit: Gauge,
     memory_rss: Gauge,
@@ -163,6 +171,7 @@ impl NodeMetrics {
             protocol_errors: metrics::counter!(ERRORS, &label(("kind", "protocol"))),
             keys: metrics::gauge!(KEYS, &plain),
             keys_with_ttl: metrics::gauge!(KEYS_WITH_TTL, &plain),
+            tombstones: metrics::gauge!(TOMBSTONES, &plain),
             memory_used: metrics::gauge!(MEMORY_USED, &plain),
             memory_limit: metrics::gauge!(MEMORY_LIMIT, &plain),
             memory_rss: metrics::gauge!(MEMORY_RSS, &plain),
@@ -202,6 +211,7 @@ impl NodeMetrics {
         self.protocol_errors.absolute(get(&stats.protocol_errors));
         self.keys.set(store.keys as f64);
         self.keys_with_ttl.set(store.keys_with_deadline as f64);
+        self.tombstones.set(store.tombstones as f64);
         self.memory_used.set(store.used_bytes as f64);
         self.memory_limit.set(store.limit_bytes as f64);
         self.memory_rss.set(crate::info::rss_bytes() as f64);

@@ -3,7 +3,8 @@
 //! **Newest** (the default): the read goes to the key's first replica that serves reads
 //! (`VGET key` for a GET, `VVER key` then the command for any other read), and in the same
 //! round trip every other replica that takes requests is asked for its version of the key
-//! (`VVER key`). The newest answer wins: if the first replica is behind, the read is answered
+//! (`VVER`: the checks queued on one connection at the same moment, from any number of reads,
+//! travel as one `VVER key key …`). The newest answer wins: if the first replica is behind, the read is answered
 //! by the newest one, and every replica found behind is brought to the newest state before the
 //! read returns (read repair: `VSET`/`VDEL` at that version, which a newer write in between
 //! outranks). So a read sees every write acknowledged before it started, from any process,
@@ -95,8 +96,9 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Encodes the commands that read a key's state: `VGET key` and `PTTL key` (inside a
-    /// MULTI, so both see the same write).
+    /// Encodes the commands that read a key's state: `VGET key` and `PTTL key`, sent back to
+    /// back inside a MULTI. A write that lands between them is newer than the state read: it
+    /// reaches the other replicas itself, or through the next read's repair.
     pub fn encode_read(key: &[u8], batch: &mut BytesMut) {
         encode_command(&[b"VGET", key], batch);
         encode_command(&[b"PTTL", key], batch);
@@ -334,8 +336,7 @@ impl Client {
     }
 
     /// Brings the replicas `behind` to the newest state of `key`, at its version: a delete is
-    /// written as it is; a value is read from `source` with its time to live (in a MULTI, so
-    /// both belong to one write) and copied.
+    /// written as it is; a value is read from `source` with its time to live and copied.
     pub(crate) async fn read_repair(
         &self,
         key: &[u8],
