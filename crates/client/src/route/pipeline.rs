@@ -17,7 +17,7 @@ use futures::future::join_all;
 use smallvec::SmallVec;
 
 use super::read::Rank;
-use super::write::{versioned, Answer};
+use super::write::Answer;
 use super::{lock, Access, Asked, ReadKind, WriteTally};
 use crate::client::Client;
 use crate::connection::encode_command;
@@ -264,7 +264,8 @@ impl Client {
             return results;
         }
 
-        let newest_reads = self.inner.settings.read_consistency == ReadConsistency::Newest;
+        let newest_reads = self.inner.settings.read_consistency == ReadConsistency::Newest
+            && self.versioned_replicas();
         let mut answers = Answers {
             results: (0..commands.len()).map(|_| None).collect(),
             tallies: (0..commands.len()).map(|_| None).collect(),
@@ -365,8 +366,7 @@ impl Client {
                     }
                 },
                 Access::Write => {
-                    let version = self.next_version();
-                    let (wire, answer) = versioned(&args, version_text.format(version).as_bytes());
+                    let (wire, answer, version) = self.wire_form(&args, &mut version_text);
                     reply_as[index] = answer;
                     let tally = answers.tallies[index].insert(WriteTally::new(
                         command.key,

@@ -10,6 +10,9 @@
 //! outranks). So a read sees every write acknowledged before it started, from any process,
 //! whichever replica the write reached; a replica that failed is left out.
 //!
+//! With one replica (R = 1) there is nothing to compare: reads take the One route, and writes
+//! go unversioned ([`Client::versioned_replicas`]).
+//!
 //! **One**: a read goes to the key's first replica that serves reads: healthy, and not known
 //! to have missed a write of the key. On a timeout or connection error it goes on to the next.
 //! A miss is a miss, except on a node that is warming up (it restarted empty, or had keys
@@ -168,7 +171,9 @@ impl Client {
     /// Serves a read of `key` with the client's read consistency.
     pub(crate) async fn read(&self, key: &[u8], args: &[&[u8]], kind: ReadKind) -> Result<Reply> {
         match self.inner.settings.read_consistency {
-            ReadConsistency::Newest => self.read_newest(key, args).await,
+            ReadConsistency::Newest if self.versioned_replicas() => {
+                self.read_newest(key, args).await
+            }
             _ => self.read_after(key, args, kind, None).await,
         }
     }

@@ -20,7 +20,7 @@ use super::WriteTally;
 use crate::client::Client;
 use crate::connection::command;
 use crate::error::Result;
-use crate::node::Node;
+use crate::node::{Node, UNKNOWN_VERSION};
 use crate::reply::Reply;
 
 /// Arguments of a command as it goes on the wire.
@@ -76,6 +76,32 @@ pub(crate) fn versioned<'a>(args: &[&'a [u8]], version: &'a [u8]) -> (Wire<'a>, 
 }
 
 impl Client {
+    /// Whether writes carry versions and reads compare them: with one replica (R = 1) there is
+    /// one copy of each key, nothing to compare or converge, so writes go as the caller sent
+    /// them (the node orders them as they arrive, as Redis does) and reads ask that copy.
+    pub(crate) fn versioned_replicas(&self) -> bool {
+        self.inner.settings.replicas > 1
+    }
+
+    /// How the write `args` goes on the wire, what it answers, and its version
+    /// ([`UNKNOWN_VERSION`] when it goes plain, with one replica: the node stamps it).
+    pub(crate) fn wire_form<'a>(
+        &self,
+        args: &[&'a [u8]],
+        text: &'a mut itoa::Buffer,
+    ) -> (Wire<'a>, Answer, u64) {
+        if !self.versioned_replicas() {
+            return (
+                args.iter().copied().collect(),
+                Answer::AsIs,
+                UNKNOWN_VERSION,
+            );
+        }
+        let version = self.next_version();
+        let (wire, answer) = versioned(args, text.format(version).as_bytes());
+        (wire, answer, version)
+    }
+
     /// Sends a write of `key` to every replica that takes writes, in its versioned form.
     pub(crate) async fn write(&self, key: &[u8], args: &[&[u8]]) -> Result<Reply> {
         // With one replica there is no fill or propagation for a write to race with, so no
@@ -85,9 +111,8 @@ impl Client {
         } else {
             None
         };
-        let version = self.next_version();
         let mut text = itoa::Buffer::new();
-        let (wire, answer) = versioned(args, text.format(version).as_bytes());
+        let (wire, answer, version) = self.wire_form(args, &mut text);
         let topology = self.inner.topology.load_full();
         let replicas = topology.replicas(key, self.inner.settings.replicas);
         let reply = self.fan_out(key, &replicas, &wire, None, version).await?;
