@@ -76,6 +76,8 @@ struct Newest {
     differ: bool,
     /// A replica did not answer.
     failed: bool,
+    /// The replica asked for the answer, when it is not the key's first (a fallback read).
+    fallback: Option<Arc<Node>>,
 }
 
 impl Newest {
@@ -90,7 +92,12 @@ impl Newest {
     /// on its own.
     fn settled(self) -> Option<(Rank, Reply)> {
         match (self.full, self.seen) {
-            (Some(reply), Some(rank)) if !self.failed && !self.differ => Some((rank, reply)),
+            (Some(reply), Some(rank)) if !self.failed && !self.differ => {
+                if let Some(node) = self.fallback {
+                    node.metrics.fallback_reads.increment(1);
+                }
+                Some((rank, reply))
+            }
             _ => None,
         }
     }
@@ -315,7 +322,13 @@ impl Client {
                         .and_then(|name| cachering_commands::lookup(name))
                         .map(|spec| spec.id)
                         == Some(cachering_commands::Cmd::Get);
-                    answers.newest[index] = Some(Newest::default());
+                    answers.newest[index] = Some(Newest {
+                        fallback: replicas
+                            .first()
+                            .filter(|first| !Arc::ptr_eq(first, candidates[primary]))
+                            .map(|_| Arc::clone(candidates[primary])),
+                        ..Newest::default()
+                    });
                     for (i, node) in candidates.iter().enumerate() {
                         if i == primary {
                             let part = Part::Full { is_get };

@@ -324,7 +324,12 @@ impl Client {
                 (at, reply)
             }
         };
-        if answered_by != primary {
+        // Served by a later replica than the key's first (which failed, is ejected, or is
+        // behind).
+        if replicas
+            .first()
+            .is_some_and(|first| !Arc::ptr_eq(first, candidates[answered_by]))
+        {
             candidates[answered_by].metrics.fallback_reads.increment(1);
         }
         // Bring every replica found behind to the newest state.
