@@ -109,6 +109,41 @@ fn run_id_changes_on_every_start() {
     assert_ne!(a, b);
 }
 
+/// A field of INFO server.
+fn info_field(client: &mut Client, field: &str) -> String {
+    let info = client.call(&["INFO", "server"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("{field} in INFO: {info}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_node_reports_its_name_by_default_the_host_name() {
+    let named = NodeProcess::start(&["--name", "cache-7"]);
+    assert_eq!(
+        info_field(&mut named.client(), "cachering_node_name"),
+        "cache-7"
+    );
+    let unnamed = NodeProcess::start(&[]);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(
+        info_field(&mut unnamed.client(), "cachering_node_name"),
+        host.trim()
+    );
+    let refused = Command::new(binary())
+        .args(["node", "--port", "0", "--name", "two words"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("invalid node name"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
 #[test]
 fn help_documents_every_flag_with_its_default() {
     let output = Command::new(binary())
@@ -131,6 +166,8 @@ fn help_documents_every_flag_with_its_default() {
         ("--log-level", "info"),
         ("--shutdown-timeout", "10"),
         ("--threads", "0"),
+        ("--tombstone-ttl", "60"),
+        ("--name", "the host name"),
     ] {
         let line = help
             .lines()

@@ -14,7 +14,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
         let address = format!("{}:{}", config.listener.bind, config.port());
         let node = cachering_node::start(config)
             .await
-            .with_context(|| format!("cannot listen on {address}"))?;
+            .with_context(|| format!("cannot start the node on {address}"))?;
         let state = std::sync::Arc::clone(node.state());
         let stopped = node.stopped();
         tokio::pin!(stopped);

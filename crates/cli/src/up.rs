@@ -47,6 +47,8 @@ pub fn run(args: UpArgs) -> Result<()> {
                 .with_port(port)
                 .with_maxmemory(args.maxmemory.bytes());
             config.metrics_addr = metrics.map(|addr| addr.to_string());
+            // Nodes sharing a host cannot go by its name.
+            config.name = Some(format!("{}:{port}", args.bind));
             let node = cachering_node::start(config)
                 .await
                 .with_context(|| format!("cannot start a node on {}:{port}", args.bind))?;

@@ -48,6 +48,10 @@ pub struct NodeConfig {
     /// Threads serving clients; 0 is one per CPU the process may use. Read by the binary,
     /// which builds the runtime; [`crate::start`] runs on the caller's. Default: 0.
     pub threads: usize,
+    /// The node's name, reported by INFO (`cachering_node_name`). Clients that find nodes by
+    /// DNS place a node on the ring by this name, so a node that comes back at a new address
+    /// keeps its keys. Default: the host name (a Kubernetes pod's name).
+    pub name: Option<String>,
 }
 
 impl Default for NodeConfig {
@@ -60,6 +64,7 @@ impl Default for NodeConfig {
             log_level: "info".to_string(),
             metrics_addr: None,
             threads: 0,
+            name: None,
         }
     }
 }
@@ -168,6 +173,9 @@ pub struct NodeArgs {
     /// Threads serving clients; 0 is one per CPU [default: 0]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// The name clients that find nodes by DNS place this node by [default: the host name]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 impl NodeArgs {
@@ -195,6 +203,9 @@ impl NodeArgs {
         }
         if let Some(threads) = self.threads {
             config.threads = threads;
+        }
+        if let Some(name) = &self.name {
+            config.name = Some(name.clone());
         }
         Ok(config)
     }

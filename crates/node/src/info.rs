@@ -78,9 +78,10 @@ fn server(node: &NodeState, text: &mut String) {
     let config = node.config();
     let _ = write!(
         text,
-        "# Server\r\nredis_version:{}\r\nredis_mode:standalone\r\ncachering_version:{}\r\nos:{} {}\r\narch_bits:64\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:10\r\nstore:{}\r\nexecutable:{}\r\n",
+        "# Server\r\nredis_version:{}\r\nredis_mode:standalone\r\ncachering_version:{}\r\ncachering_node_name:{}\r\nos:{} {}\r\narch_bits:64\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:10\r\nstore:{}\r\nexecutable:{}\r\n",
         REDIS_VERSION,
         env!("CARGO_PKG_VERSION"),
+        node.name,
         std::env::consts::OS,
         std::env::consts::ARCH,
         std::process::id(),

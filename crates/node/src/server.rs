@@ -74,6 +74,15 @@ impl NodeHandle {
 
 /// Binds and starts a node inside the current tokio runtime.
 pub async fn start(config: NodeConfig) -> io::Result<NodeHandle> {
+    if let Some(name) = &config.name {
+        let printable = name.bytes().all(|b| b.is_ascii_graphic());
+        if name.is_empty() || name.len() > 255 || !printable {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid node name {name:?}: 1 to 255 printable characters, no spaces"),
+            ));
+        }
+    }
     let bound = Bound::bind(&config.listener.bind, config.port()).await?;
     let addr = bound.local_addr();
     let store = store::build(config.store, config.maxmemory.bytes());

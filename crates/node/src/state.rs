@@ -47,6 +47,8 @@ pub struct NodeState {
     pub metrics: crate::metrics::NodeMetrics,
     /// Whether commands are timed (metrics are being exported).
     pub timing: bool,
+    /// The node's name (INFO `cachering_node_name`): the configured one, or the host name.
+    pub name: String,
 }
 
 impl NodeState {
@@ -59,6 +61,10 @@ impl NodeState {
         name: &str,
     ) -> Self {
         Self {
+            name: config
+                .name
+                .clone()
+                .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned()),
             metrics: crate::metrics::NodeMetrics::new(name),
             timing: config.metrics_addr.is_some(),
             versions: crate::versions::Versions::new(config.tombstone_ttl),
