@@ -2,6 +2,7 @@
 //! to them over TCP with a minimal RESP client that returns raw reply text, so tests assert
 //! the exact bytes a Redis client would see.
 
+pub mod hosts;
 pub mod netns;
 pub mod relay;
 
@@ -87,6 +88,11 @@ impl NodeProcess {
 
     fn try_start_on(port: u16, extra: &[&str]) -> Option<Self> {
         Self::try_start("127.0.0.1", port, extra)
+    }
+
+    /// Starts a node on `ip:port` exactly; `None` if the port is taken there.
+    pub fn start_at_port(ip: &str, port: u16, extra: &[&str]) -> Option<Self> {
+        Self::try_start(ip, port, extra)
     }
 
     fn try_start(ip: &str, port: u16, extra: &[&str]) -> Option<Self> {

@@ -8,6 +8,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use futures::future::join_all;
 
+use crate::discovery::{Discoverer, Source};
 use crate::error::{Error, ErrorKind, Result};
 use crate::node::{Fleet, Node, NodeState, NodeStatus};
 use crate::options::{NodeSpec, Settings};
@@ -18,6 +19,8 @@ use crate::topology::Topology;
 
 /// How often the background task repairs nodes that missed writes while staying healthy.
 const REPAIR_TICK: Duration = Duration::from_millis(100);
+/// The shortest time between two discovery rounds, however often nodes are ejected.
+const MIN_DISCOVERY_SPACING: Duration = Duration::from_secs(1);
 
 /// Options for [`Client::set_with`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -94,11 +97,22 @@ pub(crate) struct Inner {
     /// Orders this client's writes against every other client's (`cachering_proto::version`).
     pub clock: cachering_proto::version::Clock,
     repair_task: tokio::task::JoinHandle<()>,
+    /// Nodes found by DNS: whether the first lookup finished, and the task that looks up.
+    discovery: Option<Discovery>,
+}
+
+struct Discovery {
+    ready: std::sync::atomic::AtomicBool,
+    first_round: tokio::sync::Notify,
+    task: std::sync::OnceLock<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         self.repair_task.abort();
+        if let Some(task) = self.discovery.as_ref().and_then(|d| d.task.get()) {
+            task.abort();
+        }
         for node in &self.topology.load().nodes {
             node.retire();
         }
@@ -215,9 +229,39 @@ impl Client {
         self.inner.clock.observe(version);
     }
 
-    pub(crate) fn from_parts(specs: Vec<NodeSpec>, settings: Settings) -> Self {
+    /// The ring in use, once nodes found by DNS are known: a request made before the first
+    /// lookup finished waits for it, up to the connect timeout.
+    pub(crate) async fn topology(&self) -> Arc<Topology> {
+        if let Some(discovery) = &self.inner.discovery {
+            if !discovery.ready.load(Ordering::Acquire) {
+                Box::pin(self.first_discovery(discovery)).await;
+            }
+        }
+        self.inner.topology.load_full()
+    }
+
+    async fn first_discovery(&self, discovery: &Discovery) {
+        let wait = async {
+            loop {
+                let notified = discovery.first_round.notified();
+                if discovery.ready.load(Ordering::Acquire) {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(self.inner.settings.connect_timeout, wait).await;
+    }
+
+    pub(crate) fn from_parts(
+        specs: Vec<NodeSpec>,
+        sources: Vec<Source>,
+        settings: Settings,
+    ) -> Self {
         crate::metrics::describe();
         let settings = Arc::new(settings);
+        let discoverer = (!sources.is_empty())
+            .then(|| Discoverer::new(sources, specs.clone(), Arc::clone(&settings)));
         let fleet = Arc::new(Fleet::default());
         fleet.total.store(specs.len(), Ordering::Release);
         let nodes: Vec<Arc<Node>> = specs
@@ -251,8 +295,19 @@ impl Client {
                 stripes: Stripes::new(),
                 clock: cachering_proto::version::Clock::new(),
                 repair_task,
+                discovery: discoverer.as_ref().map(|_| Discovery {
+                    ready: false.into(),
+                    first_round: tokio::sync::Notify::new(),
+                    task: std::sync::OnceLock::new(),
+                }),
             }
         });
+        if let Some(discoverer) = discoverer {
+            let task = tokio::spawn(discover(Arc::downgrade(&inner), discoverer));
+            if let Some(discovery) = &inner.discovery {
+                let _ = discovery.task.set(task);
+            }
+        }
         Self { inner }
     }
 
@@ -307,6 +362,39 @@ impl Client {
             "node list replaced"
         );
         Ok(())
+    }
+
+    /// Replaces the node list with what discovery found, if it changed: nodes are compared
+    /// by name, address and weight.
+    fn apply_discovered(&self, specs: Vec<NodeSpec>) {
+        let current = self.inner.topology.load();
+        let mut now: Vec<&NodeSpec> = current.nodes.iter().map(|node| &node.spec).collect();
+        now.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut found: Vec<&NodeSpec> = specs.iter().collect();
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        if now == found {
+            return;
+        }
+        let names = |list: &[&NodeSpec]| {
+            list.iter()
+                .map(|s| format!("{}={}", s.name, s.addr))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        tracing::info!(before = %names(&now), after = %names(&found), "discovery changed the ring");
+        drop(current);
+        if specs.is_empty() {
+            self.inner.fleet.total.store(0, Ordering::Release);
+            let current = self.inner.topology.load_full();
+            for old in &current.nodes {
+                old.retire();
+            }
+            self.inner
+                .topology
+                .store(Arc::new(Topology::new(Vec::new())));
+        } else {
+            let _ = self.set_nodes(specs);
+        }
     }
 
     /// Number of nodes in the ring.
@@ -697,5 +785,50 @@ impl Client {
         let keys: Vec<K> = keys.into_iter().collect();
         self.count_keys(b"EXISTS", keys.iter().map(|k| k.as_ref()), Access::Read)
             .await
+    }
+}
+
+/// The discovery task: a round at once, then every interval, or soon after a node is ejected;
+/// it ends with the client.
+async fn discover(inner: std::sync::Weak<Inner>, mut discoverer: Discoverer) {
+    let mut reported_failures = Vec::new();
+    loop {
+        // Names some node reported over its own connections since: an address now held by
+        // another node is asked again.
+        if let Some(inner) = inner.upgrade() {
+            for node in &inner.topology.load().nodes {
+                if node
+                    .reported_name()
+                    .is_some_and(|name| name != node.spec.name)
+                {
+                    discoverer.forget_name(&node.spec.addr);
+                }
+            }
+        }
+        let (specs, failures) = discoverer.round().await;
+        if failures != reported_failures {
+            for failure in &failures {
+                tracing::warn!(%failure, "node discovery: lookup failed; keeping the nodes it found before");
+            }
+            reported_failures = failures;
+        }
+        let Some(inner) = inner.upgrade() else { return };
+        let client = Client {
+            inner: Arc::clone(&inner),
+        };
+        client.apply_discovered(specs);
+        let (interval, fleet) = (inner.settings.discovery_interval, Arc::clone(&inner.fleet));
+        if let Some(discovery) = &inner.discovery {
+            discovery.ready.store(true, Ordering::Release);
+            discovery.first_round.notify_waiters();
+        }
+        drop(client);
+        drop(inner);
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = fleet.rediscover.notified() => {
+                tokio::time::sleep(MIN_DISCOVERY_SPACING.min(interval)).await;
+            }
+        }
     }
 }

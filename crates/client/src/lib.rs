@@ -32,6 +32,7 @@
 mod backoff;
 mod client;
 mod connection;
+mod discovery;
 mod error;
 pub mod metrics;
 mod node;
@@ -46,9 +47,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use node::{NodeState, NodeStatus};
 pub use options::{
     ClientBuilder, NodeSpec, ReadConsistency, WriteRule, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_FAILURE_THRESHOLD, DEFAULT_HINT_CAPACITY, DEFAULT_MAX_EJECTED_FRACTION,
-    DEFAULT_MAX_PROBE_INTERVAL, DEFAULT_PROBE_INTERVAL, DEFAULT_REPLICAS, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_WARMUP,
+    DEFAULT_DISCOVERY_GRACE, DEFAULT_DISCOVERY_INTERVAL, DEFAULT_FAILURE_THRESHOLD,
+    DEFAULT_HINT_CAPACITY, DEFAULT_MAX_EJECTED_FRACTION, DEFAULT_MAX_PROBE_INTERVAL,
+    DEFAULT_PROBE_INTERVAL, DEFAULT_REPLICAS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WARMUP,
 };
 pub use reply::Reply;
 pub use route::{Access, Routed};

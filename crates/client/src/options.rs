@@ -1,8 +1,10 @@
 //! Building a [`Client`](crate::Client): nodes, replicas, timeouts and the health settings,
 //! each with a documented default drawn from twemproxy, mcrouter and Envoy.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::discovery::Source;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Copies of each key. Two survive the loss of any one node.
@@ -32,6 +34,12 @@ pub const DEFAULT_HINT_CAPACITY: usize = 100_000;
 /// How long after a node comes back empty (restart, or emptied for repair) a miss on it is
 /// checked against the next replica and filled.
 pub const DEFAULT_WARMUP: Duration = Duration::from_secs(60);
+/// How often nodes found by DNS are looked up again (and soon after a node is ejected):
+/// a pod added to a StatefulSet joins the ring within this long.
+pub const DEFAULT_DISCOVERY_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a node found by DNS stays on the ring after answers stop listing it, so a DNS blip
+/// or a pod between addresses does not move keys.
+pub const DEFAULT_DISCOVERY_GRACE: Duration = Duration::from_secs(30);
 
 /// The system clock in Unix milliseconds.
 pub(crate) fn wall_clock_ms() -> u64 {
@@ -173,6 +181,10 @@ pub(crate) struct Settings {
     pub read_consistency: ReadConsistency,
     /// Wall-clock time in Unix milliseconds; replaceable so tests can skew it.
     pub wall_clock: fn() -> u64,
+    pub discovery_interval: Duration,
+    pub discovery_grace: Duration,
+    /// The DNS server discovery asks, instead of the system's configuration.
+    pub dns_server: Option<SocketAddr>,
 }
 
 impl Default for Settings {
@@ -192,6 +204,9 @@ impl Default for Settings {
             password: None,
             read_consistency: ReadConsistency::Newest,
             wall_clock: wall_clock_ms,
+            discovery_interval: DEFAULT_DISCOVERY_INTERVAL,
+            discovery_grace: DEFAULT_DISCOVERY_GRACE,
+            dns_server: None,
         }
     }
 }
@@ -219,6 +234,8 @@ impl Default for Settings {
 #[derive(Debug, Clone, Default)]
 pub struct ClientBuilder {
     nodes: Vec<NodeSpec>,
+    /// Discovery sources as written (`dns+…`, `dnssrv+…`), parsed by `build`.
+    sources: Vec<String>,
     settings: Settings,
 }
 
@@ -228,9 +245,19 @@ impl ClientBuilder {
         Self::default()
     }
 
-    /// Adds a node by `host:port` (its name on the ring is the same text).
+    /// Adds a node by `host:port` (its name on the ring is the same text), or the nodes DNS
+    /// finds: `dns+NAME:PORT` (every A/AAAA record of NAME, as a Kubernetes headless Service
+    /// answers) or `dnssrv+NAME` (every SRV record: host and port). Nodes found by DNS are
+    /// looked up again every [`with_discovery_interval`](Self::with_discovery_interval) and
+    /// keep their place on the ring by name (an SRV target's host; for A records, the name
+    /// the node reports, `cachering node --name`, by default its host name).
     pub fn node(mut self, addr: impl Into<String>) -> Self {
-        self.nodes.push(NodeSpec::new(addr));
+        let addr = addr.into();
+        if Source::is_source(&addr) {
+            self.sources.push(addr);
+        } else {
+            self.nodes.push(NodeSpec::new(addr));
+        }
         self
     }
 
@@ -246,7 +273,9 @@ impl ClientBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.nodes.extend(addrs.into_iter().map(NodeSpec::new));
+        for addr in addrs {
+            self = self.node(addr);
+        }
         self
     }
 
@@ -325,6 +354,27 @@ impl ClientBuilder {
         self
     }
 
+    /// How often nodes found by DNS are looked up again; a lookup also follows soon after a
+    /// node is ejected. Default: 5 s.
+    pub fn with_discovery_interval(mut self, interval: Duration) -> Self {
+        self.settings.discovery_interval = interval;
+        self
+    }
+
+    /// How long a node found by DNS stays on the ring after answers stop listing it.
+    /// Default: 30 s.
+    pub fn with_discovery_grace(mut self, grace: Duration) -> Self {
+        self.settings.discovery_grace = grace;
+        self
+    }
+
+    /// The DNS server (`ip:port`) that `dns+` and `dnssrv+` names are looked up on, instead of
+    /// the system's resolver configuration. Default: the system's.
+    pub fn with_dns_server(mut self, server: SocketAddr) -> Self {
+        self.settings.dns_server = Some(server);
+        self
+    }
+
     /// Replaces the wall clock the client's versions follow (for tests of clock skew: a client
     /// whose clock runs ahead or behind). Default: the system clock.
     #[doc(hidden)]
@@ -333,19 +383,32 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client. Connections open on first use, so nodes need not be up yet.
+    /// Builds the client. Connections open on first use, so nodes need not be up yet. With
+    /// nodes found by DNS, the first lookup starts at once in the background; requests wait
+    /// for it (up to the connect timeout) rather than fail on an empty ring.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Config`] with no nodes, zero replicas or zero connections per node, or a
-    /// node name given twice.
+    /// [`ErrorKind::Config`] with no nodes, zero replicas or zero connections per node, a
+    /// node name given twice, or a malformed `dns+`/`dnssrv+` source.
     ///
     /// # Panics
     ///
     /// Outside a tokio runtime: the client runs a background repair task.
     pub fn build(self) -> Result<crate::Client> {
-        if self.nodes.is_empty() {
+        if self.nodes.is_empty() && self.sources.is_empty() {
             return Err(Error::new(ErrorKind::Config, "no nodes"));
+        }
+        let sources = self
+            .sources
+            .iter()
+            .map(|text| Source::parse(text))
+            .collect::<Result<Vec<Source>>>()?;
+        if !sources.is_empty() && self.settings.discovery_interval.is_zero() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "the discovery interval must be above zero",
+            ));
         }
         if self.settings.replicas == 0 {
             return Err(Error::new(ErrorKind::Config, "replicas must be at least 1"));
@@ -365,7 +428,11 @@ impl ClientBuilder {
                 ));
             }
         }
-        Ok(crate::Client::from_parts(self.nodes, self.settings))
+        Ok(crate::Client::from_parts(
+            self.nodes,
+            sources,
+            self.settings,
+        ))
     }
 }
 

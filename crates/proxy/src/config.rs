@@ -20,7 +20,9 @@ pub const DEFAULT_PORT: u16 = 7000;
 pub struct ProxyConfig {
     /// Address, port, client limits, password, shutdown timeout. Default port: 7000.
     pub listener: ListenerConfig,
-    /// The ring: `host:port`, `name=host:port` or either with `*weight`. Required.
+    /// The ring: `host:port`, `name=host:port` or either with `*weight`, or nodes found by
+    /// DNS: `dns+NAME:PORT` (every A/AAAA record) or `dnssrv+NAME` (every SRV record).
+    /// Required.
     pub nodes: Vec<String>,
     /// Copies of each key. Default: 2.
     pub replicas: usize,
@@ -35,6 +37,13 @@ pub struct ProxyConfig {
     pub probe_interval_ms: u64,
     /// Longest wait between probes of an ejected node, in milliseconds. Default: 30000.
     pub max_probe_interval_ms: u64,
+    /// Milliseconds between lookups of nodes found by DNS. Default: 5000.
+    pub discovery_interval_ms: u64,
+    /// Milliseconds a node found by DNS stays after answers stop listing it. Default: 30000.
+    pub discovery_grace_ms: u64,
+    /// The DNS server (`ip:port`) discovery asks instead of the system's. Default: the
+    /// system's resolver.
+    pub dns_server: Option<String>,
     /// What a read waits for: `newest` (every replica's version, the newest answer, replicas
     /// behind repaired) or `one` (one replica). Default: newest.
     pub read_consistency: ReadConsistencyName,
@@ -93,6 +102,9 @@ impl Default for ProxyConfig {
             failure_threshold: cachering_client::DEFAULT_FAILURE_THRESHOLD,
             probe_interval_ms: cachering_client::DEFAULT_PROBE_INTERVAL.as_millis() as u64,
             max_probe_interval_ms: cachering_client::DEFAULT_MAX_PROBE_INTERVAL.as_millis() as u64,
+            discovery_interval_ms: cachering_client::DEFAULT_DISCOVERY_INTERVAL.as_millis() as u64,
+            discovery_grace_ms: cachering_client::DEFAULT_DISCOVERY_GRACE.as_millis() as u64,
+            dns_server: None,
             read_consistency: ReadConsistencyName::Newest,
             node_password: None,
             log_level: "info".to_string(),
@@ -165,7 +177,20 @@ impl ProxyConfig {
         if let Some(password) = &self.node_password {
             builder = builder.with_password(password.clone());
         }
+        builder = builder
+            .with_discovery_interval(Duration::from_millis(self.discovery_interval_ms))
+            .with_discovery_grace(Duration::from_millis(self.discovery_grace_ms));
+        if let Some(server) = &self.dns_server {
+            let addr = server.parse().map_err(|_| {
+                ConfigError::Invalid(format!("dns-server '{server}' is not ip:port"))
+            })?;
+            builder = builder.with_dns_server(addr);
+        }
         for node in &self.nodes {
+            if node.starts_with("dns+") || node.starts_with("dnssrv+") {
+                builder = builder.node(node.clone());
+                continue;
+            }
             let spec = cachering_client::NodeSpec::parse(node)
                 .map_err(|e| ConfigError::Invalid(e.to_string()))?;
             builder = builder.node_spec(spec);
@@ -184,7 +209,7 @@ pub struct ProxyArgs {
     /// The listener's flags, shared with the node.
     #[command(flatten)]
     pub listener: ListenerArgs,
-    /// The ring's nodes, comma-separated: host:port, name=host:port, optionally *weight
+    /// The ring's nodes, comma-separated: host:port, name=host:port, optionally *weight; or found by DNS: dns+NAME:PORT, dnssrv+NAME
     #[arg(long, value_delimiter = ',', value_name = "NODES")]
     pub nodes: Vec<String>,
     /// Copies of each key [default: 2]
@@ -205,6 +230,15 @@ pub struct ProxyArgs {
     /// Longest wait between probes of an ejected node, in milliseconds [default: 30000]
     #[arg(long, value_name = "MS")]
     pub max_probe_interval_ms: Option<u64>,
+    /// Milliseconds between lookups of nodes found by DNS [default: 5000]
+    #[arg(long, value_name = "MS")]
+    pub discovery_interval_ms: Option<u64>,
+    /// Milliseconds a node found by DNS stays after answers stop listing it [default: 30000]
+    #[arg(long, value_name = "MS")]
+    pub discovery_grace_ms: Option<u64>,
+    /// DNS server (ip:port) for dns+ and dnssrv+ lookups [default: the system's resolver]
+    #[arg(long, value_name = "ADDR")]
+    pub dns_server: Option<String>,
     /// What a read waits for: newest (every replica's version) or one (one replica) [default: newest]
     #[arg(long, value_name = "CONSISTENCY")]
     pub read_consistency: Option<ReadConsistencyName>,
@@ -249,12 +283,17 @@ impl ProxyArgs {
             failure_threshold,
             probe_interval_ms,
             max_probe_interval_ms,
+            discovery_interval_ms,
+            discovery_grace_ms,
             read_consistency,
             log_level,
             threads
         );
         if let Some(password) = &self.node_password {
             config.node_password = Some(password.clone());
+        }
+        if let Some(server) = &self.dns_server {
+            config.dns_server = Some(server.clone());
         }
         if !self.nodes.is_empty() {
             config.nodes = self.nodes.clone();

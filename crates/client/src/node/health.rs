@@ -57,6 +57,7 @@ impl Node {
         // failed); if they arrived after the node's return they could revive deleted keys.
         self.pool.abort_all();
         tracing::warn!(node = self.name(), %error, "node ejected after consecutive failures");
+        self.fleet.rediscover.notify_one();
         tokio::spawn(Arc::clone(self).probe_until_back());
     }
 

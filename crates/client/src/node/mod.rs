@@ -93,6 +93,9 @@ enum Ask {
 pub(crate) struct Fleet {
     pub ejected: std::sync::atomic::AtomicUsize,
     pub total: std::sync::atomic::AtomicUsize,
+    /// Woken when a node is ejected: nodes found by DNS are looked up again (a pod that moved
+    /// fails at its old address first).
+    pub rediscover: tokio::sync::Notify,
 }
 
 pub(crate) struct Node {
@@ -106,6 +109,8 @@ pub(crate) struct Node {
     failures: AtomicU32,
     pub hints: Hints,
     run_id: Mutex<Option<String>>,
+    /// The name the node reported on its last new connection (INFO's `cachering_node_name`).
+    reported_name: Mutex<Option<String>>,
     warmup: Warmup,
     /// Set when the node leaves the ring, so its prober stops.
     retired: AtomicBool,
@@ -128,6 +133,7 @@ impl Node {
             state: AtomicU8::new(NodeState::Healthy.as_u8()),
             failures: AtomicU32::new(0),
             run_id: Mutex::new(None),
+            reported_name: Mutex::new(None),
             retired: false.into(),
             probes: AtomicU64::new(0),
             metrics,
@@ -136,6 +142,14 @@ impl Node {
 
     pub fn name(&self) -> &str {
         &self.spec.name
+    }
+
+    /// The name the node reported about itself on its last new connection, if any.
+    pub fn reported_name(&self) -> Option<String> {
+        self.reported_name
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn state(&self) -> NodeState {

@@ -141,10 +141,13 @@ impl Node {
             }
         }
         let info = handshake(&[b"INFO", b"server"], "INFO server").await?;
-        let run_id = match info.first() {
-            Some(Reply::Bulk(text)) => parse_run_id(text),
-            _ => None,
+        let (run_id, name) = match info.first() {
+            Some(Reply::Bulk(text)) => (parse_run_id(text), crate::discovery::reported_name(text)),
+            _ => (None, None),
         };
+        if let Some(name) = name {
+            *self.reported_name.lock().unwrap_or_else(|p| p.into_inner()) = Some(name);
+        }
         if let Some(run_id) = run_id {
             self.observe_run_id(run_id);
         }

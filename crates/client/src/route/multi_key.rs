@@ -180,7 +180,7 @@ impl Client {
     /// MSETNX over keys that share their replicas: run on one replica; when it set the keys,
     /// the same values are written to the others.
     async fn msetnx(&self, args: &[&[u8]], pairs: &[(&[u8], &[u8])]) -> Result<Reply> {
-        let topology = self.inner.topology.load_full();
+        let topology = self.topology().await;
         let replicas = topology.replicas(pairs[0].0, self.inner.settings.replicas);
         let same = pairs.iter().all(|(key, _)| {
             topology

@@ -27,7 +27,7 @@ impl Client {
     /// to the others.
     pub(crate) async fn mutate(&self, key: &[u8], args: &[&[u8]]) -> Result<Reply> {
         let _guard = self.inner.stripes.lock(key).await;
-        let topology = self.inner.topology.load_full();
+        let topology = self.topology().await;
         let replicas = topology.replicas(key, self.inner.settings.replicas);
         let mut batch = BytesMut::new();
         encode_command(&[b"MULTI"], &mut batch);

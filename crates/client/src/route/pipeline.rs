@@ -294,7 +294,7 @@ impl Client {
             )
             .await;
 
-        let topology = self.inner.topology.load_full();
+        let topology = self.topology().await;
         // Reads that go to a later replica because earlier ones cannot serve them.
         let mut fallback = vec![false; commands.len()];
         let mut groups: Vec<Group> = Vec::new();

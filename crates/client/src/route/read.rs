@@ -248,7 +248,7 @@ impl Client {
 
     /// The newest-read (module docs).
     pub(crate) async fn read_newest(&self, key: &[u8], args: &[&[u8]]) -> Result<Reply> {
-        let topology = self.inner.topology.load_full();
+        let topology = self.topology().await;
         let replicas = topology.replicas(key, self.inner.settings.replicas);
         let candidates: SmallVec<[&Arc<Node>; 4]> =
             replicas.iter().filter(|node| node.takes_writes()).collect();
@@ -406,7 +406,7 @@ impl Client {
         kind: ReadKind,
         asked: Option<Asked>,
     ) -> Result<Reply> {
-        let topology = self.inner.topology.load_full();
+        let topology = self.topology().await;
         let replicas = topology.replicas(key, self.inner.settings.replicas);
         let mut skipped = asked.is_some();
         let mut last_error = None;

@@ -113,7 +113,7 @@ impl Client {
         };
         let mut text = itoa::Buffer::new();
         let (wire, answer, version) = self.wire_form(args, &mut text);
-        let topology = self.inner.topology.load_full();
+        let topology = self.topology().await;
         let replicas = topology.replicas(key, self.inner.settings.replicas);
         let reply = self.fan_out(key, &replicas, &wire, None, version).await?;
         Ok(answer.reply(reply))
