@@ -241,6 +241,47 @@ impl Connection {
         })
     }
 
+    /// Connects to `addr` and makes the handshake every node connection makes: AUTH with
+    /// `password` when there is one, then `INFO server`, each within `request_timeout`.
+    /// Returns the connection and the INFO text (`None` if the node answered something else).
+    pub async fn open(
+        addr: &str,
+        connect_timeout: Duration,
+        request_timeout: Duration,
+        password: Option<&str>,
+    ) -> Result<(Self, Option<Bytes>)> {
+        let connection = Self::connect(addr, connect_timeout).await?;
+        let step = |args: &[&[u8]], what: &'static str| {
+            let sent = connection.send(command(args), 1, Instant::now() + request_timeout);
+            async move {
+                sent.await.map_err(|e| {
+                    if e.is_timeout() {
+                        Error::new(ErrorKind::Timeout, format!("{what} timed out"))
+                    } else {
+                        e
+                    }
+                })
+            }
+        };
+        if let Some(password) = password {
+            let auth = step(&[b"AUTH", password.as_bytes()], "AUTH").await?;
+            if let Some(Reply::Error(text)) = auth.first() {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "the node refused the password: {}",
+                        String::from_utf8_lossy(text)
+                    ),
+                ));
+            }
+        }
+        let info = match step(&[b"INFO", b"server"], "INFO server").await?.pop() {
+            Some(Reply::Bulk(text)) => Some(text),
+            _ => None,
+        };
+        Ok((connection, info))
+    }
+
     /// Closes the connection at once with a reset, discarding what is not yet sent: writes
     /// queued behind a node that stopped answering must not reach it minutes later, after the
     /// tombstones of the deletes that replaced them are gone.

@@ -27,10 +27,9 @@ use hickory_resolver::proto::xfer::Protocol;
 use hickory_resolver::TokioResolver;
 use tokio::time::Instant;
 
-use crate::connection::{command, Connection};
+use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::{NodeSpec, Settings};
-use crate::reply::Reply;
 
 /// Where nodes are found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -316,29 +315,14 @@ impl Discoverer {
 /// The name the node at `addr` reports (INFO's `cachering_node_name`), or its address when it
 /// reports none.
 async fn probe_name(addr: SocketAddr, settings: &Settings) -> Result<String> {
-    let connection = Connection::connect(&addr.to_string(), settings.connect_timeout).await?;
-    let deadline = Instant::now() + settings.connect_timeout;
-    if let Some(password) = &settings.password {
-        let reply = connection
-            .send(command(&[b"AUTH", password.as_bytes()]), 1, deadline)
-            .await?;
-        if let Some(Reply::Error(text)) = reply.first() {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!(
-                    "{addr} refused the password: {}",
-                    String::from_utf8_lossy(text)
-                ),
-            ));
-        }
-    }
-    let info = connection
-        .send(command(&[b"INFO", b"server"]), 1, deadline)
-        .await?;
-    let name = match info.first() {
-        Some(Reply::Bulk(text)) => reported_name(text),
-        _ => None,
-    };
+    let (_, info) = Connection::open(
+        &addr.to_string(),
+        settings.connect_timeout,
+        settings.request_timeout,
+        settings.password.as_deref(),
+    )
+    .await?;
+    let name = info.as_deref().and_then(reported_name);
     Ok(name.unwrap_or_else(|| addr.to_string()))
 }
 

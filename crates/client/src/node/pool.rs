@@ -14,9 +14,8 @@ use tokio::time::Instant;
 
 use super::Node;
 use crate::backoff::{Backoff, RECONNECT_MAX, RECONNECT_MIN};
-use crate::connection::{command, Connection};
+use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result};
-use crate::reply::Reply;
 
 /// One connection slot: the live connection, read without waiting on every request, and the
 /// reconnect state behind a lock taken only when there is no live connection.
@@ -112,38 +111,16 @@ impl Node {
 
     /// Opens a connection, authenticates, and learns the node's run id.
     async fn open(self: &Arc<Self>) -> Result<Connection> {
-        let connection =
-            Connection::connect(&self.spec.addr, self.settings.connect_timeout).await?;
-        // One command during the handshake, within the request timeout.
-        let handshake = |args: &[&[u8]], what: &'static str| {
-            let deadline = Instant::now() + self.settings.request_timeout;
-            let sent = connection.send(command(args), 1, deadline);
-            async move {
-                sent.await.map_err(|e| {
-                    if e.is_timeout() {
-                        Error::new(ErrorKind::Timeout, format!("{what} timed out"))
-                    } else {
-                        e
-                    }
-                })
-            }
-        };
-        if let Some(password) = &self.settings.password {
-            let auth = handshake(&[b"AUTH", password.as_bytes()], "AUTH").await?;
-            if let Some(Reply::Error(text)) = auth.first() {
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    format!(
-                        "the node refused the password: {}",
-                        String::from_utf8_lossy(text)
-                    ),
-                ));
-            }
-        }
-        let info = handshake(&[b"INFO", b"server"], "INFO server").await?;
-        let (run_id, name) = match info.first() {
-            Some(Reply::Bulk(text)) => (parse_run_id(text), crate::discovery::reported_name(text)),
-            _ => (None, None),
+        let (connection, info) = Connection::open(
+            &self.spec.addr,
+            self.settings.connect_timeout,
+            self.settings.request_timeout,
+            self.settings.password.as_deref(),
+        )
+        .await?;
+        let (run_id, name) = match &info {
+            Some(text) => (parse_run_id(text), crate::discovery::reported_name(text)),
+            None => (None, None),
         };
         if let Some(name) = name {
             *self.reported_name.lock().unwrap_or_else(|p| p.into_inner()) = Some(name);
