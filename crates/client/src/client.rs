@@ -99,6 +99,8 @@ pub(crate) struct Inner {
     repair_task: tokio::task::JoinHandle<()>,
     /// Nodes found by DNS: whether the first lookup finished, and the task that looks up.
     discovery: Option<Discovery>,
+    /// Rings replaced less than the migration window ago, newest first.
+    pub previous: ArcSwap<Vec<crate::route::PreviousRing>>,
 }
 
 struct Discovery {
@@ -278,7 +280,9 @@ impl Client {
                     tick.tick().await;
                     let Some(inner) = weak.upgrade() else { return };
                     let topology = inner.topology.load_full();
-                    drop(inner);
+                    let client = Client { inner };
+                    client.forget_old_rings();
+                    drop(client);
                     for node in &topology.nodes {
                         if node.state() == NodeState::Healthy && !node.hints.is_empty() {
                             if let Err(error) = node.repair().await {
@@ -295,6 +299,7 @@ impl Client {
                 stripes: Stripes::new(),
                 clock: cachering_proto::version::Clock::new(),
                 repair_task,
+                previous: ArcSwap::from_pointee(Vec::new()),
                 discovery: discoverer.as_ref().map(|_| Discovery {
                     ready: false.into(),
                     first_round: tokio::sync::Notify::new(),
@@ -357,6 +362,7 @@ impl Client {
         }
         self.inner.fleet.total.store(nodes.len(), Ordering::Release);
         self.inner.topology.store(Arc::new(Topology::new(nodes)));
+        self.remember_ring(current);
         tracing::info!(
             nodes = self.inner.topology.load().nodes.len(),
             "node list replaced"

@@ -33,6 +33,10 @@ pub const HINTS_REPLAYED: &str = "cachering_client_hints_replayed_total";
 pub const FLUSHES: &str = "cachering_client_repair_flushes_total";
 /// Values copied from a replica into a node that came back empty.
 pub const WARMUP_FILLS: &str = "cachering_client_warmup_fills_total";
+/// Keys copied into a node from their replicas on a previous ring (after the ring changed).
+pub const MIGRATED_KEYS: &str = "cachering_client_migrated_keys_total";
+/// Copies of keys deleted from a node that held them on a previous ring and no longer does.
+pub const MOVED_AWAY: &str = "cachering_client_moved_away_total";
 
 /// Every metric name the client registers.
 pub const ALL: &[&str] = &[
@@ -50,6 +54,8 @@ pub const ALL: &[&str] = &[
     HINTS_REPLAYED,
     FLUSHES,
     WARMUP_FILLS,
+    MIGRATED_KEYS,
+    MOVED_AWAY,
 ];
 
 /// Describes every metric to the installed recorder.
@@ -92,6 +98,14 @@ pub fn describe() {
         WARMUP_FILLS,
         "Values copied from a replica into a node that came back empty."
     );
+    describe_counter!(
+        MIGRATED_KEYS,
+        "Keys copied into this node from their replicas on the previous ring, after a ring change."
+    );
+    describe_counter!(
+        MOVED_AWAY,
+        "Keys written after a ring change deleted on this node, which held them on the previous ring."
+    );
 }
 
 /// Handles for one node's metrics, resolved once (a cached handle costs about 9 ns per
@@ -111,6 +125,8 @@ pub(crate) struct NodeMetrics {
     pub hints_replayed: Counter,
     pub flushes: Counter,
     pub warmup_fills: Counter,
+    pub migrated_keys: Counter,
+    pub moved_away: Counter,
 }
 
 impl NodeMetrics {
@@ -131,6 +147,8 @@ impl NodeMetrics {
             hints_replayed: metrics::counter!(HINTS_REPLAYED, &label),
             flushes: metrics::counter!(FLUSHES, &label),
             warmup_fills: metrics::counter!(WARMUP_FILLS, &label),
+            migrated_keys: metrics::counter!(MIGRATED_KEYS, &label),
+            moved_away: metrics::counter!(MOVED_AWAY, &label),
         }
     }
 }

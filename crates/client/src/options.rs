@@ -40,6 +40,9 @@ pub const DEFAULT_DISCOVERY_INTERVAL: Duration = Duration::from_secs(5);
 /// How long a node found by DNS stays on the ring after answers stop listing it, so a DNS blip
 /// or a pod between addresses does not move keys.
 pub const DEFAULT_DISCOVERY_GRACE: Duration = Duration::from_secs(30);
+/// How long after a ring change a key missing on its new replicas is looked for on its
+/// replicas on the previous ring (and copied over), and a write deletes the old copies.
+pub const DEFAULT_MIGRATION_WINDOW: Duration = Duration::from_secs(60);
 
 /// The system clock in Unix milliseconds.
 pub(crate) fn wall_clock_ms() -> u64 {
@@ -183,6 +186,7 @@ pub(crate) struct Settings {
     pub wall_clock: fn() -> u64,
     pub discovery_interval: Duration,
     pub discovery_grace: Duration,
+    pub migration_window: Duration,
     /// The DNS server discovery asks, instead of the system's configuration.
     pub dns_server: Option<SocketAddr>,
 }
@@ -206,6 +210,7 @@ impl Default for Settings {
             wall_clock: wall_clock_ms,
             discovery_interval: DEFAULT_DISCOVERY_INTERVAL,
             discovery_grace: DEFAULT_DISCOVERY_GRACE,
+            migration_window: DEFAULT_MIGRATION_WINDOW,
             dns_server: None,
         }
     }
@@ -365,6 +370,16 @@ impl ClientBuilder {
     /// Default: 30 s.
     pub fn with_discovery_grace(mut self, grace: Duration) -> Self {
         self.settings.discovery_grace = grace;
+        self
+    }
+
+    /// How long after a ring change (nodes added or removed, by discovery or
+    /// [`Client::set_nodes`](crate::Client::set_nodes)) a key that its new replicas do not
+    /// know is looked for on its replicas on the previous ring and copied over, and a write
+    /// deletes the copies left on nodes that no longer hold the key. Default: 60 s; zero turns
+    /// it off.
+    pub fn with_migration_window(mut self, window: Duration) -> Self {
+        self.settings.migration_window = window;
         self
     }
 

@@ -44,6 +44,9 @@ pub struct ProxyConfig {
     /// The DNS server (`ip:port`) discovery asks instead of the system's. Default: the
     /// system's resolver.
     pub dns_server: Option<String>,
+    /// Milliseconds after a ring change during which keys are looked for on their former
+    /// replicas and copied over; 0 turns it off. Default: 60000.
+    pub migration_window_ms: u64,
     /// What a read waits for: `newest` (every replica's version, the newest answer, replicas
     /// behind repaired) or `one` (one replica). Default: newest.
     pub read_consistency: ReadConsistencyName,
@@ -105,6 +108,7 @@ impl Default for ProxyConfig {
             discovery_interval_ms: cachering_client::DEFAULT_DISCOVERY_INTERVAL.as_millis() as u64,
             discovery_grace_ms: cachering_client::DEFAULT_DISCOVERY_GRACE.as_millis() as u64,
             dns_server: None,
+            migration_window_ms: cachering_client::DEFAULT_MIGRATION_WINDOW.as_millis() as u64,
             read_consistency: ReadConsistencyName::Newest,
             node_password: None,
             log_level: "info".to_string(),
@@ -179,7 +183,8 @@ impl ProxyConfig {
         }
         builder = builder
             .with_discovery_interval(Duration::from_millis(self.discovery_interval_ms))
-            .with_discovery_grace(Duration::from_millis(self.discovery_grace_ms));
+            .with_discovery_grace(Duration::from_millis(self.discovery_grace_ms))
+            .with_migration_window(Duration::from_millis(self.migration_window_ms));
         if let Some(server) = &self.dns_server {
             let addr = server.parse().map_err(|_| {
                 ConfigError::Invalid(format!("dns-server '{server}' is not ip:port"))
@@ -236,6 +241,9 @@ pub struct ProxyArgs {
     /// Milliseconds a node found by DNS stays after answers stop listing it [default: 30000]
     #[arg(long, value_name = "MS")]
     pub discovery_grace_ms: Option<u64>,
+    /// Milliseconds after a ring change during which keys are copied from their former replicas [default: 60000]
+    #[arg(long, value_name = "MS")]
+    pub migration_window_ms: Option<u64>,
     /// DNS server (ip:port) for dns+ and dnssrv+ lookups [default: the system's resolver]
     #[arg(long, value_name = "ADDR")]
     pub dns_server: Option<String>,
@@ -285,6 +293,7 @@ impl ProxyArgs {
             max_probe_interval_ms,
             discovery_interval_ms,
             discovery_grace_ms,
+            migration_window_ms,
             read_consistency,
             log_level,
             threads

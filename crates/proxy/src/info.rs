@@ -33,7 +33,17 @@ pub fn render(state: &ProxyState) -> String {
         endpoint.stats.commands_processed.load(Ordering::Relaxed),
         endpoint.stats.rejected_connections.load(Ordering::Relaxed),
     );
-    for (index, node) in state.client.node_status().iter().enumerate() {
+    let nodes = state.client.node_status();
+    let migration_ms = state
+        .client
+        .migration_remaining()
+        .map_or(0, |left| left.as_millis());
+    let _ = write!(
+        text,
+        "nodes:{}\r\nmigration_remaining_ms:{migration_ms}\r\n",
+        nodes.len()
+    );
+    for (index, node) in nodes.iter().enumerate() {
         let status = match node.state {
             NodeState::Healthy => "healthy",
             NodeState::Ejected => "ejected",

@@ -12,6 +12,7 @@
 //! - [`multi_key`]: MGET, MSET, DEL, EXISTS, TOUCH, UNLINK as per-key pipelines; MSETNX;
 //! - [`ring_wide`]: DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHALL over every node.
 
+mod migration;
 mod multi_key;
 mod mutation;
 mod pipeline;
@@ -31,6 +32,7 @@ use crate::reply::Reply;
 use crate::ring::key_hash;
 
 pub use cachering_commands::Access;
+pub(crate) use migration::PreviousRing;
 pub use pipeline::Routed;
 pub(crate) use read::Asked;
 
@@ -153,6 +155,11 @@ pub(crate) struct WriteTally<'k> {
 }
 
 impl<'k> WriteTally<'k> {
+    /// The write's version.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
     /// A write of `key` at `version` to a key with `replicas` replicas.
     pub fn new(key: &'k [u8], version: u64, replicas: usize) -> Self {
         Self {

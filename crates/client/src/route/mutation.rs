@@ -29,6 +29,12 @@ impl Client {
         let _guard = self.inner.stripes.lock(key).await;
         let topology = self.topology().await;
         let replicas = topology.replicas(key, self.inner.settings.replicas);
+        // After a ring change the key may still live only on its former replicas: copied
+        // first, so the command applies to its value.
+        let moved = self.moved_from(key, &replicas);
+        if !moved.is_empty() {
+            Box::pin(self.migrate(key, &moved, &replicas)).await;
+        }
         let mut batch = BytesMut::new();
         encode_command(&[b"MULTI"], &mut batch);
         encode_command(args, &mut batch);

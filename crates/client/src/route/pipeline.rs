@@ -434,14 +434,25 @@ impl Client {
             newest,
             again,
         } = answers.into_inner().unwrap_or_else(|p| p.into_inner());
+        let migrating = !self.inner.previous.load().is_empty();
+        let mut written = Vec::new();
         for (index, tally) in tallies.iter_mut().enumerate() {
             if let Some(tally) = tally.take() {
+                if migrating {
+                    written.push((index, tally.version()));
+                }
                 results[index] = Some(
                     tally
                         .outcome(self.inner.settings.write_rule)
                         .map(|r| reply_as[index].reply(r)),
                 );
             }
+        }
+        // After a ring change: the copies left on written keys' former replicas go.
+        for (index, version) in written {
+            let key = commands[index].key;
+            let replicas = topology.replicas(key, self.inner.settings.replicas);
+            Box::pin(self.invalidate_moved(key, &replicas, version)).await;
         }
         // Newest-reads whose replicas agree are answered; the others finish on their own.
         let mut unsettled = Vec::new();
@@ -451,6 +462,20 @@ impl Client {
                 continue;
             }
             match newest.settled() {
+                // After a ring change, a key whose replicas changed is read by the read
+                // route, which asks its former replicas too.
+                Some(_)
+                    if migrating
+                        && !self
+                            .moved_from(
+                                commands[index].key,
+                                &topology
+                                    .replicas(commands[index].key, self.inner.settings.replicas),
+                            )
+                            .is_empty() =>
+                {
+                    unsettled.push(index)
+                }
                 Some((rank, reply)) => {
                     self.observe_version(rank.version());
                     results[index] = Some(Ok(reply));
@@ -472,6 +497,22 @@ impl Client {
             let kind = ReadKind::of(command.args);
             results[index] =
                 Some(Box::pin(self.read_after(command.key, &args, kind, Some(asked))).await);
+        }
+        // One-replica reads that missed after a ring change: the read route looks at the key's
+        // former replicas.
+        if migrating && !newest_reads {
+            for (index, command) in commands.iter().enumerate() {
+                let kind = ReadKind::of(command.args);
+                let missed = matches!(&results[index], Some(Ok(reply)) if kind.is_miss(reply));
+                if command.access == Access::Read && missed {
+                    let replicas = topology.replicas(command.key, self.inner.settings.replicas);
+                    if !self.moved_from(command.key, &replicas).is_empty() {
+                        let args = slices(command.args);
+                        results[index] =
+                            Some(Box::pin(self.read_after(command.key, &args, kind, None)).await);
+                    }
+                }
+            }
         }
         for (index, command) in commands.iter().enumerate() {
             if command.access == Access::Mutation {

@@ -250,6 +250,9 @@ impl Client {
     pub(crate) async fn read_newest(&self, key: &[u8], args: &[&[u8]]) -> Result<Reply> {
         let topology = self.topology().await;
         let replicas = topology.replicas(key, self.inner.settings.replicas);
+        // After a ring change, the key's former replicas are asked too: the key may live only
+        // there, or a process still on the old ring may have written it there.
+        let moved = self.moved_from(key, &replicas);
         let candidates: SmallVec<[&Arc<Node>; 4]> =
             replicas.iter().filter(|node| node.takes_writes()).collect();
         if candidates.is_empty() {
@@ -260,7 +263,9 @@ impl Client {
             .position(|node| node.serves_read(key))
             .unwrap_or(0);
         let read = Self::full_read(args, key);
-        let others: SmallVec<[&Arc<Node>; 4]> = candidates
+        let mut asked: SmallVec<[&Arc<Node>; 6]> = candidates.clone().into_iter().collect();
+        asked.extend(moved.iter().filter(|node| node.takes_writes()));
+        let others: SmallVec<[&Arc<Node>; 6]> = asked
             .iter()
             .enumerate()
             .filter(|(i, _)| *i != primary)
@@ -282,12 +287,12 @@ impl Client {
                 (full, checks.into_iter().collect())
             }
         };
-        let mut ranks: SmallVec<[Option<Rank>; 4]> = SmallVec::with_capacity(candidates.len());
+        let mut ranks: SmallVec<[Option<Rank>; 6]> = SmallVec::with_capacity(asked.len());
         let mut last_error = None;
         let mut answer = None;
         let mut checks = checks.into_iter();
         let mut full = Some(full);
-        for i in 0..candidates.len() {
+        for i in 0..asked.len() {
             let result = if i == primary {
                 match full.take().expect("one full read") {
                     Ok((rank, reply)) => {
@@ -312,7 +317,8 @@ impl Client {
             return Err(last_error.unwrap_or_else(unavailable));
         };
         self.observe_version(newest.version());
-        // The answer: the first replica's if it is the newest, else the newest replica's.
+        // The answer: the first replica's if it is the newest, else the newest replica's (a
+        // former replica's, after a ring change that left the key there).
         let (answered_by, reply) = match answer {
             Some((rank, reply)) if rank >= newest => (primary, reply),
             _ => {
@@ -320,7 +326,7 @@ impl Client {
                     .iter()
                     .position(|rank| *rank == Some(newest))
                     .expect("the newest rank came from a replica");
-                let (_, reply) = Box::pin(Self::answered(candidates[at], key, &read)).await?;
+                let (_, reply) = Box::pin(Self::answered(asked[at], key, &read)).await?;
                 (at, reply)
             }
         };
@@ -328,11 +334,12 @@ impl Client {
         // behind).
         if replicas
             .first()
-            .is_some_and(|first| !Arc::ptr_eq(first, candidates[answered_by]))
+            .is_some_and(|first| !Arc::ptr_eq(first, asked[answered_by]))
         {
-            candidates[answered_by].metrics.fallback_reads.increment(1);
+            asked[answered_by].metrics.fallback_reads.increment(1);
         }
-        // Bring every replica found behind to the newest state.
+        // Bring every replica found behind to the newest state (former replicas are not
+        // replicas any more: left as they are).
         let behind: SmallVec<[&Arc<Node>; 4]> = candidates
             .iter()
             .zip(&ranks)
@@ -340,19 +347,22 @@ impl Client {
             .map(|(node, _)| *node)
             .collect();
         if !behind.is_empty() {
-            Box::pin(self.read_repair(key, &behind, candidates[answered_by], newest)).await;
+            let migrated = answered_by >= candidates.len();
+            Box::pin(self.read_repair(key, &behind, asked[answered_by], newest, migrated)).await;
         }
         Ok(reply)
     }
 
     /// Brings the replicas `behind` to the newest state of `key`, at its version: a delete is
     /// written as it is; a value is read from `source` with its time to live and copied.
+    /// `migrated`: the source is a former replica (counted as a migrated key, not a repair).
     pub(crate) async fn read_repair(
         &self,
         key: &[u8],
         behind: &[&Arc<Node>],
         source: &Arc<Node>,
         newest: Rank,
+        migrated: bool,
     ) {
         let state = if newest.has_value() {
             let mut batch = BytesMut::new();
@@ -391,7 +401,11 @@ impl Client {
             let bytes = bytes.clone();
             async move {
                 if node.call_encoded(node.slot_for(key), bytes).await.is_ok() {
-                    node.metrics.read_repairs.increment(1);
+                    if migrated {
+                        node.metrics.migrated_keys.increment(1);
+                    } else {
+                        node.metrics.read_repairs.increment(1);
+                    }
                 }
             }
         }))
@@ -436,6 +450,14 @@ impl Client {
                     skipped = true;
                 }
                 Ok(reply) => {
+                    // A miss after a ring change: the key may live on its former replicas.
+                    if kind.is_miss(&reply) {
+                        let moved = self.moved_from(key, &replicas);
+                        if !moved.is_empty() && Box::pin(self.migrate(key, &moved, &replicas)).await
+                        {
+                            return node.call_key(key, args).await;
+                        }
+                    }
                     if skipped {
                         node.metrics.fallback_reads.increment(1);
                     }

@@ -140,25 +140,32 @@ impl Client {
             .collect();
         let bytes = command(args);
         // One replica (R = 1, or the others ejected) needs no join.
-        if let [node] = targets[..] {
+        let outcome = if let [node] = targets[..] {
             let result = node.call_encoded(node.slot_for(key), bytes).await;
             tally.record(node, result);
-            return tally.outcome(self.inner.settings.write_rule);
+            tally.outcome(self.inner.settings.write_rule)
+        } else {
+            // Each answer is recorded as it arrives, so a caller that stops waiting leaves
+            // hints only on the replicas that had not answered.
+            let tally = std::sync::Mutex::new(tally);
+            join_all(targets.iter().map(|&node| {
+                let bytes = bytes.clone();
+                let tally = &tally;
+                async move {
+                    let result = node.call_encoded(node.slot_for(key), bytes).await;
+                    super::lock(tally).record(node, result);
+                }
+            }))
+            .await;
+            let tally = tally.into_inner().unwrap_or_else(|p| p.into_inner());
+            tally.outcome(self.inner.settings.write_rule)
+        };
+        // After a ring change: the copies left on the key's former replicas go (boxed: the
+        // rare path, kept out of every write's future).
+        if !self.inner.previous.load().is_empty() {
+            Box::pin(self.invalidate_moved(key, replicas, version)).await;
         }
-        // Each answer is recorded as it arrives, so a caller that stops waiting leaves hints
-        // only on the replicas that had not answered.
-        let tally = std::sync::Mutex::new(tally);
-        join_all(targets.iter().map(|&node| {
-            let bytes = bytes.clone();
-            let tally = &tally;
-            async move {
-                let result = node.call_encoded(node.slot_for(key), bytes).await;
-                super::lock(tally).record(node, result);
-            }
-        }))
-        .await;
-        let tally = tally.into_inner().unwrap_or_else(|p| p.into_inner());
-        tally.outcome(self.inner.settings.write_rule)
+        outcome
     }
 }
 

@@ -1,0 +1,164 @@
+//! Ring changes over real node processes, R = 2: two of three nodes replaced at once, so many
+//! keys have no replica in common between the old ring and the new. Within the migration
+//! window every entry point still reads every key (copied from its former replicas), INCR
+//! continues from the value, writes delete the copies left behind, and changing the ring back
+//! brings no old value back. With the window off the same change loses keys: the test can fail.
+
+use std::time::Duration;
+
+use cachering_client::{Access, Client, ClientBuilder, NodeSpec, Reply, Routed};
+use cachering_tests::NodeProcess;
+
+const KEYS: usize = 300;
+
+fn client(addrs: &[String], window: Duration) -> Client {
+    ClientBuilder::new()
+        .nodes(addrs.iter().cloned())
+        .with_replicas(2)
+        .with_migration_window(window)
+        .build()
+        .unwrap()
+}
+
+fn specs(addrs: &[&String]) -> Vec<NodeSpec> {
+    addrs.iter().map(|a| NodeSpec::new(a.as_str())).collect()
+}
+
+/// Keys whose two replicas on `after` are both new (neither held them on `before`).
+fn fully_moved(before: &Client, after_specs: &[NodeSpec], keys: &[String]) -> Vec<String> {
+    let old = before.ring();
+    let names: Vec<(&str, f64)> = after_specs.iter().map(|s| (s.name.as_str(), 1.0)).collect();
+    let new = cachering_client::ring::Ring::new(&names);
+    keys.iter()
+        .filter(|key| {
+            let was: Vec<&String> = old
+                .replicas(key.as_bytes(), 2)
+                .into_iter()
+                .map(|i| &old.names()[i])
+                .collect();
+            new.replicas(key.as_bytes(), 2)
+                .into_iter()
+                .all(|i| !was.contains(&&new.names()[i]))
+        })
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_two_of_three_nodes_loses_no_key_on_any_entry_point() {
+    let nodes: Vec<NodeProcess> = (0..5).map(|_| NodeProcess::start(&[])).collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.to_string()).collect();
+    let client = client(&addrs[..3], Duration::from_secs(60));
+    let keys: Vec<String> = (0..KEYS).map(|i| format!("key:{i}")).collect();
+    for (i, key) in keys.iter().enumerate() {
+        client.set(key, format!("v{i}")).await.unwrap();
+    }
+    for i in 0..50 {
+        client.incr_by(format!("counter:{i}"), 10).await.unwrap();
+    }
+    let after = specs(&[&addrs[0], &addrs[3], &addrs[4]]);
+    let moved = fully_moved(&client, &after, &keys);
+    assert!(
+        moved.len() > KEYS / 10,
+        "the change moves many keys off both replicas ({} of {KEYS})",
+        moved.len()
+    );
+    client.set_nodes(after).unwrap();
+    assert!(client.migration_remaining().is_some());
+
+    // Every entry point, each over its own share of the keys.
+    let value = |i: usize| format!("v{i}");
+    for (i, key) in keys.iter().enumerate().take(75) {
+        let got = client.get(key).await.unwrap();
+        assert_eq!(got.as_deref(), Some(value(i).as_bytes()), "get {key}");
+    }
+    for (i, key) in keys.iter().enumerate().take(150).skip(75) {
+        let args: [&[u8]; 2] = [b"STRLEN", key.as_bytes()];
+        let got = client
+            .command(key.as_bytes(), &args, Access::Read)
+            .await
+            .unwrap();
+        assert_eq!(got, Reply::Int(value(i).len() as i64), "STRLEN {key}");
+    }
+    let got = client.mget(&keys[150..225]).await.unwrap();
+    for (offset, got) in got.into_iter().enumerate() {
+        let i = 150 + offset;
+        assert_eq!(
+            got.as_deref(),
+            Some(value(i).as_bytes()),
+            "mget {}",
+            keys[i]
+        );
+    }
+    let args: Vec<[&[u8]; 2]> = keys[225..]
+        .iter()
+        .map(|k| [&b"GET"[..], k.as_bytes()])
+        .collect();
+    let routed: Vec<Routed<'_, &[u8]>> = keys[225..]
+        .iter()
+        .zip(&args)
+        .map(|(k, a)| Routed::new(k.as_bytes(), a, Access::Read))
+        .collect();
+    for (offset, got) in client.pipeline(&routed).await.into_iter().enumerate() {
+        let i = 225 + offset;
+        assert_eq!(
+            got.unwrap(),
+            Reply::Bulk(value(i).into()),
+            "pipeline {}",
+            keys[i]
+        );
+    }
+    for i in 0..50 {
+        assert_eq!(
+            client.incr(format!("counter:{i}")).await.unwrap(),
+            11,
+            "INCR continues from the value"
+        );
+    }
+
+    // Writes after the change delete the copies left on former replicas; changing the ring
+    // back brings none of the old values back.
+    for key in &moved {
+        client.set(key, "new").await.unwrap();
+    }
+    let mut old_node = nodes[1].client();
+    let mut other_old = nodes[2].client();
+    for key in &moved {
+        for raw in [&mut old_node, &mut other_old] {
+            let held = raw.call(&["GET", key]);
+            assert!(
+                held == "$-1\r\n" || held == "$3\r\nnew\r\n",
+                "{key}: a former replica still holds {held:?}"
+            );
+        }
+    }
+    client
+        .set_nodes(specs(&[&addrs[0], &addrs[1], &addrs[2]]))
+        .unwrap();
+    for key in &moved {
+        let got = client.get(key).await.unwrap();
+        assert_eq!(
+            got.as_deref(),
+            Some(&b"new"[..]),
+            "{key} after the ring came back"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_window_the_same_change_loses_keys() {
+    let nodes: Vec<NodeProcess> = (0..5).map(|_| NodeProcess::start(&[])).collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.to_string()).collect();
+    let client = client(&addrs[..3], Duration::ZERO);
+    let keys: Vec<String> = (0..KEYS).map(|i| format!("key:{i}")).collect();
+    for key in &keys {
+        client.set(key, "v").await.unwrap();
+    }
+    let after = specs(&[&addrs[0], &addrs[3], &addrs[4]]);
+    let moved = fully_moved(&client, &after, &keys);
+    client.set_nodes(after).unwrap();
+    assert!(client.migration_remaining().is_none());
+    let values = client.mget(&moved).await.unwrap();
+    let lost = values.iter().filter(|v| v.is_none()).count();
+    assert_eq!(lost, moved.len(), "every key off both replicas is a miss");
+}
