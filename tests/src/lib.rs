@@ -237,19 +237,19 @@ impl ProxyProcess {
     /// some nodes are managed elsewhere).
     pub fn over(nodes: Vec<NodeProcess>, addrs: &[String], proxy_flags: &[&str]) -> Self {
         let list = addrs.join(",");
+        let mut flags = vec!["--nodes", &list];
+        flags.extend_from_slice(proxy_flags);
+        Self::with_flags(nodes, &flags)
+    }
+
+    /// Starts a proxy with `flags` alone (after its port and log level): its nodes come from
+    /// the flags or a `--config` file.
+    pub fn with_flags(nodes: Vec<NodeProcess>, flags: &[&str]) -> Self {
         for _ in 0..5 {
             let port = free_port();
             let mut child = Command::new(binary())
-                .args([
-                    "proxy",
-                    "--port",
-                    &port.to_string(),
-                    "--nodes",
-                    &list,
-                    "--log-level",
-                    "warn",
-                ])
-                .args(proxy_flags)
+                .args(["proxy", "--port", &port.to_string(), "--log-level", "warn"])
+                .args(flags)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())

@@ -94,6 +94,17 @@ async fn nodes_found_by_a_records_join_move_and_leave_by_name() {
         assert!(info.contains(&format!("name={name},")), "{info}");
     }
 
+    // `cachering status` finds them the same way.
+    let status = std::process::Command::new(cachering_tests::binary())
+        .args(["status", "--nodes", &format!("dns+{host}:{port}")])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(shown.contains("ring: 3 nodes found by DNS"), "{shown}");
+    for name in ["cache-0", "cache-1", "cache-2"] {
+        assert!(shown.contains(name), "{shown}");
+    }
+
     // A fourth pod appears.
     let extra = NodeProcess::start_at_port("127.0.0.5", port, &["--name", "cache-3"])
         .expect("the port is free on 127.0.0.5");

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use cachering_client::{Access, Client, ClientBuilder, NodeSpec, Reply, Routed};
-use cachering_tests::NodeProcess;
+use cachering_tests::{NodeProcess, ProxyProcess};
 
 const KEYS: usize = 300;
 
@@ -161,4 +161,86 @@ async fn without_the_window_the_same_change_loses_keys() {
     let values = client.mget(&moved).await.unwrap();
     let lost = values.iter().filter(|v| v.is_none()).count();
     assert_eq!(lost, moved.len(), "every key off both replicas is a miss");
+}
+
+/// Keys read through a proxy with a plain RESP client, in one pipeline: how many are missing.
+fn missing_through(proxy: &ProxyProcess, keys: &[String]) -> usize {
+    let gets: Vec<Vec<String>> = keys.iter().map(|k| vec!["GET".into(), k.clone()]).collect();
+    proxy
+        .client()
+        .pipeline(&gets)
+        .iter()
+        .filter(|reply| reply.as_str() == "$-1\r\n")
+        .count()
+}
+
+#[test]
+fn the_proxy_reloads_its_node_list_on_sighup_and_migrates_keys() {
+    let nodes: Vec<NodeProcess> = (0..5).map(|_| NodeProcess::start(&[])).collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.to_string()).collect();
+    let dir = std::env::temp_dir().join(format!("cachering-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("proxy.toml");
+    let write_nodes = |list: &[&String]| {
+        let quoted: Vec<String> = list.iter().map(|a| format!("\"{a}\"")).collect();
+        std::fs::write(
+            &file,
+            format!("nodes = [{}]\nreplicas = 2\n", quoted.join(", ")),
+        )
+        .unwrap();
+    };
+    write_nodes(&[&addrs[0], &addrs[1], &addrs[2]]);
+    let proxy = ProxyProcess::with_flags(Vec::new(), &["--config", file.to_str().unwrap()]);
+    let keys: Vec<String> = (0..KEYS).map(|i| format!("key:{i}")).collect();
+    let sets: Vec<Vec<String>> = keys
+        .iter()
+        .map(|k| vec!["SET".into(), k.clone(), "v".into()])
+        .collect();
+    assert!(proxy
+        .client()
+        .pipeline(&sets)
+        .iter()
+        .all(|r| r == "+OK\r\n"));
+
+    write_nodes(&[&addrs[0], &addrs[3], &addrs[4]]);
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &proxy.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let info = proxy.client().call(&["INFO"]);
+        if info.contains(&format!("addr={},", addrs[4])) {
+            assert!(!info.contains("migration_remaining_ms:0\r\n"), "{info}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no reload: {info}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        missing_through(&proxy, &keys),
+        0,
+        "keys read after the reload"
+    );
+    let status = std::process::Command::new(cachering_tests::binary())
+        .args(["status", "--proxy", &proxy.addr.to_string()])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        shown.contains("ring: 3 nodes; migration in progress"),
+        "{shown}"
+    );
+    // A broken file leaves the ring as it is.
+    std::fs::write(&file, "nodes = [").unwrap();
+    std::process::Command::new("kill")
+        .args(["-HUP", &proxy.child.id().to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let info = proxy.client().call(&["INFO"]);
+    assert!(info.contains(&format!("addr={},", addrs[4])), "{info}");
+    assert_eq!(missing_through(&proxy, &keys), 0);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,4 +1,5 @@
-//! `cachering proxy`: runs the proxy until SIGINT or SIGTERM.
+//! `cachering proxy`: runs the proxy until SIGINT or SIGTERM; SIGHUP reads the node list of the
+//! config file (and flags) again.
 
 use anyhow::{Context, Result};
 use cachering_proxy::ProxyArgs;
@@ -15,7 +16,21 @@ pub fn run(args: ProxyArgs) -> Result<()> {
         let proxy = cachering_proxy::start(config)
             .await
             .with_context(|| format!("cannot start the proxy on {address}"))?;
-        let signal = runtime::stop_signal().await?;
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let stop = runtime::stop_signal();
+        tokio::pin!(stop);
+        let signal = loop {
+            tokio::select! {
+                signal = &mut stop => break signal?,
+                _ = hangup.recv() => match args.resolve() {
+                    Ok(config) => match proxy.reload_nodes(&config) {
+                        Ok(done) => tracing::info!("SIGHUP: {done}"),
+                        Err(why) => tracing::warn!("SIGHUP: {why}"),
+                    },
+                    Err(error) => tracing::warn!(%error, "SIGHUP: the configuration cannot be read; keeping the ring"),
+                },
+            }
+        };
         tracing::info!("{signal} received, stopping");
         runtime::finish_stop(proxy.stop()).await;
         Ok(())

@@ -10,7 +10,7 @@ use crate::runtime;
 /// `cachering status` flags.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The nodes, comma-separated host:port (or name=host:port)
+    /// The nodes, comma-separated host:port (or name=host:port), or found by DNS: dns+NAME:PORT, dnssrv+NAME
     #[arg(long, value_delimiter = ',', conflicts_with = "proxy")]
     nodes: Vec<String>,
     /// Ask a proxy for its nodes and their state instead
@@ -67,12 +67,21 @@ pub fn run(args: StatusArgs) -> Result<()> {
     let timeout = Duration::from_millis(args.timeout_ms);
     runtime::build(1)?.block_on(async move {
         let mut rows: Vec<Row> = Vec::new();
+        let mut summary = String::new();
         if let Some(proxy) = &args.proxy {
             let info = info_of(vec![NodeSpec::new(proxy.clone())], timeout)
                 .await?
                 .pop()
                 .flatten()
                 .with_context(|| format!("no answer from the proxy at {proxy}"))?;
+            let migration_ms = number(&info, "migration_remaining_ms");
+            summary = format!("ring: {} nodes", number(&info, "nodes"));
+            if migration_ms > 0 {
+                summary.push_str(&format!(
+                    "; migration in progress, {:.0} s left (keys still copied from their former replicas)",
+                    migration_ms as f64 / 1000.0
+                ));
+            }
             for line in info
                 .lines()
                 .filter(|l| l.starts_with("node") && l.contains(":name="))
@@ -95,6 +104,25 @@ pub fn run(args: StatusArgs) -> Result<()> {
                     info: None,
                 });
             }
+        } else if args
+            .nodes
+            .iter()
+            .any(|n| n.starts_with("dns+") || n.starts_with("dnssrv+"))
+        {
+            let client = ClientBuilder::new()
+                .nodes(args.nodes.iter().cloned())
+                .with_connect_timeout(timeout)
+                .build()?;
+            client.wait_for_discovery().await;
+            for node in client.node_status() {
+                rows.push(Row {
+                    name: node.name,
+                    addr: node.addr,
+                    state: String::new(),
+                    info: None,
+                });
+            }
+            summary = format!("ring: {} nodes found by DNS", rows.len());
         } else {
             if args.nodes.is_empty() {
                 bail!("give --nodes host:port,... or --proxy host:port");
@@ -124,6 +152,9 @@ pub fn run(args: StatusArgs) -> Result<()> {
                 row.state = format!("{} (unreachable)", row.state);
             }
             row.info = info;
+        }
+        if !summary.is_empty() {
+            println!("{summary}");
         }
         println!(
             "{:<22} {:<20} {:<10} {:>10} {:>19} {:>7} {:>9}",

@@ -242,6 +242,13 @@ impl Client {
         self.inner.topology.load_full()
     }
 
+    /// Waits until nodes found by DNS are known (the first lookup finished), up to the
+    /// connect timeout; at once for a client with a fixed node list. Requests wait for this by
+    /// themselves: call it to read [`Client::node_status`] or [`Client::ring`] first.
+    pub async fn wait_for_discovery(&self) {
+        self.topology().await;
+    }
+
     async fn first_discovery(&self, discovery: &Discovery) {
         let wait = async {
             loop {

@@ -56,6 +56,38 @@ impl ProxyHandle {
         tracing::info!("proxy stopped");
     }
 
+    /// Takes the node list of `config` (the config file read again, on SIGHUP): a static list
+    /// replaces the ring (keys then migrate as after any ring change); nodes found by DNS
+    /// follow DNS, so with `dns+`/`dnssrv+` sources the list is left as it is. Nothing else
+    /// changes without a restart. Returns what it did, for the log.
+    ///
+    /// # Errors
+    ///
+    /// A node list that does not parse, or is empty; the ring is left as it was.
+    pub fn reload_nodes(&self, config: &ProxyConfig) -> Result<String, String> {
+        if config.nodes.is_empty() {
+            return Err("the reloaded configuration has no nodes; keeping the ring".to_string());
+        }
+        if config
+            .nodes
+            .iter()
+            .any(|n| n.starts_with("dns+") || n.starts_with("dnssrv+"))
+        {
+            return Ok("nodes found by DNS follow DNS; the node list is unchanged".to_string());
+        }
+        let specs = config
+            .nodes
+            .iter()
+            .map(|node| cachering_client::NodeSpec::parse(node).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let count = specs.len();
+        self.state
+            .client
+            .set_nodes(specs)
+            .map_err(|e| e.to_string())?;
+        Ok(format!("node list reloaded: {count} nodes"))
+    }
+
     /// Stops and waits.
     pub async fn stop(self) {
         self.shutdown();
