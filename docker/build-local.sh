@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the cachering:latest image from what this machine has (no registry): a release build
-# of the binary, the shared libraries it links, and Dockerfile.local (FROM scratch).
+# Builds the cachering image from what this machine has (no registry): a release build of the
+# binary, the shared libraries it links, and Dockerfile.local (FROM scratch). Tagged latest and
+# with the release version (what docker/kubernetes pins).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p cachering
@@ -15,5 +16,6 @@ for lib in $(ldd target/release/cachering | grep -o '/[^ ]*'); do
     cp -L "$lib" "$rootfs$lib"
 done
 chmod 1777 "$rootfs/tmp"
-docker build -q -f docker/Dockerfile.local -t cachering:latest docker >/dev/null
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+docker build -q -f docker/Dockerfile.local -t cachering:latest -t "cachering:$version" docker >/dev/null
 echo "built cachering:latest ($(docker image inspect cachering:latest --format '{{.Size}}') bytes)"
