@@ -20,18 +20,20 @@ def cachering_binary() -> str:
     return path
 
 
-def tool(name: str, package: str) -> str:
+def require(name: str, how: str) -> str:
+    """The path of the program `name`; the test fails saying `how` to install it if it is missing."""
     path = shutil.which(name)
     if path is None:
-        pytest.fail(f"{name} is missing: install it with `apt-get install -y {package}`")
+        pytest.fail(f"{name} is missing: {how}")
     return path
+
+
+def tool(name: str, package: str) -> str:
+    return require(name, f"install it with `apt-get install -y {package}`")
 
 
 def redis_cli() -> str:
-    path = shutil.which("redis-cli")
-    if path is None:
-        pytest.fail("redis-cli is missing: install it with `apt-get install -y redis-tools`")
-    return path
+    return tool("redis-cli", "redis-tools")
 
 
 def free_port() -> int:

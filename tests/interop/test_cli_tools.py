@@ -83,7 +83,8 @@ def test_status_through_a_proxy(proxy):
     redis.Redis(port=proxy.port).set("k", "v")
     out = subprocess.run([cachering_binary(), "status", "--proxy", f"127.0.0.1:{proxy.port}"],
                          capture_output=True, text=True, check=True).stdout
-    lines = out.splitlines()[1:]
+    summary, _header, *lines = out.splitlines()
+    assert summary == "ring: 3 nodes", out
     assert len(lines) == 3
     assert all(line.split()[1] == "healthy" for line in lines)
     assert sum(int(line.split()[3]) for line in lines) == 2

@@ -6,7 +6,6 @@ configuration files started with the real binary."""
 
 import os
 import pathlib
-import shutil
 import subprocess
 import tempfile
 import tomllib
@@ -14,7 +13,7 @@ import tomllib
 import pytest
 import yaml
 
-from conftest import ROOT, cachering_binary, free_port, start_listening
+from conftest import ROOT, cachering_binary, free_port, require, start_listening
 
 TREE = ROOT / "docker" / "kubernetes"
 RENDERED = ["base", "overlays/production"]
@@ -22,10 +21,7 @@ KUBERNETES = "1.32.0"
 
 
 def kubectl() -> str:
-    path = shutil.which("kubectl")
-    if path is None:
-        pytest.fail("kubectl is missing: install kubectl (it renders Kustomize trees offline; no cluster is needed)")
-    return path
+    return require("kubectl", "install kubectl (it renders Kustomize trees offline; no cluster is needed)")
 
 
 def checkov() -> str:
