@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cachering_client::{Client, ClientBuilder};
+use cachering_client::{Access, Client, ClientBuilder, ErrorKind, Routed};
 use cachering_tests::hosts::Hosts;
 use cachering_tests::{free_port, NodeProcess, ProxyProcess};
 use hickory_proto::rr::rdata::{SOA, SRV};
@@ -112,8 +112,12 @@ async fn nodes_found_by_a_records_join_move_and_leave_by_name() {
     eventually("the fourth node joins", || ring_names(&client).len() == 4).await;
     assert!(ring_names(&client).contains("cache-3"));
 
-    // cache-1 comes back at a new address: same name, same place on the ring.
+    // cache-1 comes back at a new address: same name, same place on the ring, and nothing to
+    // migrate (the window the fourth node opened runs on, not restarted).
     let ring_before = client.ring();
+    let window_before = client
+        .migration_remaining()
+        .expect("the fourth node opened a migration window");
     drop(nodes.remove(1));
     let moved = NodeProcess::start_at_port("127.0.0.6", port, &["--name", "cache-1"])
         .expect("the port is free on 127.0.0.6");
@@ -137,6 +141,11 @@ async fn nodes_found_by_a_records_join_move_and_leave_by_name() {
         };
         assert_eq!(place(&ring_before), place(&ring_after), "{key} moved");
     }
+    let window_after = client.migration_remaining().unwrap_or_default();
+    assert!(
+        window_after <= window_before,
+        "a new address restarted the migration window: {window_before:?} then {window_after:?}"
+    );
 
     // cache-3 leaves the answers: kept for the grace period, then gone.
     hosts.remove("127.0.0.5", &host);
@@ -279,5 +288,94 @@ async fn malformed_sources_are_refused_at_build() {
     for bad in ["dns+nohost", "dns+name:0", "dnssrv+", "dnssrv+name:1"] {
         let error = ClientBuilder::new().node(bad).build().unwrap_err();
         assert!(error.to_string().contains(bad), "{bad}: {error}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_ring_refuses_every_request_until_a_node_is_found() {
+    let zone = format!("none{}.cachering.test.", std::process::id());
+    let dns = Dns::start(&zone).await;
+    let service = format!("_redis._tcp.cache.{zone}");
+    let client = ClientBuilder::new()
+        .node(format!("dnssrv+{service}"))
+        .with_dns_server(dns.addr)
+        .with_discovery_interval(INTERVAL)
+        .build()
+        .unwrap();
+    // DNS lists no node: no request may claim success (a write acknowledged by no one would be
+    // lost) and none may panic.
+    fn refused<T: std::fmt::Debug>(what: &str, result: cachering_client::Result<T>) {
+        match result {
+            Err(error) => assert_eq!(error.kind(), ErrorKind::Unavailable, "{what}: {error}"),
+            Ok(answer) => panic!("{what} answered {answer:?} with no node in the ring"),
+        }
+    }
+    refused("SET", client.set("k", "v").await);
+    refused("GET", client.get("k").await);
+    refused("DEL", client.del("k").await);
+    refused("INCR", client.incr("n").await);
+    refused("MSET", client.mset([("a", "1"), ("b", "2")]).await);
+    refused("MGET", client.mget(["a", "b"]).await);
+    refused("flush_all", client.flush_all().await);
+    for command in [
+        &["DBSIZE"][..],
+        &["RANDOMKEY"],
+        &["KEYS", "*"],
+        &["SCAN", "0"],
+        &["FLUSHALL"],
+    ] {
+        refused(command[0], client.call(command).await);
+    }
+    let set: [&[u8]; 3] = [b"SET", b"p", b"1"];
+    let get: [&[u8]; 2] = [b"GET", b"p"];
+    let results = client
+        .pipeline(&[
+            Routed::new(b"p", &set, Access::Write),
+            Routed::new(b"p", &get, Access::Read),
+        ])
+        .await;
+    for result in results {
+        refused("a pipeline's command", result);
+    }
+
+    // The proxy over the same source answers each with an error too.
+    let proxy = ProxyProcess::with_flags(
+        Vec::new(),
+        &[
+            "--nodes",
+            &format!("dnssrv+{service}"),
+            "--dns-server",
+            &dns.addr.to_string(),
+            "--discovery-interval-ms",
+            "200",
+        ],
+    );
+    let mut raw = proxy.client();
+    for command in [
+        &["SET", "k", "v"][..],
+        &["GET", "k"],
+        &["DBSIZE"],
+        &["RANDOMKEY"],
+    ] {
+        let reply = raw.call(command);
+        assert!(reply.starts_with('-'), "{command:?} answered {reply:?}");
+    }
+    assert_eq!(
+        raw.call(&["PING"]),
+        "+PONG\r\n",
+        "the proxy itself stays up"
+    );
+
+    // A node appears in DNS: the same client and proxy serve.
+    let node = NodeProcess::start(&[]);
+    dns.set_srv(&service, &[("localhost.", node.addr.port())])
+        .await;
+    eventually("the node is found", || client.node_count() == 1).await;
+    client.set("k", "v").await.unwrap();
+    assert_eq!(client.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while raw.call(&["GET", "k"]) != "$1\r\nv\r\n" {
+        assert!(Instant::now() < deadline, "the proxy never found the node");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

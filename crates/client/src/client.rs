@@ -242,9 +242,12 @@ impl Client {
         self.inner.topology.load_full()
     }
 
-    /// Waits until nodes found by DNS are known (the first lookup finished), up to the
-    /// connect timeout; at once for a client with a fixed node list. Requests wait for this by
-    /// themselves: call it to read [`Client::node_status`] or [`Client::ring`] first.
+    /// Waits until nodes found by DNS are known (the first round finished: the lookups, each
+    /// new address asked for its name), up to three connect timeouts and a request timeout
+    /// (a lookup's two attempts, then the probes); at once for a client with a fixed node
+    /// list. Requests wait for this by themselves: call it to read [`Client::node_status`] or
+    /// [`Client::ring`] first. Until discovery has found a node, requests fail with
+    /// [`ErrorKind::Unavailable`].
     pub async fn wait_for_discovery(&self) {
         self.topology().await;
     }
@@ -259,7 +262,9 @@ impl Client {
                 notified.await;
             }
         };
-        let _ = tokio::time::timeout(self.inner.settings.connect_timeout, wait).await;
+        let settings = &self.inner.settings;
+        let bound = settings.connect_timeout * 3 + settings.request_timeout;
+        let _ = tokio::time::timeout(bound, wait).await;
     }
 
     pub(crate) fn from_parts(
@@ -462,9 +467,16 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// The error of the first node if no node could be emptied now.
+    /// The error of the first node if no node could be emptied now;
+    /// [`ErrorKind::Unavailable`] with no node in the ring.
     pub async fn flush_all(&self) -> Result<()> {
-        let topology = self.inner.topology.load_full();
+        let topology = self.topology().await;
+        if topology.nodes.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                "no nodes in the ring (discovery has found none)",
+            ));
+        }
         let flushes = topology.nodes.iter().map(|node| async move {
             if node.state() == NodeState::Ejected {
                 node.hints.mark_overflowed();

@@ -143,8 +143,22 @@ impl Client {
 
     /// Records that the ring `replaced` gave way to a new one: it stays in the migration
     /// window until `window` from now. Rings past their window are forgotten (and their
-    /// nodes that left the ring with them).
+    /// nodes that left the ring with them). Nothing migrates from an empty ring (discovery's
+    /// before its first answer) or from one that placed keys as the new one does (the same
+    /// names and weights, a node at a new address).
     pub(crate) fn remember_ring(&self, replaced: Arc<Topology>) {
+        let placement = |topology: &Topology| {
+            let mut nodes: Vec<(String, u64)> = topology
+                .nodes
+                .iter()
+                .map(|node| (node.spec.name.clone(), node.spec.weight.to_bits()))
+                .collect();
+            nodes.sort();
+            nodes
+        };
+        if placement(&replaced) == placement(&self.inner.topology.load()) {
+            return;
+        }
         let window = self.inner.settings.migration_window;
         let now = Instant::now();
         let mut rings: Vec<PreviousRing> = self
@@ -155,7 +169,7 @@ impl Client {
             .filter(|ring| ring.until > now)
             .cloned()
             .collect();
-        if !window.is_zero() {
+        if !window.is_zero() && !replaced.nodes.is_empty() {
             rings.insert(
                 0,
                 PreviousRing {

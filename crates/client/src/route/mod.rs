@@ -225,6 +225,13 @@ impl<'k> WriteTally<'k> {
     /// The write's result by the write rule.
     pub fn outcome(mut self, rule: crate::WriteRule) -> Result<Reply> {
         self.settle_refusals();
+        if self.replicas == 0 {
+            // Discovery has found no node yet (or DNS lists none): nothing took the write.
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                "no nodes in the ring (discovery has found none)",
+            ));
+        }
         let required = rule.required(self.replicas);
         let acknowledged = self.acknowledged;
         if acknowledged >= required {

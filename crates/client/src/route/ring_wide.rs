@@ -40,7 +40,13 @@ fn command_error(text: &str) -> Error {
 impl Client {
     /// Runs a ring-wide command (see the module docs).
     pub(crate) async fn ring_wide(&self, spec: &CommandSpec, args: &[&[u8]]) -> Result<Reply> {
-        let nodes = self.node_count();
+        let nodes = self.topology().await.nodes.len();
+        if nodes == 0 {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                "no nodes in the ring (discovery has found none)",
+            ));
+        }
         match spec.id {
             Cmd::DbSize => {
                 let mut total = 0i64;
