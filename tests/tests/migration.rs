@@ -244,3 +244,112 @@ fn the_proxy_reloads_its_node_list_on_sighup_and_migrates_keys() {
     assert_eq!(missing_through(&proxy, &keys), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Restarts node `index` on its port, empty.
+fn restart(nodes: &mut [NodeProcess], index: usize) {
+    let port = nodes[index].addr.port();
+    nodes[index].signal("KILL");
+    nodes[index].wait_exit(Duration::from_secs(5));
+    nodes[index] = NodeProcess::start_on(port, &[]);
+}
+
+/// Waits until node `index` holds `expected` keys, poking it through `poke` (a request that
+/// makes the process reconnect and meet the node's new run id) meanwhile.
+async fn wait_refilled(
+    nodes: &[NodeProcess],
+    index: usize,
+    expected: usize,
+    mut poke: impl FnMut(),
+) {
+    let want = format!(":{expected}\r\n");
+    for _ in 0..400 {
+        poke();
+        if nodes[index].client().call(&["DBSIZE"]) == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "node {index} was never refilled: {} of {expected} keys",
+        nodes[index].client().call(&["DBSIZE"]).trim()
+    );
+}
+
+/// A rolling restart with nobody reading: node 0 restarts empty and only the library meets
+/// it, then node 2 restarts and only the proxy meets it, then node 1 dies for good. Keys whose
+/// replicas were nodes 0 and 1 (or 1 and 2) survive only if the restarted node got its copies
+/// back, which no read gave it: each process's background refill does. Without it those keys
+/// are lost, so the test can fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_restarts_empty_is_refilled_before_its_partner_goes() {
+    let mut nodes: Vec<NodeProcess> = (0..3).map(|_| NodeProcess::start(&[])).collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.to_string()).collect();
+    let client = client(&addrs, Duration::from_secs(60));
+    let keys: Vec<String> = (0..2 * KEYS).map(|i| format!("key:{i}")).collect();
+    client
+        .mset(keys.iter().map(|k| (k.as_str(), "v")))
+        .await
+        .unwrap();
+    let held_by = |index: usize| {
+        keys.iter()
+            .filter(|k| client.replica_set(k.as_bytes()).contains(&index))
+            .count()
+    };
+    let (on_0, on_2) = (held_by(0), held_by(2));
+
+    // Node 0 restarts; the library meets it (a PING, no key read) and refills it.
+    restart(&mut nodes, 0);
+    let poke = || {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let _ = client.on_node(0, &[b"PING"]).await;
+        });
+    };
+    wait_refilled(&nodes, 0, on_0, poke).await;
+
+    // The proxy starts over the same nodes; node 2 restarts and only the proxy meets it.
+    let proxy = ProxyProcess::over(Vec::new(), &addrs, &["--replicas", "2"]);
+    assert_eq!(
+        proxy.client().call(&["DBSIZE"]),
+        format!(":{}\r\n", keys.len()),
+        "the proxy has met every node"
+    );
+    restart(&mut nodes, 2);
+    let proxy_addr = proxy.addr;
+    wait_refilled(&nodes, 2, on_2, move || {
+        let _ = cachering_tests::Client::connect(proxy_addr).call(&["DBSIZE"]);
+    })
+    .await;
+    assert!(
+        proxy.node_line(2).contains("refilling="),
+        "{}",
+        proxy.node_line(2)
+    );
+
+    // Node 1 goes for good: every key is still read, by every entry point.
+    nodes[1].signal("KILL");
+    let values = client.mget(&keys).await.unwrap();
+    let lost: Vec<&String> = keys
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} keys lost through the library: {lost:?}",
+        lost.len()
+    );
+    for key in keys.iter().step_by(7) {
+        assert_eq!(
+            client.get(key).await.unwrap().as_deref(),
+            Some(&b"v"[..]),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        missing_through(&proxy, &keys),
+        0,
+        "keys lost through the proxy"
+    );
+}

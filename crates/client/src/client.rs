@@ -294,6 +294,7 @@ impl Client {
                     let topology = inner.topology.load_full();
                     let client = Client { inner };
                     client.forget_old_rings();
+                    client.start_refills();
                     drop(client);
                     for node in &topology.nodes {
                         if node.state() == NodeState::Healthy && !node.hints.is_empty() {
@@ -346,7 +347,9 @@ impl Client {
 
     /// Replaces the node list. The new ring takes effect at once for new requests; requests in
     /// flight finish on the old one. Nodes kept (same name and address) keep their
-    /// connections, health and hints; removed nodes are closed.
+    /// connections, health and hints; removed nodes are closed; new ones (or ones at a new
+    /// address) are refilled in the background with copies of the keys they are now replicas
+    /// of, and for the migration window reads also ask the keys' former replicas.
     ///
     /// # Errors
     ///
@@ -360,11 +363,19 @@ impl Client {
         for spec in specs {
             match current.nodes.iter().find(|node| node.spec == spec) {
                 Some(existing) => nodes.push(Arc::clone(existing)),
-                None => nodes.push(Node::new(
-                    spec,
-                    Arc::clone(&self.inner.settings),
-                    Arc::clone(&self.inner.fleet),
-                )),
+                None => {
+                    let node = Node::new(
+                        spec,
+                        Arc::clone(&self.inner.settings),
+                        Arc::clone(&self.inner.fleet),
+                    );
+                    // A node joining a ring that held keys, or one found at a new address
+                    // (a restarted pod): it gets copies of its keys in the background.
+                    if !current.nodes.is_empty() {
+                        node.needs_refill();
+                    }
+                    nodes.push(node);
+                }
             }
         }
         for old in &current.nodes {

@@ -37,6 +37,10 @@ pub const WARMUP_FILLS: &str = "cachering_client_warmup_fills_total";
 pub const MIGRATED_KEYS: &str = "cachering_client_migrated_keys_total";
 /// Copies of keys deleted from a node that held them on a previous ring and no longer does.
 pub const MOVED_AWAY: &str = "cachering_client_moved_away_total";
+/// Keys copied into a node that came back empty or joined the ring, by the background refill.
+pub const REFILLED_KEYS: &str = "cachering_client_refilled_keys_total";
+/// 1 while a refill of the node runs.
+pub const REFILLING: &str = "cachering_client_refilling";
 
 /// Every metric name the client registers.
 pub const ALL: &[&str] = &[
@@ -56,6 +60,8 @@ pub const ALL: &[&str] = &[
     WARMUP_FILLS,
     MIGRATED_KEYS,
     MOVED_AWAY,
+    REFILLED_KEYS,
+    REFILLING,
 ];
 
 /// Describes every metric to the installed recorder.
@@ -106,6 +112,14 @@ pub fn describe() {
         MOVED_AWAY,
         "Keys written after a ring change deleted on this node, which held them on the previous ring."
     );
+    describe_counter!(
+        REFILLED_KEYS,
+        "Keys copied into this node, after it came back empty or joined the ring, from the other nodes by the background refill."
+    );
+    describe_gauge!(
+        REFILLING,
+        "1 while the background refill of this node runs, else 0."
+    );
 }
 
 /// Handles for one node's metrics, resolved once (a cached handle costs about 9 ns per
@@ -127,6 +141,8 @@ pub(crate) struct NodeMetrics {
     pub warmup_fills: Counter,
     pub migrated_keys: Counter,
     pub moved_away: Counter,
+    pub refilled_keys: Counter,
+    pub refilling: Gauge,
 }
 
 impl NodeMetrics {
@@ -149,6 +165,8 @@ impl NodeMetrics {
             warmup_fills: metrics::counter!(WARMUP_FILLS, &label),
             migrated_keys: metrics::counter!(MIGRATED_KEYS, &label),
             moved_away: metrics::counter!(MOVED_AWAY, &label),
+            refilled_keys: metrics::counter!(REFILLED_KEYS, &label),
+            refilling: metrics::gauge!(REFILLING, &label),
         }
     }
 }

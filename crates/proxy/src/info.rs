@@ -52,13 +52,14 @@ pub fn render(state: &ProxyState) -> String {
         };
         let _ = write!(
             text,
-            "node{index}:name={},addr={},state={status},run_id={},failures={},hints_pending={},warming={}\r\n",
+            "node{index}:name={},addr={},state={status},run_id={},failures={},hints_pending={},warming={},refilling={}\r\n",
             node.name,
             node.addr,
             node.run_id.as_deref().unwrap_or("-"),
             node.failures,
             node.hints_pending,
             u8::from(node.warming),
+            u8::from(node.refilling),
         );
     }
     text

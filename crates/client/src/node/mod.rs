@@ -78,6 +78,9 @@ pub struct NodeStatus {
     pub hints_overflowed: bool,
     /// Whether misses on it are being checked against replicas.
     pub warming: bool,
+    /// Whether it is being refilled (it came back empty or joined the ring, and copies of its
+    /// keys are on their way from the other nodes), or is about to be.
+    pub refilling: bool,
 }
 
 /// What a request asks of a node connection.
@@ -114,6 +117,10 @@ pub(crate) struct Node {
     warmup: Warmup,
     /// Set when the node leaves the ring, so its prober stops.
     retired: AtomicBool,
+    /// Set when the node needs the background refill (came back empty, joined the ring).
+    pub(crate) refill: AtomicBool,
+    /// Set while a refill of the node runs.
+    pub(crate) refilling: AtomicBool,
     /// Probes sent while ejected.
     pub probes: AtomicU64,
     pub metrics: NodeMetrics,
@@ -135,6 +142,8 @@ impl Node {
             run_id: Mutex::new(None),
             reported_name: Mutex::new(None),
             retired: false.into(),
+            refill: false.into(),
+            refilling: false.into(),
             probes: AtomicU64::new(0),
             metrics,
         })
@@ -178,6 +187,11 @@ impl Node {
         self.warmup.is_active()
     }
 
+    /// Whether the node left the ring.
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
+
     /// Takes the node out of service for good (it left the ring).
     pub fn retire(&self) {
         self.retired.store(true, Ordering::Release);
@@ -200,6 +214,7 @@ impl Node {
             hints_pending: self.hints.len(),
             hints_overflowed: self.hints.overflowed(),
             warming: self.is_warming(),
+            refilling: self.is_refilling() || self.refill.load(Ordering::Acquire),
         }
     }
 

@@ -8,7 +8,8 @@
 //!   dropped.
 //! - Either way the node then *warms up* for a while: a read that misses on it is asked of the
 //!   key's next replica (and a GET's value copied back), since the keys it lost or had
-//!   invalidated still have values elsewhere.
+//!   invalidated still have values elsewhere. A node that restarted is also refilled in the
+//!   background (`route/refill.rs`), so keys nobody reads get their copies back too.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -124,6 +125,7 @@ impl Node {
             self.hints.clear();
             self.metrics.hints_pending.set(0.0);
             self.warmup.start();
+            self.needs_refill();
         }
         *known = Some(run_id);
     }

@@ -71,6 +71,20 @@ impl Client {
         moved: &[Arc<Node>],
         current: &[Arc<Node>],
     ) -> bool {
+        self.copy_state(key, moved, current, |node| &node.metrics.migrated_keys)
+            .await
+    }
+
+    /// Copies the newest state of `key` found on `from` to `to` at its version (applied only
+    /// where it is newer), counting each node it reached in `counter`. True if a state was
+    /// found and copied.
+    pub(crate) async fn copy_state(
+        &self,
+        key: &[u8],
+        moved: &[Arc<Node>],
+        current: &[Arc<Node>],
+        counter: fn(&Node) -> &metrics::Counter,
+    ) -> bool {
         let mut batch = BytesMut::new();
         encode_command(&[b"MULTI"], &mut batch);
         State::encode_read(key, &mut batch);
@@ -107,7 +121,7 @@ impl Client {
             async move {
                 let copied = node.call_encoded(node.slot_for(key), bytes).await.is_ok();
                 if copied {
-                    node.metrics.migrated_keys.increment(1);
+                    counter(node).increment(1);
                 }
                 copied
             }

@@ -17,6 +17,7 @@ mod multi_key;
 mod mutation;
 mod pipeline;
 mod read;
+mod refill;
 mod ring_wide;
 mod write;
 
