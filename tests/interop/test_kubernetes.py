@@ -117,6 +117,8 @@ def test_manifests_keep_the_documented_shape(tree):
     assert spec["automountServiceAccountToken"] is False
     assert "podAntiAffinity" in spec["affinity"]
     assert one(docs, "PodDisruptionBudget", "cachering-nodes")["spec"]["maxUnavailable"] == 1
+    # A rollout leaves time for the refill of each restarted pod before the next goes.
+    assert nodes["spec"]["minReadySeconds"] >= 10
     # The password from a Secret.
     env = {e["name"]: e for e in node["env"]}
     assert "secretKeyRef" in env["CACHERING_REQUIREPASS"]["valueFrom"]

@@ -6,10 +6,16 @@
 //! one removed (the library's node list). Every scenario asserts, for both entry points, that
 //! no wrong value is ever returned, no stale value is read after the heal, reads keep
 //! succeeding from replicas, and the client recovers on its own. It prints the table that
-//! docs/failures.md records. Needs Docker and the `cachering:latest` image
-//! (`bash docker/build-local.sh`).
+//! docs/failures.md records.
+//!
+//! The second test rehearses the Kubernetes shape on Compose (`tests/docker/kubernetes-shape.yml`):
+//! the nodes one service found by Docker's DNS, the proxy in a container and the library in its
+//! network namespace both on `dns+node:6379`; the service scaled 3 → 4 → 3, then each node
+//! restarted at a new address under load. Every event: nothing failed, nothing stale; misses
+//! counted. Needs Docker, docker-compose and the `cachering:latest` image
+//! (`bash docker/build-local.sh`); root, to enter the namespace.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,20 +31,47 @@ const KEYS: usize = 200;
 /// Workload operations stop after this many, whatever happens.
 const MAX_OPS: usize = 2_000_000;
 
+/// The suite's Docker tests run one at a time: each drives its own cluster and load, and both
+/// at once would blur what each measures.
+static DOCKER_TESTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn require_image() {
+    let images = docker(&["images", "-q", "cachering:latest"]);
+    assert!(
+        !images.is_empty(),
+        "the cachering:latest image is missing: build it with `bash docker/build-local.sh`"
+    );
+}
+
 fn docker(args: &[&str]) -> String {
-    let output = Command::new("docker")
-        .args(args)
+    run(
+        Command::new("docker").args(args),
+        "install Docker (docker.io) and start its daemon",
+    )
+}
+
+/// Runs `command` to success; its output. `install` says how to get the program.
+fn run(command: &mut Command, install: &str) -> String {
+    let output = command
         .output()
-        .unwrap_or_else(|e| {
-            panic!("docker is missing ({e}): install Docker (docker.io) and start its daemon")
-        });
+        .unwrap_or_else(|e| panic!("{command:?} could not run ({e}): {install}"));
     assert!(
         output.status.success(),
-        "docker {} failed: {}",
-        args.join(" "),
+        "{command:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// The suite's client settings (the proxies get the same as flags): R = 2, short timeouts,
+/// fast probes.
+fn suite_settings(builder: ClientBuilder) -> ClientBuilder {
+    builder
+        .with_replicas(2)
+        .with_request_timeout(TIMEOUT)
+        .with_connect_timeout(TIMEOUT)
+        .with_failure_threshold(THRESHOLD)
+        .with_probe_interval(Duration::from_millis(100), Duration::from_millis(500))
 }
 
 struct Cluster {
@@ -49,11 +82,7 @@ struct Cluster {
 
 impl Cluster {
     fn start() -> Self {
-        let images = docker(&["images", "-q", "cachering:latest"]);
-        assert!(
-            !images.is_empty(),
-            "the cachering:latest image is missing: build it with `bash docker/build-local.sh`"
-        );
+        require_image();
         let id = std::process::id();
         let network = format!("crf{id}");
         let subnet = format!("172.30.{}", id % 250 + 1);
@@ -511,18 +540,16 @@ async fn all_healthy(client: &Client, proxy: &ProxyProcess) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_on_a_docker_cluster() {
+    let _one_at_a_time = DOCKER_TESTS.lock().await;
     let mut cluster = Cluster::start();
-    let client = ClientBuilder::new()
-        .node_spec(cluster.spec(0))
-        .node_spec(cluster.spec(1))
-        .node_spec(cluster.spec(2))
-        .with_replicas(2)
-        .with_request_timeout(TIMEOUT)
-        .with_connect_timeout(TIMEOUT)
-        .with_failure_threshold(THRESHOLD)
-        .with_probe_interval(Duration::from_millis(100), Duration::from_millis(500))
-        .build()
-        .unwrap();
+    let client = suite_settings(
+        ClientBuilder::new()
+            .node_spec(cluster.spec(0))
+            .node_spec(cluster.spec(1))
+            .node_spec(cluster.spec(2)),
+    )
+    .build()
+    .unwrap();
     let addrs: Vec<String> = (0..3)
         .map(|i| format!("node{i}={}", cluster.addr(i)))
         .collect();
@@ -654,5 +681,363 @@ async fn faults_on_a_docker_cluster() {
     println!("{table}");
     let target =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/failures-table.md");
+    let _ = std::fs::write(target, &table);
+}
+
+/// The Kubernetes shape on Compose (`tests/docker/kubernetes-shape.yml`): the nodes one
+/// service scaled to three, found through the service's name by Docker's DNS (every
+/// container's address, as a headless Service answers); the proxy in a container beside them
+/// on `dns+node:6379`.
+struct Shape {
+    project: String,
+    subnet: String,
+}
+
+impl Shape {
+    fn start() -> Self {
+        let id = std::process::id();
+        let shape = Self {
+            project: format!("crk{id}"),
+            subnet: format!("172.29.{}", id % 250 + 1),
+        };
+        shape.compose(&["up", "-d", "--scale", "node=3"]);
+        // Containers start before their processes listen: wait for every node and the proxy.
+        let mut addrs: Vec<SocketAddr> = shape
+            .expected()
+            .iter()
+            .map(|(_, addr)| addr.parse().unwrap())
+            .collect();
+        addrs.push(shape.proxy_addr());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for addr in addrs {
+            while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+                assert!(Instant::now() < deadline, "{addr} did not start");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        shape
+    }
+
+    /// `docker-compose` for this project, with `args`.
+    fn compose_command(&self, args: &[&str]) -> Command {
+        let file =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/kubernetes-shape.yml");
+        let mut command = Command::new("docker-compose");
+        command
+            .args(["-p", &self.project, "-f"])
+            .arg(file)
+            .args(args)
+            .env("SUBNET", &self.subnet);
+        command
+    }
+
+    fn compose(&self, args: &[&str]) -> String {
+        run(
+            &mut self.compose_command(args),
+            "install it with `apt-get install -y docker-compose`",
+        )
+    }
+
+    fn network(&self) -> String {
+        format!("{}_ring", self.project)
+    }
+
+    fn proxy_addr(&self) -> SocketAddr {
+        format!("{}.250:7000", self.subnet).parse().unwrap()
+    }
+
+    /// The node service's containers, by their number in the service.
+    fn nodes(&self) -> Vec<String> {
+        let listed = docker(&[
+            "ps",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.project),
+            "--filter",
+            "label=com.docker.compose.service=node",
+            "--format",
+            "{{.Names}}",
+        ]);
+        let mut names: Vec<String> = listed.lines().map(str::to_string).collect();
+        names.sort_by_key(|name| {
+            name.rsplit('_')
+                .next()
+                .and_then(|n| n.parse::<u32>().ok())
+                .unwrap_or(0)
+        });
+        names
+    }
+
+    /// What a client should find: each node container's host name (the name the node
+    /// reports) and address.
+    fn expected(&self) -> BTreeSet<(String, String)> {
+        self.nodes()
+            .iter()
+            .map(|container| {
+                let found = docker(&[
+                    "inspect",
+                    "-f",
+                    "{{.Config.Hostname}} {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                    container,
+                ]);
+                let (name, ip) = found.split_once(' ').expect("host name and address");
+                (name.to_string(), format!("{ip}:6379"))
+            })
+            .collect()
+    }
+
+    /// The main process of `container` (to enter its network namespace).
+    fn pid(&self, container: &str) -> u32 {
+        docker(&["inspect", "-f", "{{.State.Pid}}", container])
+            .parse()
+            .expect("a process id")
+    }
+
+    /// Restarts `container` the way a StatefulSet pod is replaced: stopped (SIGTERM), then
+    /// started again at `ip`, a new address, with its own host name and so its own name.
+    fn restart_at(&self, container: &str, ip: &str) {
+        let network = self.network();
+        docker(&["stop", "-t", "5", container]);
+        docker(&["network", "disconnect", &network, container]);
+        docker(&[
+            "network", "connect", "--ip", ip, "--alias", "node", &network, container,
+        ]);
+        docker(&["start", container]);
+    }
+}
+
+impl Drop for Shape {
+    fn drop(&mut self) {
+        let _ = self
+            .compose_command(&["down", "-t", "1", "--remove-orphans"])
+            .output();
+    }
+}
+
+/// The proxy's ring from its INFO: each node's (name, address) and whether all are healthy.
+fn proxy_ring(addr: SocketAddr) -> (BTreeSet<(String, String)>, bool) {
+    let Ok(mut client) = Raw::try_connect(addr) else {
+        return (BTreeSet::new(), false);
+    };
+    let info = client.call(&["INFO"]);
+    let mut nodes = BTreeSet::new();
+    let mut healthy = true;
+    for line in info.lines().filter(|l| l.starts_with("node")) {
+        let fields = line.split_once(':').map_or("", |(_, fields)| fields);
+        let field = |key: &str| {
+            fields
+                .split(',')
+                .find_map(|f| f.strip_prefix(key))
+                .unwrap_or_default()
+                .to_string()
+        };
+        if field("name=").is_empty() {
+            continue;
+        }
+        healthy &= field("state=") == "healthy";
+        nodes.insert((field("name="), field("addr=")));
+    }
+    (nodes, healthy)
+}
+
+/// The library's ring: each node's (name, address) and whether all are healthy.
+fn library_ring(client: &Client) -> (BTreeSet<(String, String)>, bool) {
+    let status = client.node_status();
+    let healthy = status.iter().all(|n| n.state == NodeState::Healthy);
+    (
+        status.into_iter().map(|n| (n.name, n.addr)).collect(),
+        healthy,
+    )
+}
+
+/// Waits until the library and the proxy both have exactly `expected` on their rings, every
+/// node healthy; how long after `started` each got there.
+async fn converged(
+    client: &Client,
+    proxy: SocketAddr,
+    expected: &BTreeSet<(String, String)>,
+    started: Instant,
+    what: &str,
+) -> (Duration, Duration) {
+    let (mut library, mut through_proxy) = (None, None);
+    while library.is_none() || through_proxy.is_none() {
+        if library.is_none() && library_ring(client) == (expected.clone(), true) {
+            library = Some(started.elapsed());
+        }
+        if through_proxy.is_none() && proxy_ring(proxy) == (expected.clone(), true) {
+            through_proxy = Some(started.elapsed());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "{what}: the rings never converged on {expected:?}: library {:?}, proxy {:?}",
+            library_ring(client),
+            proxy_ring(proxy)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (library.unwrap(), through_proxy.unwrap())
+}
+
+/// Starts the library's workload on a thread inside the network namespace of process `pid`
+/// (the proxy's container), so the library finds `dns+node:6379` through Docker's DNS
+/// (127.0.0.11 there) as an application pod's client finds a headless Service. Returns the
+/// client, for its view of the ring, and the thread.
+fn library_beside_the_proxy(
+    pid: u32,
+    workload: Arc<Workload>,
+) -> (Client, std::thread::JoinHandle<()>) {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let namespace = std::fs::File::open(format!("/proc/{pid}/ns/net"))
+            .expect("the proxy container's network namespace (the rehearsal needs root)");
+        // SAFETY: setns(2) with a descriptor this thread owns, moving only this thread (and
+        // the runtime threads it starts next) into the namespace.
+        #[allow(unsafe_code)]
+        let entered = unsafe {
+            libc::setns(
+                std::os::fd::AsRawFd::as_raw_fd(&namespace),
+                libc::CLONE_NEWNET,
+            )
+        };
+        assert_eq!(
+            entered,
+            0,
+            "setns: {} (the rehearsal needs root)",
+            std::io::Error::last_os_error()
+        );
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = runtime.block_on(async {
+            let client = suite_settings(
+                ClientBuilder::new()
+                    .node("dns+node:6379")
+                    .with_dns_server("127.0.0.11:53".parse().unwrap()),
+            )
+            .build()
+            .unwrap();
+            client.wait_for_discovery().await;
+            for i in 0..KEYS {
+                client.set(format!("lib:{i}"), "initial").await.unwrap();
+            }
+            client
+        });
+        sender.send(client.clone()).unwrap();
+        let handle = runtime.handle().clone();
+        workload.run(&mut Library {
+            client,
+            runtime: handle,
+        });
+    });
+    let client = receiver
+        .recv()
+        .expect("the library started beside the proxy");
+    (client, thread)
+}
+
+/// A row of the rehearsal over an event from `start` to `end`: nothing failed, nothing stale
+/// or wrong at any time; misses counted (every key has a value or was deleted on purpose, so
+/// each miss is one the change caused).
+fn rehearsal_row(
+    scenario: String,
+    workload: &Workload,
+    converged: Duration,
+    (start, end): (Instant, Instant),
+) -> String {
+    let ops = workload.ops.lock().unwrap();
+    let entry = workload.label;
+    let during = window(&ops, start, end);
+    assert_eq!(
+        count(&during, Outcome::Wrong),
+        0,
+        "{scenario} ({entry}): wrong values"
+    );
+    let stale = count(&during, Outcome::Stale);
+    assert_eq!(stale, 0, "{scenario} ({entry}): stale reads");
+    let failed = count(&during, Outcome::Error);
+    assert_eq!(failed, 0, "{scenario} ({entry}): failed operations");
+    let reads: Vec<&Op> = during.iter().filter(|op| op.read).copied().collect();
+    let misses = count(&reads, Outcome::Miss);
+    format!(
+        "| {scenario} | {entry} | {} ms | {failed} | {} | {:.1} ms | {stale} | {misses} ({:.2}%) |\n",
+        converged.as_millis(),
+        during.len(),
+        p99(&during).as_secs_f64() * 1000.0,
+        100.0 * misses as f64 / reads.len().max(1) as f64
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubernetes_shape_rehearsed_on_docker() {
+    let _one_at_a_time = DOCKER_TESTS.lock().await;
+    require_image();
+    let shape = Shape::start();
+    let proxy = shape.proxy_addr();
+    let expected = shape.expected();
+    let (client, library_thread, library);
+    {
+        let workload = Workload::new("library", "lib:");
+        let pid = shape.pid(&format!("{}_proxy_1", shape.project));
+        (client, library_thread) = library_beside_the_proxy(pid, Arc::clone(&workload));
+        library = workload;
+    }
+    converged(&client, proxy, &expected, Instant::now(), "start").await;
+    let mut setup = Raw::connect(proxy);
+    for i in 0..KEYS {
+        assert_eq!(
+            setup.call(&["SET", &format!("proxy:{i}"), "initial"]),
+            "+OK\r\n"
+        );
+    }
+    let through_proxy = Workload::new("proxy", "proxy:");
+    let proxy_thread = {
+        let workload = Arc::clone(&through_proxy);
+        std::thread::spawn(move || workload.run(&mut ThroughProxy(Raw::connect(proxy))))
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let mut table = String::from("| event | entry point | ring converged after | ops failed | ops during event | p99 latency | stale reads | misses (share of reads) |\n|---|---|---|---|---|---|---|---|\n");
+    let mut event = |name: String, start: Instant, seen: (Duration, Duration)| {
+        let end = Instant::now();
+        table.push_str(&rehearsal_row(name.clone(), &library, seen.0, (start, end)));
+        table.push_str(&rehearsal_row(name, &through_proxy, seen.1, (start, end)));
+    };
+    for (scale, name) in [
+        ("node=4", "scale the node service from 3 to 4"),
+        ("node=3", "scale it back to 3"),
+    ] {
+        let start = Instant::now();
+        shape.compose(&["up", "-d", "--no-recreate", "--scale", scale, "node"]);
+        let seen = converged(&client, proxy, &shape.expected(), start, name).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        event(name.to_string(), start, seen);
+    }
+    for (k, container) in shape.nodes().iter().enumerate() {
+        let before = shape.expected();
+        let start = Instant::now();
+        let ip = format!("{}.{}", shape.subnet, 100 + k);
+        shape.restart_at(container, &ip);
+        let after = shape.expected();
+        assert_ne!(before, after, "{container} came back at a new address");
+        let seen = converged(&client, proxy, &after, start, container).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        event(
+            format!("rolling restart at a new address: {}", k + 1),
+            start,
+            seen,
+        );
+    }
+
+    for workload in [&library, &through_proxy] {
+        workload.stop.store(true, Ordering::Release);
+    }
+    library_thread.join().unwrap();
+    proxy_thread.join().unwrap();
+    let total = library.ops.lock().unwrap().len() + through_proxy.ops.lock().unwrap().len();
+    table.push_str(&format!("\n{total} operations in all (70 % GET, 22 % SET, 8 % DEL over {KEYS} keys per entry point); R = 2; request timeout {} ms, ejection after {THRESHOLD} failures; discovery every 5 s (1 s after an ejection), grace 30 s, migration window 60 s (the defaults).\n", TIMEOUT.as_millis()));
+    println!("{table}");
+    let target =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/rehearsal-table.md");
     let _ = std::fs::write(target, &table);
 }
