@@ -185,6 +185,9 @@ fn string_variants() {
             &["MGET", "m3", "m4"],
             &format!("*2\r\n{}{}", bulk("z"), bulk("z")),
         );
+        // A key given twice takes its last value, as in Redis.
+        s.expect(&["MSETNX", "m5", "first", "m5", "last"], &int(1));
+        s.expect(&["GET", "m5"], &bulk("last"));
         s.expect(&["APPEND", "ap", "Hello"], &int(5));
         s.expect(&["APPEND", "ap", " World"], &int(11));
         s.expect(&["STRLEN", "ap"], &int(11));
@@ -564,6 +567,44 @@ fn server_commands() {
         }
         let server = s.call(&["INFO", "server"]);
         assert!(server.contains("run_id:") && !server.contains("# Memory"));
+        // The sections Redis 7.0 prints by default that tools read: cpu, cluster (redis-py's
+        // own test setup asks cluster_enabled), keyspace; in Redis's order.
+        for section in ["# Replication", "# CPU", "# Cluster", "# Keyspace"] {
+            assert!(info.contains(section), "INFO lacks {section}");
+        }
+        let order: Vec<usize> = [
+            "# Stats",
+            "# Replication",
+            "# CPU",
+            "# Cluster",
+            "# Keyspace",
+        ]
+        .iter()
+        .map(|section| info.find(section).unwrap())
+        .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+        let cluster = s.call(&["INFO", "cluster"]);
+        assert!(cluster.contains("cluster_enabled:0") && !cluster.contains("# Server"));
+        let cpu = s.call(&["INFO", "cpu"]);
+        let used: Vec<f64> = [
+            "used_cpu_sys:",
+            "used_cpu_user:",
+            "used_cpu_sys_children:",
+            "used_cpu_user_children:",
+        ]
+        .iter()
+        .map(|field| {
+            let at = cpu
+                .find(field)
+                .unwrap_or_else(|| panic!("{cpu} lacks {field}"));
+            let rest = &cpu[at + field.len()..];
+            rest[..rest.find('\r').unwrap()].parse().unwrap()
+        })
+        .collect();
+        assert!(
+            used[0] + used[1] > 0.0,
+            "a running node has used some CPU: {cpu}"
+        );
         let map = s.map(1);
         s.expect(
             &["CONFIG", "GET", "maxclients"],
@@ -666,4 +707,59 @@ fn binary_keys_and_values_round_trip() {
     assert_eq!(got, expected);
     assert_eq!(c.call_bytes(&[b"SET", b"", b""]), "+OK\r\n");
     assert_eq!(c.call_bytes(&[b"GET", b""]), bulk(""));
+}
+
+/// CLIENT REPLY OFF|ON|SKIP, on a node and through the proxy: the replies that arrive are
+/// exactly the ones asked for, in order, whether the commands come one by one or pipelined.
+#[test]
+fn client_reply_drops_the_replies_asked_not_to_be_sent() {
+    let proxy = cachering_tests::ProxyProcess::start(&[], &[]);
+    let node = NodeProcess::start(&[]);
+    for addr in [node.addr, proxy.addr] {
+        let mut c = Client::connect(addr);
+        let pipeline: Vec<Vec<String>> = [
+            &["CLIENT", "REPLY", "OFF"][..],
+            &["SET", "r1", "1"],
+            &["GET", "r1"],
+            &["NOSUCH"],
+            &["CLIENT", "REPLY", "SKIP"],
+            &["CLIENT", "REPLY", "ON"],
+            &["GET", "r1"],
+            &["CLIENT", "REPLY", "SKIP"],
+            &["SET", "r2", "2"],
+            &["GET", "r2"],
+        ]
+        .iter()
+        .map(|args| args.iter().map(|a| a.to_string()).collect())
+        .collect();
+        let mut bytes = Vec::new();
+        for command in &pipeline {
+            let args: Vec<&[u8]> = command.iter().map(|a| a.as_bytes()).collect();
+            bytes.extend(cachering_tests::encode(&args));
+        }
+        c.send_raw(&bytes);
+        // OFF silences everything up to ON (SKIP included); ON answers; SKIP silences itself and
+        // the SET after it.
+        for expected in ["+OK\r\n", "$1\r\n1\r\n", "$1\r\n2\r\n"] {
+            assert_eq!(c.read_reply().as_deref(), Some(expected), "{addr}");
+        }
+        // One at a time: SKIP drops exactly the next reply.
+        c.send_raw(&cachering_tests::encode(&[b"CLIENT", b"REPLY", b"SKIP"]));
+        c.send_raw(&cachering_tests::encode(&[b"INCR", b"n"]));
+        assert_eq!(c.call(&["GET", "n"]), "$1\r\n1\r\n", "{addr}");
+        assert_eq!(
+            c.call(&["CLIENT", "REPLY", "MAYBE"]),
+            "-ERR syntax error\r\n",
+            "{addr}"
+        );
+        assert_eq!(
+            c.call(&["CLIENT", "REPLY"]),
+            "-ERR wrong number of arguments for 'client|reply' command\r\n",
+            "{addr}"
+        );
+        // Other connections are answered as usual meanwhile.
+        c.send_raw(&cachering_tests::encode(&[b"CLIENT", b"REPLY", b"OFF"]));
+        assert_eq!(Client::connect(addr).call(&["GET", "r2"]), "$1\r\n2\r\n");
+        assert_eq!(c.call(&["CLIENT", "REPLY", "ON"]), "+OK\r\n", "{addr}");
+    }
 }

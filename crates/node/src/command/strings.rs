@@ -323,7 +323,15 @@ pub fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         ctx.reply().int(0);
         return Flow::Continue;
     }
-    for pair in pairs {
+    // A key given twice takes its last value, as in Redis (which sets the pairs in order).
+    let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+    let last_of_each: Vec<&[Bytes]> = pairs
+        .iter()
+        .rev()
+        .filter(|pair| seen.insert(&pair[0]))
+        .copied()
+        .collect();
+    for pair in last_of_each {
         if let Err(e) = set_if_absent(ctx, &pair[0], &Value::new(&pair[1], NO_DEADLINE)) {
             ctx.store_error(&e);
             return Flow::Continue;
