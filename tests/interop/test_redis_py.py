@@ -113,6 +113,8 @@ def test_server_and_connection(r):
     assert "redis_version" in info
     assert len(info["run_id"]) == 40
     assert r.info("keyspace") is not None
+    assert r.info("cluster") == {"cluster_enabled": 0}
+    assert r.info("cpu")["used_cpu_user"] >= 0
     assert r.config_get("maxmemory") == {"maxmemory": "268435456"}
     assert r.config_set("maxclients", 5000) is True
     assert r.config_get("maxclients") == {"maxclients": "5000"}

@@ -18,6 +18,8 @@ pub const SECTIONS: &[&str] = &[
     "memory",
     "stats",
     "replication",
+    "cpu",
+    "cluster",
     "keyspace",
 ];
 
@@ -67,6 +69,9 @@ pub fn render(node: &NodeState, requested: &[String]) -> String {
             "replication" => {
                 text.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n")
             }
+            "cpu" => cpu(&mut text),
+            // A node is not a Redis Cluster member: the ring lives in the clients.
+            "cluster" => text.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             _ => keyspace(node, &mut text),
         }
     }
@@ -139,6 +144,32 @@ fn stats(node: &NodeState, text: &mut String) {
         get(&s.error_replies),
         get(&s.protocol_errors),
     );
+}
+
+/// CPU time this process (and its waited-for children) used, in seconds, as Redis prints it.
+fn cpu(text: &mut String) {
+    let (user, sys) = cpu_seconds(libc::RUSAGE_SELF);
+    let (user_children, sys_children) = cpu_seconds(libc::RUSAGE_CHILDREN);
+    let _ = write!(
+        text,
+        "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:{sys_children:.6}\r\nused_cpu_user_children:{user_children:.6}\r\n",
+    );
+}
+
+/// User and system CPU seconds from `getrusage(who)` (zeros if it fails).
+fn cpu_seconds(who: libc::c_int) -> (f64, f64) {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes one rusage into the buffer it is given, which is large enough
+    // and zeroed; it is read only if the call succeeded.
+    #[allow(unsafe_code)]
+    let usage = unsafe {
+        if libc::getrusage(who, usage.as_mut_ptr()) != 0 {
+            return (0.0, 0.0);
+        }
+        usage.assume_init()
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (seconds(usage.ru_utime), seconds(usage.ru_stime))
 }
 
 fn keyspace(node: &NodeState, text: &mut String) {

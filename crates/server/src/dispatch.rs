@@ -13,7 +13,7 @@ use cachering_proto::ReplyWriter;
 use crate::clients::ClientInfo;
 use crate::endpoint::Endpoint;
 use crate::service::{Ctx, Flow, Request, Service};
-use crate::session::Session;
+use crate::session::{Replies, Session};
 
 /// Redis's error texts the server layer writes.
 pub(crate) mod errors {
@@ -116,6 +116,15 @@ pub async fn run_batch<S: Service>(x: &mut Exchange<'_, S>, requests: &[Request]
         if x.out.len() > x.output_limit {
             return Flow::Close;
         }
+        if x.session.replies != Replies::On {
+            // CLIENT REPLY OFF or SKIP: one request at a time, its reply dropped.
+            let flow = quietly(x, &requests[i]).await;
+            if flow == Flow::Close {
+                return Flow::Close;
+            }
+            i += 1;
+            continue;
+        }
         let mut end = i;
         while end < requests.len() && for_service(x.session, &requests[end]) {
             end += 1;
@@ -140,6 +149,34 @@ pub async fn run_batch<S: Service>(x: &mut Exchange<'_, S>, requests: &[Request]
         i += 1;
     }
     Flow::Continue
+}
+
+/// Runs one request while replies are off or the next is skipped: its reply is dropped,
+/// unless it is the CLIENT REPLY ON that turns them back on.
+async fn quietly<S: Service>(x: &mut Exchange<'_, S>, request: &Request) -> Flow {
+    let before = x.session.replies;
+    x.session.replies_changed = false;
+    let mark = x.out.len();
+    let flow = if for_service(x.session, request) {
+        x.session.processed += 1;
+        x.client
+            .last_command
+            .store(request.spec().index(), std::sync::atomic::Ordering::Relaxed);
+        let service = x.service;
+        service
+            .run(&mut x.ctx(), std::slice::from_ref(request))
+            .await
+    } else {
+        answer(x, request).await
+    };
+    let turned_on = x.session.replies_changed && x.session.replies == Replies::On;
+    if !turned_on {
+        x.out.truncate(mark);
+    }
+    if before == Replies::SkipNext && !x.session.replies_changed {
+        x.session.replies = Replies::On;
+    }
+    flow
 }
 
 /// A request that is not the service's to run as it is: refused, queued, or a connection

@@ -20,6 +20,22 @@ pub struct Session {
     /// Commands run since the connection last added them to the server's counter (once per
     /// batch rather than a shared counter per command).
     pub(crate) processed: u64,
+    /// Which replies the client wants (CLIENT REPLY).
+    pub(crate) replies: Replies,
+    /// Set by CLIENT REPLY while it runs, so the dispatcher knows the mode was just changed.
+    pub(crate) replies_changed: bool,
+}
+
+/// CLIENT REPLY's modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Replies {
+    /// Every command is answered.
+    #[default]
+    On,
+    /// No command is answered until CLIENT REPLY ON.
+    Off,
+    /// The next command is not answered.
+    SkipNext,
 }
 
 impl Session {

@@ -7,6 +7,7 @@ use super::auth::valid_name;
 use super::{errors, is};
 use crate::dispatch::Exchange;
 use crate::service::{Flow, Service};
+use crate::session::Replies;
 
 const CLIENT_HELP: &[&str] = &[
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -27,6 +28,8 @@ const CLIENT_HELP: &[&str] = &[
     "    Set client library name or version.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
     "NO-EVICT (ON|OFF)",
     "NO-TOUCH (ON|OFF)",
     "    Accepted for compatibility; they change nothing here.",
@@ -39,7 +42,7 @@ pub(super) fn client<S: Service>(ctx: &mut Exchange<'_, S>, args: &[Bytes]) -> F
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
     let arity_ok = match sub.as_str() {
         "id" | "getname" | "info" | "help" => args.len() == 2,
-        "setname" | "no-evict" | "no-touch" => args.len() == 3,
+        "setname" | "no-evict" | "no-touch" | "reply" => args.len() == 3,
         "setinfo" => args.len() == 4,
         "list" => true,
         "kill" => args.len() >= 3,
@@ -89,6 +92,26 @@ pub(super) fn client<S: Service>(ctx: &mut Exchange<'_, S>, args: &[Bytes]) -> F
         }
         "list" => client_list(ctx, args),
         "kill" => return client_kill(ctx, args),
+        "reply" => {
+            // OFF and SKIP are not answered (OFF's own reply is the first one suppressed);
+            // SKIP does nothing while replies are off.
+            let replies = &mut ctx.session.replies;
+            if is(&args[2], "ON") {
+                *replies = Replies::On;
+                ctx.session.replies_changed = true;
+                ctx.reply().ok();
+            } else if is(&args[2], "OFF") {
+                *replies = Replies::Off;
+                ctx.session.replies_changed = true;
+            } else if is(&args[2], "SKIP") {
+                if *replies != Replies::Off {
+                    *replies = Replies::SkipNext;
+                }
+                ctx.session.replies_changed = true;
+            } else {
+                ctx.error(errors::SYNTAX);
+            }
+        }
         "no-evict" | "no-touch" => {
             if is(&args[2], "ON") || is(&args[2], "OFF") {
                 ctx.reply().ok();
