@@ -763,3 +763,120 @@ fn client_reply_drops_the_replies_asked_not_to_be_sent() {
         assert_eq!(c.call(&["CLIENT", "REPLY", "ON"]), "+OK\r\n", "{addr}");
     }
 }
+
+#[test]
+fn rename_renamenx_and_copy() {
+    both_protocols(|s| {
+        s.expect_error(&["RENAME", "nosuch", "x"], "ERR no such key");
+        s.expect_error(&["RENAMENX", "nosuch", "x"], "ERR no such key");
+        s.expect(&["SET", "a", "1", "EX", "100"], "+OK\r\n");
+        s.expect(&["RENAME", "a", "a"], "+OK\r\n");
+        s.expect(&["RENAMENX", "a", "a"], &int(0));
+        s.expect(&["RENAME", "a", "b"], "+OK\r\n");
+        s.expect(&["EXISTS", "a"], &int(0));
+        s.expect(&["GET", "b"], &bulk("1"));
+        let ttl = s.call(&["TTL", "b"]);
+        assert!(
+            ttl == ":100\r\n" || ttl == ":99\r\n",
+            "the TTL moves: {ttl}"
+        );
+        s.expect(&["SET", "c", "3"], "+OK\r\n");
+        s.expect(&["RENAMENX", "b", "c"], &int(0));
+        s.expect(&["GET", "c"], &bulk("3"));
+        s.expect(&["RENAME", "b", "c"], "+OK\r\n");
+        s.expect(&["GET", "c"], &bulk("1"));
+        s.expect(&["RENAMENX", "c", "d"], &int(1));
+        s.expect(&["GET", "d"], &bulk("1"));
+        s.expect_error(
+            &["RENAME", "d"],
+            "ERR wrong number of arguments for 'rename' command",
+        );
+
+        s.expect(&["COPY", "nosuch", "e"], &int(0));
+        s.expect(&["COPY", "d", "e"], &int(1));
+        s.expect(&["GET", "e"], &bulk("1"));
+        let ttl = |s: &mut Session, key: &str| -> i64 {
+            s.call(&["TTL", key])
+                .trim()
+                .trim_start_matches(':')
+                .parse()
+                .unwrap()
+        };
+        assert!((90..=100).contains(&ttl(s, "e")), "the copy keeps the TTL");
+        // The copy is its own value: changing one leaves the other.
+        s.expect(&["PERSIST", "e"], &int(1));
+        assert!((90..=100).contains(&ttl(s, "d")));
+        s.expect(&["SET", "f", "6"], "+OK\r\n");
+        s.expect(&["COPY", "d", "f"], &int(0));
+        s.expect(&["GET", "f"], &bulk("6"));
+        s.expect(&["COPY", "d", "f", "REPLACE"], &int(1));
+        s.expect(&["GET", "f"], &bulk("1"));
+        s.expect(&["COPY", "d", "g", "DB", "0"], &int(1));
+        s.expect_error(
+            &["COPY", "d", "g", "DB", "1"],
+            "ERR DB index is out of range",
+        );
+        s.expect_error(
+            &["COPY", "d", "g", "DB", "x"],
+            "ERR value is not an integer or out of range",
+        );
+        s.expect_error(&["COPY", "d", "g", "NOPE"], "ERR syntax error");
+        s.expect_error(
+            &["COPY", "d", "d"],
+            "ERR source and destination objects are the same",
+        );
+    });
+}
+
+/// LCS, its replies checked against redis-server 7.0.15's for the same inputs.
+#[test]
+fn lcs_answers_as_redis() {
+    both_protocols(|s| {
+        s.expect(
+            &["MSET", "key1", "ohmytext", "key2", "mynewtext"],
+            "+OK\r\n",
+        );
+        s.expect(&["LCS", "key1", "key2"], &bulk("mytext"));
+        s.expect(&["LCS", "key1", "key2", "LEN"], &int(6));
+        let map = s.map(2);
+        s.expect(
+            &["LCS", "key1", "key2", "IDX"],
+            &format!("{map}$7\r\nmatches\r\n*2\r\n*2\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n*2\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n$3\r\nlen\r\n:6\r\n"),
+        );
+        s.expect(
+            &["LCS", "key1", "key2", "IDX", "MINMATCHLEN", "4"],
+            &format!("{map}$7\r\nmatches\r\n*1\r\n*2\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n$3\r\nlen\r\n:6\r\n"),
+        );
+        s.expect(&["MSET", "a", "ABCBDAB", "b", "BDCABA"], "+OK\r\n");
+        s.expect(
+            &["LCS", "a", "b", "IDX", "WITHMATCHLEN"],
+            &format!("{map}$7\r\nmatches\r\n*2\r\n*3\r\n*2\r\n:5\r\n:6\r\n*2\r\n:3\r\n:4\r\n:2\r\n*3\r\n*2\r\n:3\r\n:4\r\n*2\r\n:0\r\n:1\r\n:2\r\n$3\r\nlen\r\n:4\r\n"),
+        );
+        s.expect(&["LCS", "key1", "nosuch"], "$0\r\n\r\n");
+        s.expect(
+            &["LCS", "nosuch", "nosuch2", "IDX"],
+            &format!("{map}$7\r\nmatches\r\n*0\r\n$3\r\nlen\r\n:0\r\n"),
+        );
+        s.expect_error(
+            &["LCS", "key1", "key2", "LEN", "IDX"],
+            "ERR If you want both the length and indexes, please just use IDX.",
+        );
+        s.expect_error(
+            &["LCS", "key1", "key2", "MINMATCHLEN", "x"],
+            "ERR value is not an integer or out of range",
+        );
+        s.expect_error(&["LCS", "key1", "key2", "MINMATCHLEN"], "ERR syntax error");
+        s.expect_error(&["LCS", "key1", "key2", "FOO"], "ERR syntax error");
+        s.expect_error(
+            &["LCS", "key1"],
+            "ERR wrong number of arguments for 'lcs' command",
+        );
+        // The table is bounded: two 20,000-byte strings would need 1.6 GB.
+        let long = "x".repeat(20_000);
+        s.expect(&["MSET", "big1", &long, "big2", &long], "+OK\r\n");
+        s.expect_error(
+            &["LCS", "big1", "big2", "LEN"],
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        );
+    });
+}

@@ -353,3 +353,109 @@ async fn a_node_that_restarts_empty_is_refilled_before_its_partner_goes() {
         "keys lost through the proxy"
     );
 }
+
+/// RENAME, RENAMENX and COPY on the ring: keys that share their replicas (a hash tag) change
+/// together on every replica, through the library and the proxy; keys that do not are refused
+/// with a clear error and nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renames_and_copies_keep_replicas_identical() {
+    let nodes: Vec<NodeProcess> = (0..3).map(|_| NodeProcess::start(&[])).collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr.to_string()).collect();
+    let client = client(&addrs, Duration::from_secs(60));
+    let proxy = ProxyProcess::over(Vec::new(), &addrs, &["--replicas", "2"]);
+    // Every replica's state of `key`: its VGET on each node of its replica set.
+    let states = |key: &str| -> Vec<String> {
+        client
+            .replica_set(key.as_bytes())
+            .into_iter()
+            .map(|i| nodes[i].client().call(&["VGET", key]))
+            .collect()
+    };
+    let identical = |key: &str| {
+        let seen = states(key);
+        assert!(seen.windows(2).all(|w| w[0] == w[1]), "{key}: {seen:?}");
+        seen[0].clone()
+    };
+
+    client.set("{u}a", "1").await.unwrap();
+    let rename: [&[u8]; 3] = [b"RENAME", b"{u}a", b"{u}b"];
+    assert_eq!(
+        client.call(&rename).await.unwrap(),
+        Reply::Status("OK".into())
+    );
+    assert!(
+        identical("{u}a").starts_with("*2\r\n$-1\r\n:-"),
+        "a delete on every replica"
+    );
+    assert!(identical("{u}b").starts_with("*2\r\n$1\r\n1\r\n"));
+    let copy: [&[u8]; 3] = [b"COPY", b"{u}b", b"{u}c"];
+    assert_eq!(client.call(&copy).await.unwrap(), Reply::Int(1));
+    identical("{u}c");
+    assert_eq!(
+        client.get("{u}c").await.unwrap().as_deref(),
+        Some(&b"1"[..])
+    );
+
+    let mut raw = proxy.client();
+    assert_eq!(raw.call(&["RENAMENX", "{u}c", "{u}d"]), ":1\r\n");
+    assert_eq!(raw.call(&["RENAMENX", "{u}b", "{u}d"]), ":0\r\n");
+    assert_eq!(raw.call(&["COPY", "{u}d", "{u}b", "REPLACE"]), ":1\r\n");
+    assert_eq!(
+        raw.call(&["RENAME", "{u}nosuch", "{u}e"]),
+        "-ERR no such key\r\n"
+    );
+    for key in ["{u}b", "{u}c", "{u}d"] {
+        identical(key);
+    }
+    assert_eq!(
+        client.get("{u}d").await.unwrap().as_deref(),
+        Some(&b"1"[..])
+    );
+    assert_eq!(client.get("{u}c").await.unwrap(), None);
+    // LCS reads both keys from one replica.
+    client.set("{u}x", "ohmytext").await.unwrap();
+    client.set("{u}y", "mynewtext").await.unwrap();
+    let lcs: [&[u8]; 3] = [b"LCS", b"{u}x", b"{u}y"];
+    assert_eq!(
+        client.call(&lcs).await.unwrap(),
+        Reply::Bulk("mytext".into())
+    );
+    assert_eq!(raw.call(&["LCS", "{u}x", "{u}y", "LEN"]), ":6\r\n");
+    let elsewhere = (0..100)
+        .map(|i| format!("other{i}"))
+        .find(|k| client.replica_set(k.as_bytes()) != client.replica_set(b"{u}x"))
+        .unwrap();
+    let reply = raw.call(&["LCS", "{u}x", &elsewhere]);
+    assert!(
+        reply.starts_with("-ERR LCS keys map to different nodes"),
+        "{reply}"
+    );
+
+    // Two names on different replica sets: refused, nothing moves.
+    let names: Vec<String> = (0..100).map(|i| format!("plain{i}")).collect();
+    let apart = names
+        .iter()
+        .find(|k| client.replica_set(k.as_bytes()) != client.replica_set(b"plain0"))
+        .unwrap();
+    client.set("plain0", "p").await.unwrap();
+    let error = client
+        .call(&[&b"RENAME"[..], b"plain0", apart.as_bytes()])
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("RENAME keys map to different nodes"),
+        "{error}"
+    );
+    let reply = raw.call(&["COPY", "plain0", apart]);
+    assert!(
+        reply.starts_with("-ERR COPY keys map to different nodes"),
+        "{reply}"
+    );
+    assert_eq!(
+        client.get("plain0").await.unwrap().as_deref(),
+        Some(&b"p"[..])
+    );
+    assert_eq!(client.get(apart).await.unwrap(), None);
+}

@@ -238,7 +238,8 @@ pub enum Merge {
     Count,
     /// `+OK` once every part succeeded (MSET).
     Status,
-    /// All keys or none (MSETNX): runs only when every key has the same replicas.
+    /// Not split: the keys change (MSETNX, RENAME, RENAMENX, COPY) or are read (LCS)
+    /// together, so the command runs only when every key has the same replicas.
     AllOrNone,
 }
 

@@ -128,6 +128,18 @@ table! {
     Type = "type", 2, [ReadOnly, Fast], keys(1, 1, 1), Generic, Read, NoneType,
         "1.0.0", "O(1)",
         "Determines the type of value stored at a key.";
+    Lcs = "lcs", -3, [ReadOnly], keys(1, 2, 1), String, MultiKey(Access::Read, Merge::AllOrNone), Unknown,
+        "7.0.0", "O(N*M) where N and M are the lengths of s1 and s2, respectively",
+        "Finds the longest common substring.";
+    Rename = "rename", 3, [Write], keys(1, 2, 1), Generic, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+        "1.0.0", "O(1)",
+        "Renames a key and overwrites the destination.";
+    RenameNx = "renamenx", 3, [Write, Fast], keys(1, 2, 1), Generic, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+        "1.0.0", "O(1)",
+        "Renames a key only when the target key name doesn't exist.";
+    Copy = "copy", -3, [Write, DenyOom], keys(1, 2, 1), Generic, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+        "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
+        "Copies the value of a key to a new key.";
     Keys = "keys", 2, [ReadOnly], NO_KEYS, Generic, RingWide, Unknown,
         "1.0.0", "O(N) with N being the number of keys in the database.",
         "Returns all key names that match a pattern.";

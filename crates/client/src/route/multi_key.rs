@@ -9,8 +9,9 @@
 //!
 //! Each part therefore takes the read or write route with its failover, warm-up and repair.
 //! Splitting costs atomicity: another client can see some of an MSET's keys before others.
-//! MSETNX cannot be split (all or none): it runs when every key has the same replicas (use a
-//! `{hash tag}`), on one replica, and its result is copied to the others.
+//! MSETNX, RENAME, RENAMENX and COPY cannot be split (their keys change together): they run
+//! when every key has the same replicas (use a `{hash tag}`), on one replica, and the
+//! resulting state of every key is copied to the others.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -51,7 +52,7 @@ impl Client {
         merge: Merge,
         args: &[&[u8]],
     ) -> Result<Reply> {
-        if matches!(merge, Merge::Status | Merge::AllOrNone) && args.len() % 2 == 0 {
+        if spec.keys.step == 2 && args.len() % 2 == 0 {
             // Keys and values in pairs, or Redis's arity error.
             return Err(Error::new(
                 ErrorKind::Command,
@@ -84,9 +85,12 @@ impl Client {
                 Ok(Reply::Status(Bytes::from_static(b"OK")))
             }
             _ => {
-                let pairs: Vec<(&[u8], &[u8])> =
-                    args[1..].chunks(2).map(|pair| (pair[0], pair[1])).collect();
-                self.msetnx(args, &pairs).await
+                let keys: Vec<&[u8]> = spec.keys.keys(args).collect();
+                if spec.route == cachering_commands::Route::MultiKey(Access::Read, merge) {
+                    self.read_on_one_replica_set(spec, args, &keys).await
+                } else {
+                    self.on_one_replica_set(spec, args, &keys).await
+                }
             }
         }
     }
@@ -177,12 +181,18 @@ impl Client {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// MSETNX over keys that share their replicas: run on one replica; when it set the keys,
-    /// the same values are written to the others.
-    async fn msetnx(&self, args: &[&[u8]], pairs: &[(&[u8], &[u8])]) -> Result<Reply> {
+    /// The replicas `keys` share, or the error that says they share none.
+    async fn shared_replicas(
+        &self,
+        spec: &CommandSpec,
+        keys: &[&[u8]],
+    ) -> Result<Vec<Arc<crate::node::Node>>> {
         let topology = self.topology().await;
-        let replicas = topology.replicas(pairs[0].0, self.inner.settings.replicas);
-        let same = pairs.iter().all(|(key, _)| {
+        let Some(first) = keys.first() else {
+            return Err(Error::new(ErrorKind::Command, "ERR no key"));
+        };
+        let replicas = topology.replicas(first, self.inner.settings.replicas);
+        let same = keys.iter().all(|key| {
             topology
                 .replicas(key, self.inner.settings.replicas)
                 .iter()
@@ -192,16 +202,55 @@ impl Client {
         if !same {
             return Err(Error::new(
                 ErrorKind::Command,
-                "ERR MSETNX keys map to different nodes, so it cannot be atomic; keep them on one node with a {hash tag}",
+                format!(
+                    "ERR {} keys map to different nodes, so it cannot be atomic; keep them on one node with a {{hash tag}}",
+                    spec.name.to_ascii_uppercase()
+                ),
             ));
         }
-        let _guards = self
-            .inner
-            .stripes
-            .lock_all(pairs.iter().map(|(key, _)| *key))
-            .await;
-        // MSETNX and a read-back of every key's resulting state, in one transaction.
-        let (keys, _) = distinct(pairs.iter().map(|(key, _)| *key));
+        Ok(replicas.to_vec())
+    }
+
+    /// A read over keys that must be read together (LCS), when they share their replicas:
+    /// asked of the first replica that serves reads of every key, the next on a failure.
+    async fn read_on_one_replica_set(
+        &self,
+        spec: &CommandSpec,
+        args: &[&[u8]],
+        keys: &[&[u8]],
+    ) -> Result<Reply> {
+        let replicas = self.shared_replicas(spec, keys).await?;
+        let mut last_error = None;
+        for node in replicas
+            .iter()
+            .filter(|node| keys.iter().all(|key| node.serves_read(key)))
+        {
+            match node.call(node.slot_for(keys[0]), args).await {
+                Err(error) if !error.is_server_error() => last_error = Some(error),
+                answer => return answer,
+            }
+        }
+        Err(last_error.unwrap_or_else(|| {
+            Error::new(
+                ErrorKind::Unavailable,
+                "no replica of the keys can serve reads",
+            )
+        }))
+    }
+
+    /// A command over keys that must change together (MSETNX, RENAME, RENAMENX, COPY), when
+    /// they share their replicas: run on one replica; when it changed something (it did not
+    /// answer an error or 0), every key's resulting state is written to the others.
+    async fn on_one_replica_set(
+        &self,
+        spec: &CommandSpec,
+        args: &[&[u8]],
+        all_keys: &[&[u8]],
+    ) -> Result<Reply> {
+        let replicas = self.shared_replicas(spec, all_keys).await?;
+        let _guards = self.inner.stripes.lock_all(all_keys.iter().copied()).await;
+        // The command and a read-back of every key's resulting state, in one transaction.
+        let (keys, _) = distinct(all_keys.iter().copied());
         let mut batch = BytesMut::new();
         encode_command(&[b"MULTI"], &mut batch);
         encode_command(args, &mut batch);
@@ -249,7 +298,8 @@ impl Client {
                     .with_node(node.name()));
             }
             let outcome = results.remove(0);
-            if outcome == Reply::Int(1) {
+            let changed = !matches!(outcome, Reply::Error(_) | Reply::Int(0));
+            if changed {
                 // Every key now holds its value at the version the node stamped: the others
                 // get the same.
                 let mut results = results.into_iter();

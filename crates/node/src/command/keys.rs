@@ -1,10 +1,11 @@
-//! Key-space commands: DEL/UNLINK, EXISTS, TOUCH, TYPE, KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB,
-//! FLUSHALL. The only type a node stores is the string, so TYPE answers `string` or `none`.
+//! Key-space commands: DEL/UNLINK, EXISTS, TOUCH, TYPE, RENAME, RENAMENX, COPY, KEYS, SCAN,
+//! RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL. The only type a node stores is the string, so TYPE answers `string` or `none`.
 
 use bytes::Bytes;
 
 use super::args::{glob_match, is, parse_i64};
 use super::{errors, Ctx, Flow};
+use crate::store::{Change, Value};
 
 /// SCAN's default COUNT, as in Redis.
 const DEFAULT_SCAN_COUNT: usize = 10;
@@ -147,5 +148,112 @@ pub fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     }
     ctx.node.store.clear();
     ctx.reply().ok();
+    Flow::Continue
+}
+
+/// RENAME key newkey
+pub fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    rename_to(ctx, args, false)
+}
+
+/// RENAMENX key newkey
+pub fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    rename_to(ctx, args, true)
+}
+
+/// The value and its time to live move to the new name (only if that is free, with
+/// `only_new`); the old name is deleted unless a write changed it meanwhile, which then
+/// counts as coming after the rename.
+fn rename_to(ctx: &mut Ctx<'_>, args: &[Bytes], only_new: bool) -> Flow {
+    let (from, to) = (&args[1], &args[2]);
+    let Some(value) = ctx.node.store.get(from, ctx.now) else {
+        ctx.error("ERR no such key");
+        return Flow::Continue;
+    };
+    if from == to {
+        if only_new {
+            ctx.reply().int(0);
+        } else {
+            ctx.reply().ok();
+        }
+        return Flow::Continue;
+    }
+    // A copy of the bytes: a value shares its deadline with its clones.
+    let moved = Value::new(value.data(), value.deadline());
+    let mut placed = false;
+    if let Err(e) = ctx.node.write(to, ctx.now, &mut |current| {
+        placed = !(only_new && current.is_some());
+        if placed {
+            Change::Put(moved.clone())
+        } else {
+            Change::Keep
+        }
+    }) {
+        ctx.store_error(&e);
+        return Flow::Continue;
+    }
+    if placed {
+        let version = value.version();
+        let _ = ctx.node.write(from, ctx.now, &mut |current| match current {
+            Some(current) if current.version() == version => Change::Remove,
+            _ => Change::Keep,
+        });
+    }
+    if only_new {
+        ctx.reply().int(i64::from(placed));
+    } else {
+        ctx.reply().ok();
+    }
+    Flow::Continue
+}
+
+/// COPY source destination [DB destination-db] [REPLACE]: one database here, db 0.
+pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if is(&args[i], "REPLACE") {
+            replace = true;
+            i += 1;
+        } else if is(&args[i], "DB") && i + 1 < args.len() {
+            match parse_i64(&args[i + 1]) {
+                Some(0) => {}
+                Some(_) => {
+                    ctx.error("ERR DB index is out of range");
+                    return Flow::Continue;
+                }
+                None => {
+                    ctx.error(errors::NOT_INTEGER);
+                    return Flow::Continue;
+                }
+            }
+            i += 2;
+        } else {
+            ctx.error(errors::SYNTAX);
+            return Flow::Continue;
+        }
+    }
+    if args[1] == args[2] {
+        ctx.error("ERR source and destination objects are the same");
+        return Flow::Continue;
+    }
+    let Some(value) = ctx.node.store.get(&args[1], ctx.now) else {
+        ctx.reply().int(0);
+        return Flow::Continue;
+    };
+    let copied = Value::new(value.data(), value.deadline());
+    let mut placed = false;
+    if let Err(e) = ctx.node.write(&args[2], ctx.now, &mut |current| {
+        placed = replace || current.is_none();
+        if placed {
+            Change::Put(copied.clone())
+        } else {
+            Change::Keep
+        }
+    }) {
+        ctx.store_error(&e);
+        return Flow::Continue;
+    }
+    ctx.reply().int(i64::from(placed));
     Flow::Continue
 }

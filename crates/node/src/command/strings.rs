@@ -570,3 +570,143 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     }
     Flow::Continue
 }
+
+/// One common run of LCS's IDX reply: the ranges in the first and second string.
+struct Match {
+    a: (usize, usize),
+    b: (usize, usize),
+}
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]: the longest common
+/// subsequence of two strings (a missing key is the empty string), by Redis's dynamic
+/// programming table and walk, so the matches come out as Redis lists them. The table takes
+/// 4 bytes per pair of positions, bounded by `proto-max-bulk-len` as in Redis.
+pub fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let (mut want_len, mut want_idx, mut with_len, mut min_len) = (false, false, false, 0usize);
+    let mut i = 3;
+    while i < args.len() {
+        if is(&args[i], "LEN") {
+            want_len = true;
+        } else if is(&args[i], "IDX") {
+            want_idx = true;
+        } else if is(&args[i], "WITHMATCHLEN") {
+            with_len = true;
+        } else if is(&args[i], "MINMATCHLEN") && i + 1 < args.len() {
+            let Some(n) = parse_i64(&args[i + 1]) else {
+                ctx.error(errors::NOT_INTEGER);
+                return Flow::Continue;
+            };
+            min_len = n.max(0) as usize;
+            i += 1;
+        } else {
+            ctx.error(errors::SYNTAX);
+            return Flow::Continue;
+        }
+        i += 1;
+    }
+    if want_len && want_idx {
+        ctx.error("ERR If you want both the length and indexes, please just use IDX.");
+        return Flow::Continue;
+    }
+    let a = ctx.node.store.get(&args[1], ctx.now);
+    let b = ctx.node.store.get(&args[2], ctx.now);
+    let (a, b) = (
+        a.as_ref().map_or(&[][..], |v| v.data()),
+        b.as_ref().map_or(&[][..], |v| v.data()),
+    );
+    let cells = (a.len() as u64 + 1) * (b.len() as u64 + 1);
+    let limit = ctx
+        .node
+        .endpoint
+        .with_settings(|settings| settings.proto_max_bulk_len.bytes());
+    if cells.saturating_mul(4) > limit {
+        ctx.error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+        return Flow::Continue;
+    }
+    // table[i * (b.len() + 1) + j]: the LCS length of a[..i] and b[..j].
+    let width = b.len() + 1;
+    let mut table = vec![0u32; cells as usize];
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            table[i * width + j] = if a[i - 1] == b[j - 1] {
+                table[(i - 1) * width + j - 1] + 1
+            } else {
+                table[(i - 1) * width + j].max(table[i * width + j - 1])
+            };
+        }
+    }
+    let length = table[a.len() * width + b.len()] as usize;
+    if want_len {
+        ctx.reply().int(length as i64);
+        return Flow::Continue;
+    }
+    // Walk back from the end, as Redis does: the common string, and the runs it is made of.
+    let mut common = vec![0u8; length];
+    let mut matches = Vec::new();
+    let (mut i, mut j, mut left) = (a.len(), b.len(), length);
+    let mut run: Option<Match> = None;
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            common[left - 1] = a[i - 1];
+            match &mut run {
+                None => {
+                    run = Some(Match {
+                        a: (i - 1, i - 1),
+                        b: (j - 1, j - 1),
+                    })
+                }
+                // Contiguous with the run: extend it backwards.
+                Some(m) if m.a.0 == i && m.b.0 == j => {
+                    m.a.0 -= 1;
+                    m.b.0 -= 1;
+                }
+                Some(_) => emit = true,
+            }
+            if run.as_ref().is_some_and(|m| m.a.0 == 0 || m.b.0 == 0) {
+                emit = true;
+            }
+            left -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if table[(i - 1) * width + j] > table[i * width + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            if run.is_some() {
+                emit = true;
+            }
+        }
+        if emit {
+            if let Some(m) = run.take() {
+                if m.a.1 - m.a.0 + 1 >= min_len {
+                    matches.push(m);
+                }
+            }
+        }
+    }
+    if !want_idx {
+        ctx.reply().bulk(&common);
+        return Flow::Continue;
+    }
+    let mut reply = ctx.reply();
+    reply.map(2);
+    reply.bulk(b"matches");
+    reply.array(matches.len());
+    for m in &matches {
+        reply.array(2 + usize::from(with_len));
+        for (start, end) in [m.a, m.b] {
+            reply.array(2);
+            reply.int(start as i64);
+            reply.int(end as i64);
+        }
+        if with_len {
+            reply.int((m.a.1 - m.a.0 + 1) as i64);
+        }
+    }
+    reply.bulk(b"len");
+    reply.int(length as i64);
+    Flow::Continue
+}
