@@ -822,6 +822,76 @@ impl Client {
         self.count_keys(b"EXISTS", keys.iter().map(|k| k.as_ref()), Access::Read)
             .await
     }
+
+    // ---- commands over keys that share their replicas ----
+
+    /// Moves the value of `from` (and its time to live) to `to`, replacing what `to` held.
+    /// Both names must share their replicas: give them one `{hash tag}`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let nodes = [
+    /// #     cachering_node::start(cachering_node::NodeConfig::ephemeral()).await?,
+    /// #     cachering_node::start(cachering_node::NodeConfig::ephemeral()).await?,
+    /// #     cachering_node::start(cachering_node::NodeConfig::ephemeral()).await?,
+    /// # ];
+    /// # let addrs: Vec<String> = nodes.iter().map(|n| n.local_addr().to_string()).collect();
+    /// use cachering_client::ClientBuilder;
+    ///
+    /// let client = ClientBuilder::new().nodes(addrs).with_replicas(2).build()?;
+    /// client.set("{user:42}draft", "Ada").await?;
+    /// client.rename("{user:42}draft", "{user:42}name").await?;
+    /// assert_eq!(client.get("{user:42}name").await?.as_deref(), Some(&b"Ada"[..]));
+    /// assert!(!client.rename_nx("{user:42}name", "{user:42}name").await?);
+    /// assert!(client.copy("{user:42}name", "{user:42}backup", false).await?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Command`] with `ERR no such key` when `from` does not exist, or when the
+    /// names map to different replicas; otherwise as [`Client::command`] for a mutation.
+    pub async fn rename(&self, from: impl AsRef<[u8]>, to: impl AsRef<[u8]>) -> Result<()> {
+        self.call(&[&b"RENAME"[..], from.as_ref(), to.as_ref()])
+            .await
+            .map(drop)
+    }
+
+    /// Moves `from` to `to` only if `to` does not exist; whether it did.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::rename`].
+    pub async fn rename_nx(&self, from: impl AsRef<[u8]>, to: impl AsRef<[u8]>) -> Result<bool> {
+        let reply = self
+            .call(&[&b"RENAMENX"[..], from.as_ref(), to.as_ref()])
+            .await?;
+        Ok(reply.as_int() == Some(1))
+    }
+
+    /// Copies the value of `from` (and its time to live) to `to`, replacing what `to` holds
+    /// only with `replace`; whether it copied (false when `from` is missing, or `to` exists
+    /// and `replace` is off).
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::rename`], except that a missing `from` is `Ok(false)`.
+    pub async fn copy(
+        &self,
+        from: impl AsRef<[u8]>,
+        to: impl AsRef<[u8]>,
+        replace: bool,
+    ) -> Result<bool> {
+        let (from, to) = (from.as_ref(), to.as_ref());
+        let reply = if replace {
+            self.call(&[&b"COPY"[..], from, to, b"REPLACE"]).await?
+        } else {
+            self.call(&[&b"COPY"[..], from, to]).await?
+        };
+        Ok(reply.as_int() == Some(1))
+    }
 }
 
 /// The discovery task: a round at once, then every interval, or soon after a node is ejected;
