@@ -232,7 +232,7 @@ impl Client {
     }
 
     /// The ring in use, once nodes found by DNS are known: a request made before the first
-    /// lookup finished waits for it, up to the connect timeout.
+    /// round finished waits for it (bounded as [`Client::wait_for_discovery`] says).
     pub(crate) async fn topology(&self) -> Arc<Topology> {
         if let Some(discovery) = &self.inner.discovery {
             if !discovery.ready.load(Ordering::Acquire) {
@@ -483,10 +483,7 @@ impl Client {
     pub async fn flush_all(&self) -> Result<()> {
         let topology = self.topology().await;
         if topology.nodes.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Unavailable,
-                "no nodes in the ring (discovery has found none)",
-            ));
+            return Err(crate::route::no_nodes());
         }
         let flushes = topology.nodes.iter().map(|node| async move {
             if node.state() == NodeState::Ejected {

@@ -130,14 +130,7 @@ pub async fn run_batch<S: Service>(x: &mut Exchange<'_, S>, requests: &[Request]
             end += 1;
         }
         if end > i {
-            let run = &requests[i..end];
-            x.session.processed += run.len() as u64;
-            x.client.last_command.store(
-                run[run.len() - 1].spec().index(),
-                std::sync::atomic::Ordering::Relaxed,
-            );
-            let service = x.service;
-            if service.run(&mut x.ctx(), run).await == Flow::Close {
+            if run_service(x, &requests[i..end]).await == Flow::Close {
                 return Flow::Close;
             }
             i = end;
@@ -151,6 +144,17 @@ pub async fn run_batch<S: Service>(x: &mut Exchange<'_, S>, requests: &[Request]
     Flow::Continue
 }
 
+/// Hands a run of requests that all pass [`for_service`] to the service, counted.
+async fn run_service<S: Service>(x: &mut Exchange<'_, S>, run: &[Request]) -> Flow {
+    x.session.processed += run.len() as u64;
+    x.client.last_command.store(
+        run[run.len() - 1].spec().index(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    let service = x.service;
+    service.run(&mut x.ctx(), run).await
+}
+
 /// Runs one request while replies are off or the next is skipped: its reply is dropped,
 /// unless it is the CLIENT REPLY ON that turns them back on.
 async fn quietly<S: Service>(x: &mut Exchange<'_, S>, request: &Request) -> Flow {
@@ -158,14 +162,7 @@ async fn quietly<S: Service>(x: &mut Exchange<'_, S>, request: &Request) -> Flow
     x.session.replies_changed = false;
     let mark = x.out.len();
     let flow = if for_service(x.session, request) {
-        x.session.processed += 1;
-        x.client
-            .last_command
-            .store(request.spec().index(), std::sync::atomic::Ordering::Relaxed);
-        let service = x.service;
-        service
-            .run(&mut x.ctx(), std::slice::from_ref(request))
-            .await
+        run_service(x, std::slice::from_ref(request)).await
     } else {
         answer(x, request).await
     };

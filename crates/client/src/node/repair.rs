@@ -70,6 +70,30 @@ impl Warmup {
 }
 
 impl Node {
+    /// Every key's signed version here (`VVER` on connection `slot`): 0 for none, negative
+    /// for a delete.
+    pub(crate) async fn versions(
+        self: &Arc<Self>,
+        slot: usize,
+        keys: &[&[u8]],
+    ) -> Result<Vec<i64>> {
+        let mut args: Vec<&[u8]> = Vec::with_capacity(keys.len() + 1);
+        args.push(b"VVER");
+        args.extend(keys);
+        let mut bytes = BytesMut::new();
+        encode_command(&args, &mut bytes);
+        match self.request(slot, bytes.freeze(), 1).await?.pop() {
+            Some(Reply::Array(versions)) if versions.len() == keys.len() => Ok(versions
+                .iter()
+                .map(|version| version.as_int().unwrap_or(0))
+                .collect()),
+            Some(Reply::Error(text)) => Err(self.server_error(&text)),
+            _ => {
+                Err(Error::new(ErrorKind::Protocol, "unexpected VVER reply").with_node(self.name()))
+            }
+        }
+    }
+
     /// The version to invalidate each hinted key at: the version missed, or, when that is not
     /// known, just above the node's own version of the key (read with `VVER`; nothing to do
     /// when the node holds no value of it).
@@ -83,21 +107,11 @@ impl Node {
             .filter(|(_, _, version)| *version == UNKNOWN_VERSION)
             .map(|(key, ..)| key.as_ref())
             .collect();
-        let mut own = Vec::new();
-        if !unknown.is_empty() {
-            let mut args: Vec<&[u8]> = Vec::with_capacity(unknown.len() + 1);
-            args.push(b"VVER");
-            args.extend(&unknown);
-            let mut bytes = BytesMut::new();
-            encode_command(&args, &mut bytes);
-            own = match self.request(slot, bytes.freeze(), 1).await?.pop() {
-                Some(Reply::Array(versions)) if versions.len() == unknown.len() => versions,
-                _ => {
-                    return Err(Error::new(ErrorKind::Protocol, "unexpected VVER reply")
-                        .with_node(self.name()))
-                }
-            };
-        }
+        let own = if unknown.is_empty() {
+            Vec::new()
+        } else {
+            self.versions(slot, &unknown).await?
+        };
         let mut own = own.into_iter();
         Ok(keys
             .iter()
@@ -105,7 +119,7 @@ impl Node {
                 if *version != UNKNOWN_VERSION {
                     return Some(*version);
                 }
-                match own.next().and_then(|reply| reply.as_int()) {
+                match own.next() {
                     Some(version) if version > 0 => Some(version as u64 + 1),
                     _ => None,
                 }

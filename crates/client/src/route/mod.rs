@@ -37,6 +37,15 @@ pub(crate) use migration::PreviousRing;
 pub use pipeline::Routed;
 pub(crate) use read::Asked;
 
+/// The error of a request made while the ring has no node (discovery has found none yet, or
+/// DNS lists none).
+pub(crate) fn no_nodes() -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        "no nodes in the ring (discovery has found none)",
+    )
+}
+
 /// Locks that serialise writes, propagations and fills of one key within a client (a key maps
 /// to one stripe).
 pub(crate) struct Stripes(Vec<tokio::sync::Mutex<()>>);
@@ -228,10 +237,7 @@ impl<'k> WriteTally<'k> {
         self.settle_refusals();
         if self.replicas == 0 {
             // Discovery has found no node yet (or DNS lists none): nothing took the write.
-            return Err(Error::new(
-                ErrorKind::Unavailable,
-                "no nodes in the ring (discovery has found none)",
-            ));
+            return Err(no_nodes());
         }
         let required = rule.required(self.replicas);
         let acknowledged = self.acknowledged;

@@ -86,7 +86,10 @@ impl Client {
             }
             _ => {
                 let keys: Vec<&[u8]> = spec.keys.keys(args).collect();
-                if spec.route == cachering_commands::Route::MultiKey(Access::Read, merge) {
+                if matches!(
+                    spec.route,
+                    cachering_commands::Route::MultiKey(Access::Read, _)
+                ) {
                     self.read_on_one_replica_set(spec, args, &keys).await
                 } else {
                     self.on_one_replica_set(spec, args, &keys).await

@@ -118,7 +118,8 @@ impl Client {
         if mine.is_empty() {
             return Ok(0);
         }
-        let (theirs, ours) = futures::join!(versions(source, &mine), versions(target, &mine));
+        let keys: Vec<&[u8]> = mine.iter().map(|key| key.as_ref()).collect();
+        let (theirs, ours) = futures::join!(source.versions(0, &keys), target.versions(0, &keys));
         let (theirs, ours) = (theirs?, ours?);
         let behind: Vec<&Bytes> = mine
             .iter()
@@ -136,20 +137,6 @@ impl Client {
         )
         .await;
         Ok(results.into_iter().filter(|copied| *copied).count() as u64)
-    }
-}
-
-/// Every key's version on `node` (`VVER`; 0 for none, negative for a delete).
-async fn versions(node: &Arc<Node>, keys: &[Bytes]) -> Result<Vec<i64>> {
-    let mut args: Vec<&[u8]> = Vec::with_capacity(keys.len() + 1);
-    args.push(b"VVER");
-    args.extend(keys.iter().map(|key| key.as_ref()));
-    match node.call(0, &args).await? {
-        Reply::Array(items) if items.len() == keys.len() => Ok(items
-            .iter()
-            .map(|item| item.as_int().unwrap_or(0))
-            .collect()),
-        _ => Err(Error::new(ErrorKind::Protocol, "unexpected VVER reply").with_node(node.name())),
     }
 }
 

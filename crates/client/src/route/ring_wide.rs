@@ -42,10 +42,7 @@ impl Client {
     pub(crate) async fn ring_wide(&self, spec: &CommandSpec, args: &[&[u8]]) -> Result<Reply> {
         let nodes = self.topology().await.nodes.len();
         if nodes == 0 {
-            return Err(Error::new(
-                ErrorKind::Unavailable,
-                "no nodes in the ring (discovery has found none)",
-            ));
+            return Err(super::no_nodes());
         }
         match spec.id {
             Cmd::DbSize => {

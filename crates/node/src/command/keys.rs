@@ -1,5 +1,6 @@
 //! Key-space commands: DEL/UNLINK, EXISTS, TOUCH, TYPE, RENAME, RENAMENX, COPY, KEYS, SCAN,
-//! RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL. The only type a node stores is the string, so TYPE answers `string` or `none`.
+//! RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL. The only type a node stores is the string, so TYPE
+//! answers `string` or `none`.
 
 use bytes::Bytes;
 
@@ -178,20 +179,9 @@ fn rename_to(ctx: &mut Ctx<'_>, args: &[Bytes], only_new: bool) -> Flow {
         }
         return Flow::Continue;
     }
-    // A copy of the bytes: a value shares its deadline with its clones.
-    let moved = Value::new(value.data(), value.deadline());
-    let mut placed = false;
-    if let Err(e) = ctx.node.write(to, ctx.now, &mut |current| {
-        placed = !(only_new && current.is_some());
-        if placed {
-            Change::Put(moved.clone())
-        } else {
-            Change::Keep
-        }
-    }) {
-        ctx.store_error(&e);
+    let Some(placed) = place_copy(ctx, &value, to, !only_new) else {
         return Flow::Continue;
-    }
+    };
     if placed {
         let version = value.version();
         let _ = ctx.node.write(from, ctx.now, &mut |current| match current {
@@ -241,19 +231,31 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         ctx.reply().int(0);
         return Flow::Continue;
     };
-    let copied = Value::new(value.data(), value.deadline());
+    if let Some(placed) = place_copy(ctx, &value, &args[2], replace) {
+        ctx.reply().int(i64::from(placed));
+    }
+    Flow::Continue
+}
+
+/// Writes a copy of `value` (its bytes and deadline) under `to`, over what `to` holds only with
+/// `overwrite`; whether it was written, or `None` once a store error has been replied.
+fn place_copy(ctx: &mut Ctx<'_>, value: &Value, to: &[u8], overwrite: bool) -> Option<bool> {
+    // A copy of the bytes: a value shares its deadline with its clones.
+    let copy = Value::new(value.data(), value.deadline());
     let mut placed = false;
-    if let Err(e) = ctx.node.write(&args[2], ctx.now, &mut |current| {
-        placed = replace || current.is_none();
+    let written = ctx.node.write(to, ctx.now, &mut |current| {
+        placed = overwrite || current.is_none();
         if placed {
-            Change::Put(copied.clone())
+            Change::Put(copy.clone())
         } else {
             Change::Keep
         }
-    }) {
-        ctx.store_error(&e);
-        return Flow::Continue;
+    });
+    match written {
+        Ok(()) => Some(placed),
+        Err(e) => {
+            ctx.store_error(&e);
+            None
+        }
     }
-    ctx.reply().int(i64::from(placed));
-    Flow::Continue
 }
