@@ -5,6 +5,7 @@
 pub mod hosts;
 pub mod netns;
 pub mod relay;
+pub mod session;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};

@@ -1,64 +1,12 @@
 //! Every node command over real TCP against a `cachering node` process, in RESP2 and RESP3,
 //! asserting the exact reply bytes Redis 7 sends.
 
+use cachering_tests::session::{each_endpoint_and_protocol, Session};
 use cachering_tests::{bulk, int, Client, NodeProcess};
-
-/// A connection speaking `protocol` (2 or 3), with the null and map notation to expect.
-struct Session {
-    client: Client,
-    resp3: bool,
-}
-
-impl Session {
-    fn open(node: &NodeProcess, resp3: bool) -> Self {
-        let mut client = node.client();
-        if resp3 {
-            client.set_resp3(true);
-            let hello = client.call(&["HELLO", "3"]);
-            assert!(hello.starts_with("%7\r\n"), "{hello:?}");
-        }
-        Self { client, resp3 }
-    }
-
-    fn null(&self) -> &'static str {
-        if self.resp3 {
-            "_\r\n"
-        } else {
-            "$-1\r\n"
-        }
-    }
-
-    fn map(&self, pairs: usize) -> String {
-        if self.resp3 {
-            format!("%{pairs}\r\n")
-        } else {
-            format!("*{}\r\n", pairs * 2)
-        }
-    }
-
-    #[track_caller]
-    fn expect(&mut self, args: &[&str], reply: &str) {
-        let got = self.client.call(args);
-        assert_eq!(got, reply, "{args:?} (resp3: {})", self.resp3);
-    }
-
-    #[track_caller]
-    fn expect_error(&mut self, args: &[&str], error: &str) {
-        self.expect(args, &format!("-{error}\r\n"));
-    }
-
-    fn call(&mut self, args: &[&str]) -> String {
-        self.client.call(args)
-    }
-}
 
 fn both_protocols(test: impl Fn(&mut Session)) {
     let node = NodeProcess::start(&[]);
-    for resp3 in [false, true] {
-        let mut session = Session::open(&node, resp3);
-        session.expect(&["FLUSHALL"], "+OK\r\n");
-        test(&mut session);
-    }
+    each_endpoint_and_protocol(&[node.addr], test);
 }
 
 #[test]

@@ -136,6 +136,8 @@ pub enum Group {
     String,
     /// Keys of any type.
     Generic,
+    /// Hashes.
+    Hash,
     /// The connection.
     Connection,
     /// The server.
@@ -150,6 +152,7 @@ impl Group {
         match self {
             Group::String => "string",
             Group::Generic => "generic",
+            Group::Hash => "hash",
             Group::Connection => "connection",
             Group::Server => "server",
             Group::Transactions => "transactions",
@@ -382,6 +385,7 @@ impl CommandSpec {
         match self.group {
             Group::String => categories.push("@string"),
             Group::Generic => categories.push("@keyspace"),
+            Group::Hash => categories.push("@hash"),
             Group::Connection => categories.push("@connection"),
             Group::Transactions => categories.push("@transaction"),
             Group::Server if self.has(Flag::Admin) => {
@@ -401,6 +405,35 @@ impl CommandSpec {
 
 static BY_NAME: LazyLock<HashMap<&'static str, &'static CommandSpec>> =
     LazyLock::new(|| COMMANDS.iter().map(|spec| (spec.name, spec)).collect());
+
+/// How a reply that nodes send in RESP2's form is written to a RESP3 connection: Redis gives
+/// some replies another type in RESP3 (a map for HGETALL, pairs for HRANDFIELD ... WITHVALUES).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Resp3Shape {
+    /// The same in both protocols.
+    AsIs,
+    /// A flat array of keys and values becomes a map.
+    Map,
+    /// A flat array of keys and values becomes an array of two-element arrays.
+    Pairs,
+}
+
+impl CommandSpec {
+    /// The RESP3 shape of this command's reply to `args`.
+    pub fn resp3_shape<A: AsRef<[u8]>>(&self, args: &[A]) -> Resp3Shape {
+        let has = |word: &str| {
+            args.iter()
+                .skip(2)
+                .any(|arg| arg.as_ref().eq_ignore_ascii_case(word.as_bytes()))
+        };
+        match self.id {
+            Cmd::HGetAll => Resp3Shape::Map,
+            Cmd::HRandField if has("WITHVALUES") => Resp3Shape::Pairs,
+            _ => Resp3Shape::AsIs,
+        }
+    }
+}
 
 /// The longest command name; longer names are unknown without a lookup.
 const MAX_NAME: usize = 16;

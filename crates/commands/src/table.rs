@@ -99,6 +99,55 @@ table! {
     IncrByFloat = "incrbyfloat", 3, [Write, DenyOom, Fast], keys(1, 1, 1), String, Mutation, Unknown,
         "2.6.0", "O(1)",
         "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.";
+    // hashes
+    HSet = "hset", -4, [Write, DenyOom, Fast], keys(1, 1, 1), Hash, Mutation, Unknown,
+        "2.0.0", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.",
+        "Creates or modifies the value of a field in a hash.";
+    HSetNx = "hsetnx", 4, [Write, DenyOom, Fast], keys(1, 1, 1), Hash, Mutation, Unknown,
+        "2.0.0", "O(1)",
+        "Sets the value of a field in a hash only when the field doesn't exist.";
+    HMSet = "hmset", -4, [Write, DenyOom, Fast], keys(1, 1, 1), Hash, Mutation, Unknown,
+        "2.0.0", "O(N) where N is the number of fields being set.",
+        "Sets the values of multiple fields.";
+    HGet = "hget", 3, [ReadOnly, Fast], keys(1, 1, 1), Hash, Read, Nil,
+        "2.0.0", "O(1)",
+        "Returns the value of a field in a hash.";
+    HMGet = "hmget", -3, [ReadOnly, Fast], keys(1, 1, 1), Hash, Read, Unknown,
+        "2.0.0", "O(N) where N is the number of fields being requested.",
+        "Returns the values of all fields in a hash.";
+    HDel = "hdel", -3, [Write, Fast], keys(1, 1, 1), Hash, Mutation, Unknown,
+        "2.0.0", "O(N) where N is the number of fields to be removed.",
+        "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.";
+    HExists = "hexists", 3, [ReadOnly, Fast], keys(1, 1, 1), Hash, Read, Zero,
+        "2.0.0", "O(1)",
+        "Determines whether a field exists in a hash.";
+    HLen = "hlen", 2, [ReadOnly, Fast], keys(1, 1, 1), Hash, Read, Zero,
+        "2.0.0", "O(1)",
+        "Returns the number of fields in a hash.";
+    HStrLen = "hstrlen", 3, [ReadOnly, Fast], keys(1, 1, 1), Hash, Read, Zero,
+        "3.2.0", "O(1)",
+        "Returns the length of the value of a field.";
+    HKeys = "hkeys", 2, [ReadOnly], keys(1, 1, 1), Hash, Read, EmptyArray,
+        "2.0.0", "O(N) where N is the size of the hash.",
+        "Returns all fields in a hash.";
+    HVals = "hvals", 2, [ReadOnly], keys(1, 1, 1), Hash, Read, EmptyArray,
+        "2.0.0", "O(N) where N is the size of the hash.",
+        "Returns all values in a hash.";
+    HGetAll = "hgetall", 2, [ReadOnly], keys(1, 1, 1), Hash, Read, EmptyArray,
+        "2.0.0", "O(N) where N is the size of the hash.",
+        "Returns all fields and values in a hash.";
+    HIncrBy = "hincrby", 4, [Write, DenyOom, Fast], keys(1, 1, 1), Hash, Mutation, Unknown,
+        "2.0.0", "O(1)",
+        "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.";
+    HIncrByFloat = "hincrbyfloat", 4, [Write, DenyOom, Fast], keys(1, 1, 1), Hash, Mutation, Unknown,
+        "2.6.0", "O(1)",
+        "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.";
+    HRandField = "hrandfield", -2, [ReadOnly], keys(1, 1, 1), Hash, Read, Unknown,
+        "6.2.0", "O(N) where N is the number of fields returned",
+        "Returns one or more random fields from a hash.";
+    HScan = "hscan", -3, [ReadOnly], keys(1, 1, 1), Hash, Read, Unknown,
+        "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+        "Iterates over fields and values of a hash.";
     // versions (cachering's own: how the client orders writes across processes)
     VSet = "vset", -4, [Write, DenyOom], keys(1, 1, 1), Generic, Write, Unknown,
         "cachering 0.1.0", "O(1)",

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod types;
 pub mod versions;
 
 pub use command::NodeService;

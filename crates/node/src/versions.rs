@@ -18,6 +18,7 @@ use cachering_proto::version::Clock;
 
 use crate::state::NodeState;
 use crate::store::{Change, StoreError, Value};
+use crate::types::Kind;
 
 /// How long a delete is remembered: well above the longest a write can wait in a queue or a
 /// socket buffer behind it (request timeouts are 250 ms by default, a frozen node's backlog is
@@ -71,12 +72,28 @@ impl Versions {
     }
 }
 
-/// Whether a write at `version`, of `incoming` bytes (`None`: a delete), supersedes the key's
-/// entry `current` (a value, a tombstone, or nothing). The order is total, so every replica
-/// keeps the same one of two writes whatever order they arrive in: the higher version wins; at
-/// equal versions (two clients issued the same one) a value beats a delete, and of two values
-/// the greater bytes win.
-pub fn supersedes(version: u64, incoming: Option<&[u8]>, current: Option<&Value>) -> bool {
+/// What a versioned write brings: a string's bytes, or a collection's dump and kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Payload<'a> {
+    /// `None` for a string.
+    pub kind: Option<Kind>,
+    /// The string's bytes or the collection's dump.
+    pub bytes: &'a [u8],
+}
+
+impl<'a> Payload<'a> {
+    /// A string's bytes.
+    pub fn string(bytes: &'a [u8]) -> Self {
+        Self { kind: None, bytes }
+    }
+}
+
+/// Whether a write at `version` of `incoming` (`None`: a delete) supersedes the key's entry
+/// `current` (a value, a tombstone, or nothing). The order is total, so every replica keeps
+/// the same one of two writes whatever order they arrive in: the higher version wins; at equal
+/// versions (two clients issued the same one) a value beats a delete, a collection beats a
+/// string, and of two values of one type the greater bytes (or dump) win.
+pub fn supersedes(version: u64, incoming: Option<Payload<'_>>, current: Option<&Value>) -> bool {
     let Some(current) = current else {
         return true;
     };
@@ -86,7 +103,17 @@ pub fn supersedes(version: u64, incoming: Option<&[u8]>, current: Option<&Value>
         std::cmp::Ordering::Equal => match (incoming, current.is_tombstone()) {
             (None, _) => false,
             (Some(_), true) => true,
-            (Some(bytes), false) => bytes > current.data(),
+            (Some(incoming), false) => {
+                let rank = |kind: Option<Kind>| kind.map(Kind::name);
+                let (mine, theirs) = (rank(incoming.kind), rank(current.kind()));
+                if mine != theirs {
+                    return mine > theirs;
+                }
+                match current.as_collection() {
+                    None => incoming.bytes > current.string().unwrap_or_default(),
+                    Some(collection) => incoming.bytes > collection.dump().as_slice(),
+                }
+            }
         },
     }
 }
@@ -142,28 +169,40 @@ mod tests {
     fn the_order_of_writes_is_total() {
         let value = |bytes: &[u8], version| Value::versioned(bytes, 0, version);
         let tomb = |version| Value::tombstone(version, 0);
-        assert!(supersedes(5, Some(b"a"), None));
+        assert!(supersedes(5, Some(Payload::string(b"a")), None));
         assert!(supersedes(5, None, None));
-        assert!(supersedes(6, Some(b"a"), Some(&value(b"z", 5))));
-        assert!(!supersedes(4, Some(b"z"), Some(&value(b"a", 5))));
+        assert!(supersedes(
+            6,
+            Some(Payload::string(b"a")),
+            Some(&value(b"z", 5))
+        ));
+        assert!(!supersedes(
+            4,
+            Some(Payload::string(b"z")),
+            Some(&value(b"a", 5))
+        ));
         assert!(supersedes(6, None, Some(&value(b"a", 5))));
         assert!(
             !supersedes(5, None, Some(&value(b"a", 5))),
             "a value beats a delete at the same version"
         );
-        assert!(supersedes(5, Some(b"a"), Some(&tomb(5))));
+        assert!(supersedes(5, Some(Payload::string(b"a")), Some(&tomb(5))));
         assert!(!supersedes(5, None, Some(&tomb(5))));
         assert!(
-            supersedes(5, Some(b"b"), Some(&value(b"a", 5))),
+            supersedes(5, Some(Payload::string(b"b")), Some(&value(b"a", 5))),
             "greater bytes win a tie"
         );
-        assert!(!supersedes(5, Some(b"a"), Some(&value(b"b", 5))));
+        assert!(!supersedes(
+            5,
+            Some(Payload::string(b"a")),
+            Some(&value(b"b", 5))
+        ));
         assert!(
-            !supersedes(5, Some(b"a"), Some(&value(b"a", 5))),
+            !supersedes(5, Some(Payload::string(b"a")), Some(&value(b"a", 5))),
             "the same write twice is a no-op"
         );
         assert!(
-            !supersedes(4, Some(b"a"), Some(&tomb(5))),
+            !supersedes(4, Some(Payload::string(b"a")), Some(&tomb(5))),
             "an older write stays deleted"
         );
     }
@@ -184,7 +223,7 @@ mod tests {
             let mut entry: Option<Value> = None;
             for &i in order {
                 let (version, bytes) = writes[i];
-                if supersedes(version, bytes, entry.as_ref()) {
+                if supersedes(version, bytes.map(Payload::string), entry.as_ref()) {
                     entry = Some(match bytes {
                         Some(bytes) => Value::versioned(bytes, 0, version),
                         None => Value::tombstone(version, 0),
@@ -192,7 +231,11 @@ mod tests {
                 }
             }
             let entry = entry.unwrap();
-            results.insert((entry.version(), entry.is_tombstone(), entry.data().to_vec()));
+            results.insert((
+                entry.version(),
+                entry.is_tombstone(),
+                entry.string().unwrap_or_default().to_vec(),
+            ));
         });
         assert_eq!(results.len(), 1, "{results:?}");
         assert!(results.contains(&(12, false, b"z".to_vec())));

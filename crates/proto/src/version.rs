@@ -8,14 +8,16 @@
 //! not. Nodes keep the version with each value and apply a versioned write only if it is
 //! newer, so replicas converge whatever order writes arrive in (Kulkarni et al., 2014).
 //!
-//! The top bit is never set by a clock: nodes use it to mark a deleted key.
+//! The top two bits are never set by a clock: nodes use them to mark a deleted key and a
+//! collection (a hash, set, sorted set or list) rather than a string. The largest version,
+//! 2^62 - 1, is Unix millisecond 2^46, in the year 4199.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bits of a version below its milliseconds.
 pub const COUNTER_BITS: u32 = 16;
 /// The largest version a clock issues.
-pub const MAX_VERSION: u64 = (1 << 63) - 1;
+pub const MAX_VERSION: u64 = (1 << 62) - 1;
 
 /// The version at Unix millisecond `ms`, counter 0.
 pub const fn at_millis(ms: u64) -> u64 {
@@ -130,7 +132,8 @@ mod tests {
         assert_eq!(parse(b"0"), None);
         assert_eq!(parse(b"-1"), None);
         assert_eq!(parse(b"+5"), None);
-        assert_eq!(parse(b"9223372036854775808"), None);
-        assert_eq!(parse(b"9223372036854775807"), Some(MAX_VERSION));
+        assert_eq!(parse(b"4611686018427387904"), None);
+        assert_eq!(parse(b"9223372036854775807"), None);
+        assert_eq!(parse(b"4611686018427387903"), Some(MAX_VERSION));
     }
 }

@@ -17,9 +17,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use cachering_client::{Error, ErrorKind, Reply, Routed};
-use cachering_commands::{CommandSpec, Route};
+use cachering_commands::{CommandSpec, Resp3Shape, Route};
 use cachering_proto::{Protocol, ReplyWriter};
 use cachering_server::{Ctx, Flow, Request, Service};
 use futures::future::join_all;
@@ -31,6 +31,33 @@ const MAX_CONCURRENT: usize = 64;
 
 const CROSS_NODE_TRANSACTION: &str =
     "EXECABORT Transaction discarded because its keys map to different nodes; keep a transaction's keys on one node with a {hash tag}";
+
+/// Writes a reply from a node in the shape the connection's protocol gives it (nodes answer the
+/// proxy in RESP2).
+pub fn write_shaped(out: &mut ReplyWriter<'_>, reply: &Reply, spec: &CommandSpec, args: &[Bytes]) {
+    let shape = if out.protocol() == Protocol::Resp3 {
+        spec.resp3_shape(args)
+    } else {
+        Resp3Shape::AsIs
+    };
+    match (shape, reply) {
+        (Resp3Shape::Map, Reply::Array(items)) if items.len() % 2 == 0 => {
+            out.map(items.len() / 2);
+            for item in items {
+                write_reply(out, item);
+            }
+        }
+        (Resp3Shape::Pairs, Reply::Array(items)) if items.len() % 2 == 0 => {
+            out.array(items.len() / 2);
+            for pair in items.chunks(2) {
+                out.array(2);
+                write_reply(out, &pair[0]);
+                write_reply(out, &pair[1]);
+            }
+        }
+        _ => write_reply(out, reply),
+    }
+}
 
 /// Writes a reply from a node.
 pub fn write_reply(out: &mut ReplyWriter<'_>, reply: &Reply) {
@@ -82,7 +109,7 @@ impl ProxyService {
                 spec.name.to_uppercase()
             )),
             _ => match self.state.client.call(&request.args).await {
-                Ok(answer) => write_reply(&mut reply, &answer),
+                Ok(answer) => write_shaped(&mut reply, &answer, spec, &request.args),
                 Err(error) => write_error(&mut reply, &error),
             },
         }
@@ -118,12 +145,12 @@ impl ProxyService {
         );
         let mut piped_results = positions.into_iter().zip(piped_results).peekable();
         let mut alone_replies = alone.into_iter().zip(alone_replies).peekable();
-        for position in 0..requests.len() {
+        for (position, request) in requests.iter().enumerate() {
             if piped_results.peek().is_some_and(|(p, _)| *p == position) {
                 let (_, result) = piped_results.next().expect("peeked");
                 let mut writer = ReplyWriter::new(out, protocol);
                 match result {
-                    Ok(answer) => write_reply(&mut writer, &answer),
+                    Ok(answer) => write_shaped(&mut writer, &answer, request.spec(), &request.args),
                     Err(error) => write_error(&mut writer, &error),
                 }
             } else {

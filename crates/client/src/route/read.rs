@@ -90,13 +90,19 @@ impl Rank {
 /// A replica's entry of a key, as `VGET` (and `PTTL`) tell it.
 #[derive(Debug, Clone)]
 pub(crate) struct State {
-    /// The value, if the key has one.
+    /// The value, if the key has one: a string's bytes, or a collection's dump.
     pub value: Option<Bytes>,
+    /// The collection's type (`hash`, ...); `None` for a string.
+    pub kind: Option<Bytes>,
     /// The version of the key's last write there (0: none known).
     pub version: u64,
     /// Milliseconds to live (-1 none, -2 no value), when asked for.
     pub ttl: Option<i64>,
 }
+
+/// Redis's error for a command on a key of another type.
+pub(crate) const WRONGTYPE: &str =
+    "WRONGTYPE Operation against a key holding the wrong kind of value";
 
 impl State {
     /// Encodes the commands that read a key's state: `VGET key` and `PTTL key`, sent back to
@@ -107,18 +113,28 @@ impl State {
         encode_command(&[b"PTTL", key], batch);
     }
 
-    /// The state in a `VGET` reply: `[value or nil, signed version]`.
+    /// The state in a `VGET` reply: `[value or nil, signed version]`, or for a collection
+    /// `[dump, signed version, type]`.
     pub fn from_vget(reply: Reply) -> Option<State> {
         let Reply::Array(items) = reply else {
             return None;
         };
-        let [value, version] = <[Reply; 2]>::try_from(items).ok()?;
-        let version = version.as_int()?;
+        let mut items = items.into_iter();
+        let (value, version) = (items.next()?, items.next()?.as_int()?);
+        let kind = match items.next() {
+            None => None,
+            Some(Reply::Bulk(kind)) => Some(kind),
+            Some(_) => return None,
+        };
+        if items.next().is_some() {
+            return None;
+        }
         Some(State {
             value: match value {
                 Reply::Bulk(value) if version > 0 => Some(value),
                 _ => None,
             },
+            kind,
             version: version.unsigned_abs(),
             ttl: None,
         })
@@ -139,8 +155,8 @@ impl State {
         }
     }
 
-    /// The write that brings another replica to this state: `VSET key version value [PX ttl]`,
-    /// or `VDEL key version` for a delete; `None` when no write is known, or when the value
+    /// The write that brings another replica to this state: `VSET key version value [PX ttl]
+    /// [TYPE type]`, or `VDEL key version` for a delete; `None` when no write is known, or when the value
     /// just expired, or its time to live was not read.
     pub fn restore(&self, key: &[u8]) -> Option<Vec<Bytes>> {
         if self.version == 0 {
@@ -159,6 +175,10 @@ impl State {
                         args.push(Bytes::from(ttl.to_string()));
                     }
                     _ => return None,
+                }
+                if let Some(kind) = &self.kind {
+                    args.push(Bytes::from_static(b"TYPE"));
+                    args.push(kind.clone());
                 }
                 args
             }
@@ -212,6 +232,10 @@ impl Client {
             }
             let state = State::from_vget(reply).ok_or_else(protocol)?;
             let rank = state.rank();
+            if state.kind.is_some() && state.value.is_some() {
+                // A GET of a collection, answered as the node answers it.
+                return Err(node.server_error(WRONGTYPE.as_bytes()));
+            }
             Ok((rank, state.value.map_or(Reply::Nil, Reply::Bulk)))
         } else {
             let [version, answer] = <[Reply; 2]>::try_from(replies).map_err(|_| protocol())?;
@@ -388,6 +412,7 @@ impl Client {
         } else {
             State {
                 value: None,
+                kind: None,
                 version: newest.version(),
                 ttl: None,
             }

@@ -1,6 +1,5 @@
 //! Key-space commands: DEL/UNLINK, EXISTS, TOUCH, TYPE, RENAME, RENAMENX, COPY, KEYS, SCAN,
-//! RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL. The only type a node stores is the string, so TYPE
-//! answers `string` or `none`.
+//! RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL.
 
 use bytes::Bytes;
 
@@ -38,8 +37,9 @@ pub fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 
 /// TYPE key
 pub fn type_of(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    let found = ctx.node.store.get(&args[1], ctx.now).is_some();
-    ctx.reply().simple(if found { "string" } else { "none" });
+    let value = ctx.node.store.get(&args[1], ctx.now);
+    ctx.reply()
+        .simple(value.as_ref().map_or("none", Value::type_name));
     Flow::Continue
 }
 
@@ -67,53 +67,101 @@ pub fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     Flow::Continue
 }
 
-/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
-pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    let Some(cursor) = std::str::from_utf8(&args[1])
+/// A SCAN-family cursor argument; `None` after replying Redis's error.
+pub(super) fn scan_cursor(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<u64> {
+    let cursor = std::str::from_utf8(arg)
         .ok()
-        .and_then(|text| text.parse::<u64>().ok())
-    else {
+        .and_then(|text| text.parse::<u64>().ok());
+    if cursor.is_none() {
         ctx.error("ERR invalid cursor");
-        return Flow::Continue;
+    }
+    cursor
+}
+
+/// The options of SCAN, HSCAN, SSCAN and ZSCAN.
+pub(super) struct ScanOptions<'a> {
+    /// MATCH's pattern; `None` for every element (also for `*`).
+    pub pattern: Option<&'a [u8]>,
+    /// COUNT: about how many elements a step looks at.
+    pub count: usize,
+    /// TYPE (SCAN only).
+    pub wanted_type: Option<&'a [u8]>,
+}
+
+/// Reads `[MATCH pattern] [COUNT count]` (and `[TYPE type]` when `with_type`) from
+/// `args[from..]`; `None` after replying Redis's error.
+pub(super) fn scan_options<'a>(
+    ctx: &mut Ctx<'_>,
+    args: &'a [Bytes],
+    from: usize,
+    with_type: bool,
+) -> Option<ScanOptions<'a>> {
+    let mut options = ScanOptions {
+        pattern: None,
+        count: DEFAULT_SCAN_COUNT,
+        wanted_type: None,
     };
-    let mut pattern: Option<&[u8]> = None;
-    let mut count = DEFAULT_SCAN_COUNT;
-    let mut type_matches = true;
-    let mut i = 2;
+    let mut i = from;
     while i < args.len() {
         if i + 1 >= args.len() {
             ctx.error(errors::SYNTAX);
-            return Flow::Continue;
+            return None;
         }
         let value = &args[i + 1];
         if is(&args[i], "MATCH") {
-            pattern = (value.as_ref() != b"*").then_some(value.as_ref());
+            options.pattern = (value.as_ref() != b"*").then_some(value.as_ref());
         } else if is(&args[i], "COUNT") {
             match parse_i64(value) {
-                Some(n) if n >= 1 => count = n as usize,
+                Some(n) if n >= 1 => options.count = n as usize,
                 Some(_) => {
                     ctx.error(errors::SYNTAX);
-                    return Flow::Continue;
+                    return None;
                 }
                 None => {
                     ctx.error(errors::NOT_INTEGER);
-                    return Flow::Continue;
+                    return None;
                 }
             }
-        } else if is(&args[i], "TYPE") {
-            type_matches = is(value, "string");
+        } else if with_type && is(&args[i], "TYPE") {
+            options.wanted_type = Some(value.as_ref());
         } else {
             ctx.error(errors::SYNTAX);
-            return Flow::Continue;
+            return None;
         }
         i += 2;
     }
+    Some(options)
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let Some(cursor) = scan_cursor(ctx, &args[1]) else {
+        return Flow::Continue;
+    };
+    let Some(ScanOptions {
+        pattern,
+        count,
+        wanted_type,
+    }) = scan_options(ctx, args, 2, true)
+    else {
+        return Flow::Continue;
+    };
     let mut found = Vec::new();
     let next = ctx.node.store.scan(cursor, count, ctx.now, &mut |key| {
-        if type_matches && pattern.is_none_or(|pattern| glob_match(pattern, key)) {
+        if pattern.is_none_or(|pattern| glob_match(pattern, key)) {
             found.push(key.to_vec());
         }
     });
+    if let Some(wanted) = wanted_type {
+        // Looked up after the step, not inside it: the walk may hold an engine lock.
+        let store = &ctx.node.store;
+        let now = ctx.now;
+        found.retain(|key| {
+            store
+                .get(key, now)
+                .is_some_and(|value| is(wanted, value.type_name()))
+        });
+    }
     let mut digits = itoa::Buffer::new();
     let mut reply = ctx.reply();
     reply.array(2);
@@ -240,8 +288,9 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 /// Writes a copy of `value` (its bytes and deadline) under `to`, over what `to` holds only with
 /// `overwrite`; whether it was written, or `None` once a store error has been replied.
 fn place_copy(ctx: &mut Ctx<'_>, value: &Value, to: &[u8], overwrite: bool) -> Option<bool> {
-    // A copy of the bytes: a value shares its deadline with its clones.
-    let copy = Value::new(value.data(), value.deadline());
+    // A copy of the bytes or the collection: a value shares its deadline (and a collection
+    // its contents) with its clones.
+    let copy = value.duplicate(value.deadline());
     let mut placed = false;
     let written = ctx.node.write(to, ctx.now, &mut |current| {
         placed = overwrite || current.is_none();

@@ -2,12 +2,15 @@
 //! and answers the connection commands; every other request arrives here, in runs, and runs
 //! synchronously against the store.
 //!
-//! Handlers live by family (`strings`, `keys`, `expire`, `server`); each is a plain function
+//! Handlers live by family (`strings`, `hashes`, `keys`, `expire`, `server`; `collection` has
+//! what the collection families share); each is a plain function
 //! over a [`Ctx`] and the request's arguments and writes exactly one reply ([`table`] says
 //! which function runs which command). Error texts are Redis's, word for word.
 
 mod args;
+mod collection;
 mod expire;
+mod hashes;
 mod keys;
 mod server;
 mod strings;
@@ -34,6 +37,7 @@ pub(crate) mod errors {
     pub const NOT_FLOAT: &str = "ERR value is not a valid float";
     pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
     pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+    pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 }
 
 /// Key reads a connection counted since it last added them to the node's counters.

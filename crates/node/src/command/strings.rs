@@ -78,11 +78,26 @@ pub(super) fn expiry_option(
     }
 }
 
-/// Writes a value or the null reply.
+/// Writes a string value or the null reply; a collection is the wrong type.
 fn reply_value(ctx: &mut Ctx<'_>, value: Option<&Value>) {
-    match value {
-        Some(value) => ctx.reply().bulk(value.data()),
+    match value.map(Value::string) {
+        Some(Some(bytes)) => ctx.reply().bulk(bytes),
+        Some(None) => ctx.error(errors::WRONGTYPE),
         None => ctx.reply().null(),
+    }
+}
+
+/// Whether `current` holds a collection, which a string command must leave alone.
+fn is_collection(current: Option<&Value>) -> bool {
+    current.is_some_and(|value| value.kind().is_some())
+}
+
+/// A string value's bytes and deadline (empty, no deadline, for a missing key); `None` for a
+/// collection.
+fn string_and_deadline(current: Option<&Value>) -> Option<(&[u8], u64)> {
+    match current {
+        None => Some((&[], NO_DEADLINE)),
+        Some(value) => Some((value.string()?, value.deadline())),
     }
 }
 
@@ -135,7 +150,9 @@ pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let result = ctx.node.write(&args[1], now, &mut |current| {
         old = current.cloned();
         applied = !(nx && current.is_some() || xx && current.is_none());
-        if !applied {
+        if !applied || get && is_collection(current) {
+            // SET ... GET of a collection is refused, and sets nothing.
+            applied = false;
             return Change::Keep;
         }
         if keepttl {
@@ -222,6 +239,9 @@ pub fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let mut old = None;
     match ctx.node.write(&args[1], ctx.now, &mut |current| {
         old = current.cloned();
+        if is_collection(current) {
+            return Change::Keep;
+        }
         Change::Put(new.clone())
     }) {
         Ok(()) => reply_value(ctx, old.as_ref()),
@@ -235,7 +255,7 @@ pub fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let mut old = None;
     let _ = ctx.node.write(&args[1], ctx.now, &mut |current| {
         old = current.cloned();
-        if current.is_some() {
+        if current.is_some() && !is_collection(current) {
             Change::Remove
         } else {
             Change::Keep
@@ -268,6 +288,9 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let mut found = None;
     let _ = ctx.node.write(&args[1], now, &mut |current| {
         found = current.cloned();
+        if is_collection(current) {
+            return Change::Keep;
+        }
         match (current, new_deadline) {
             (None, _) | (Some(_), None) => Change::Keep,
             (Some(_), Some(d)) if crate::store::is_expired(d, now) => Change::Remove,
@@ -283,9 +306,13 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 pub fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     ctx.reply().array(args.len() - 1);
     for key in &args[1..] {
+        // MGET answers nil for a key that holds a collection, as Redis does.
         let value = ctx.node.store.get(key, ctx.now);
         ctx.count_read(value.is_some());
-        reply_value(ctx, value.as_ref());
+        match value.as_ref().and_then(Value::string) {
+            Some(bytes) => ctx.reply().bulk(bytes),
+            None => ctx.reply().null(),
+        }
     }
     Flow::Continue
 }
@@ -359,8 +386,12 @@ pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         .with_settings(|settings| settings.proto_max_bulk_len.bytes());
     let mut new_len = 0;
     let mut refused = false;
+    let mut wrong_type = false;
     let result = ctx.node.write(&args[1], ctx.now, &mut |current| {
-        let (data, deadline) = current.map_or((&[][..], NO_DEADLINE), |v| (v.data(), v.deadline()));
+        let Some((data, deadline)) = string_and_deadline(current) else {
+            wrong_type = true;
+            return Change::Keep;
+        };
         new_len = data.len() + suffix.len();
         refused = new_len as u64 > limit;
         if refused {
@@ -373,6 +404,7 @@ pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     });
     match result {
         Err(e) => ctx.store_error(&e),
+        Ok(()) if wrong_type => ctx.error(errors::WRONGTYPE),
         Ok(()) if refused => ctx.error(ERR_TOO_LONG),
         Ok(()) => ctx.reply().int(new_len as i64),
     }
@@ -381,12 +413,11 @@ pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 
 /// STRLEN key
 pub fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    let len = ctx
-        .node
-        .store
-        .get(&args[1], ctx.now)
-        .map_or(0, |v| v.data().len());
-    ctx.reply().int(len as i64);
+    let value = ctx.node.store.get(&args[1], ctx.now);
+    match string_and_deadline(value.as_ref()) {
+        Some((data, _)) => ctx.reply().int(data.len() as i64),
+        None => ctx.error(errors::WRONGTYPE),
+    }
     Flow::Continue
 }
 
@@ -397,7 +428,10 @@ pub fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         return Flow::Continue;
     };
     let value = ctx.node.store.get(&args[1], ctx.now);
-    let data = value.as_ref().map_or(&[][..], Value::data);
+    let Some((data, _)) = string_and_deadline(value.as_ref()) else {
+        ctx.error(errors::WRONGTYPE);
+        return Flow::Continue;
+    };
     let len = data.len() as i64;
     if start < 0 && end < 0 && start > end {
         ctx.reply().bulk(b"");
@@ -439,8 +473,12 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         return Flow::Continue;
     }
     let mut new_len = 0;
+    let mut wrong_type = false;
     let result = ctx.node.write(&args[1], ctx.now, &mut |current| {
-        let (data, deadline) = current.map_or((&[][..], NO_DEADLINE), |v| (v.data(), v.deadline()));
+        let Some((data, deadline)) = string_and_deadline(current) else {
+            wrong_type = true;
+            return Change::Keep;
+        };
         if patch.is_empty() {
             new_len = data.len();
             return Change::Keep;
@@ -454,24 +492,36 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         Change::Put(Value::new(&edited, deadline))
     });
     match result {
+        Ok(()) if wrong_type => ctx.error(errors::WRONGTYPE),
         Ok(()) => ctx.reply().int(new_len as i64),
         Err(e) => ctx.store_error(&e),
     }
     Flow::Continue
 }
 
+/// The number a counter command starts from: `Ok(None)` for a missing key, the error for a
+/// collection (WRONGTYPE) or a string that is not a number (`not_number`).
+fn number_in<T>(
+    current: Option<&Value>,
+    parse: fn(&[u8]) -> Option<T>,
+    not_number: &'static str,
+) -> Result<Option<T>, &'static str> {
+    let Some(value) = current else {
+        return Ok(None);
+    };
+    let bytes = value.string().ok_or(errors::WRONGTYPE)?;
+    parse(bytes).map(Some).ok_or(not_number)
+}
+
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> Flow {
     let mut outcome: Result<i64, &'static str> = Ok(0);
     let result = ctx.node.write(key, ctx.now, &mut |current| {
-        let base = match current {
-            None => 0,
-            Some(value) => match parse_i64(value.data()) {
-                Some(n) => n,
-                None => {
-                    outcome = Err(errors::NOT_INTEGER);
-                    return Change::Keep;
-                }
-            },
+        let base = match number_in(current, parse_i64, errors::NOT_INTEGER) {
+            Ok(n) => n.unwrap_or(0),
+            Err(text) => {
+                outcome = Err(text);
+                return Change::Keep;
+            }
         };
         match base.checked_add(delta) {
             Some(n) => {
@@ -540,15 +590,12 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     };
     let mut outcome: Result<String, &'static str> = Err(errors::NOT_FLOAT);
     let result = ctx.node.write(&args[1], ctx.now, &mut |current| {
-        let base = match current {
-            None => 0.0,
-            Some(value) => match parse_f64(value.data()) {
-                Some(n) => n,
-                None => {
-                    outcome = Err(errors::NOT_FLOAT);
-                    return Change::Keep;
-                }
-            },
+        let base = match number_in(current, parse_f64, errors::NOT_FLOAT) {
+            Ok(n) => n.unwrap_or(0.0),
+            Err(text) => {
+                outcome = Err(text);
+                return Change::Keep;
+            }
         };
         let sum = base + delta;
         if !sum.is_finite() {
@@ -610,10 +657,13 @@ pub fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     }
     let a = ctx.node.store.get(&args[1], ctx.now);
     let b = ctx.node.store.get(&args[2], ctx.now);
-    let (a, b) = (
-        a.as_ref().map_or(&[][..], |v| v.data()),
-        b.as_ref().map_or(&[][..], |v| v.data()),
-    );
+    let (Some((a, _)), Some((b, _))) = (
+        string_and_deadline(a.as_ref()),
+        string_and_deadline(b.as_ref()),
+    ) else {
+        ctx.error("ERR The specified keys must contain string values");
+        return Flow::Continue;
+    };
     let cells = (a.len() as u64 + 1) * (b.len() as u64 + 1);
     let limit = ctx
         .node

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use cachering_commands::Cmd;
 
-use super::{expire, keys, server, strings, versioned, Ctx, Flow};
+use super::{expire, hashes, keys, server, strings, versioned, Ctx, Flow};
 
 /// A handler: runs the command and writes one reply.
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Flow;
@@ -43,6 +43,22 @@ pub fn handler(id: Cmd) -> Handler {
         Cmd::IncrBy => strings::incrby,
         Cmd::DecrBy => strings::decrby,
         Cmd::IncrByFloat => strings::incrbyfloat,
+        Cmd::HSet => hashes::hset,
+        Cmd::HSetNx => hashes::hsetnx,
+        Cmd::HMSet => hashes::hmset,
+        Cmd::HGet => hashes::hget,
+        Cmd::HMGet => hashes::hmget,
+        Cmd::HDel => hashes::hdel,
+        Cmd::HExists => hashes::hexists,
+        Cmd::HLen => hashes::hlen,
+        Cmd::HStrLen => hashes::hstrlen,
+        Cmd::HKeys => hashes::hkeys,
+        Cmd::HVals => hashes::hvals,
+        Cmd::HGetAll => hashes::hgetall,
+        Cmd::HIncrBy => hashes::hincrby,
+        Cmd::HIncrByFloat => hashes::hincrbyfloat,
+        Cmd::HRandField => hashes::hrandfield,
+        Cmd::HScan => hashes::hscan,
         Cmd::VSet => versioned::vset,
         Cmd::VDel => versioned::vdel,
         Cmd::VGet => versioned::vget,

@@ -29,7 +29,7 @@ fn put(store: &dyn Store, key: &str, value: &str, deadline: u64) {
 fn read(store: &dyn Store, key: &str, now: u64) -> Option<String> {
     store
         .get(key.as_bytes(), now)
-        .map(|v| String::from_utf8(v.data().to_vec()).unwrap())
+        .map(|v| String::from_utf8(v.string().unwrap().to_vec()).unwrap())
 }
 
 #[test]
@@ -81,7 +81,10 @@ fn update_is_atomic_under_concurrency() {
                         store
                             .update(b"counter", now(), &mut |current| {
                                 let n: u64 = current.map_or(0, |v| {
-                                    std::str::from_utf8(v.data()).unwrap().parse().unwrap()
+                                    std::str::from_utf8(v.string().unwrap())
+                                        .unwrap()
+                                        .parse()
+                                        .unwrap()
                                 });
                                 Change::Put(Value::new((n + 1).to_string().as_bytes(), NO_DEADLINE))
                             })
@@ -194,7 +197,10 @@ fn an_entry_larger_than_the_store_is_refused() {
             "{:?}",
             store.kind()
         );
-        assert_eq!(store.get(b"big", now()).map(|v| v.data().len()), None);
+        assert_eq!(
+            store.get(b"big", now()).map(|v| v.string().unwrap().len()),
+            None
+        );
     }
 }
 
@@ -324,6 +330,6 @@ fn expire_sets_the_version_with_the_deadline() {
             .unwrap();
         let value = store.get(b"k", now()).unwrap();
         assert_eq!((value.version(), value.deadline()), (4, now() + MINUTE));
-        assert_eq!(value.data(), b"v");
+        assert_eq!(value.string(), Some(&b"v"[..]));
     }
 }

@@ -186,6 +186,10 @@ pub trait Store: Send + Sync + 'static {
         removed
     }
 
+    /// The largest weight one entry may have (key, value and overhead): a collection that
+    /// would grow past it is refused before it is changed.
+    fn max_entry(&self) -> u64;
+
     /// Number of keys, exact after writes (expired keys not yet reclaimed included, as in Redis;
     /// tombstones not).
     fn len(&self) -> u64;

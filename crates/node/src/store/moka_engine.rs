@@ -52,8 +52,8 @@ fn walk(cache: &Arc<MokaCache>) -> OwnedWalk {
     OwnedWalk::new(Arc::clone(cache), |cache| cache.iter())
 }
 
-fn entry_weight(key_len: usize, value_len: usize) -> u64 {
-    key_len as u64 + value_len as u64 + ENTRY_OVERHEAD
+fn entry_weight(key_len: usize, value_size: u64) -> u64 {
+    key_len as u64 + value_size + ENTRY_OVERHEAD
 }
 
 /// Lets moka's timers drop a key at its deadline; reads still check the deadline themselves,
@@ -107,8 +107,7 @@ impl MokaStore {
         let mut builder = moka::sync::Cache::builder()
             .eviction_policy(EvictionPolicy::lru())
             .weigher(|key: &StoreKey, value: &Value| {
-                u32::try_from(entry_weight(key.as_bytes().len(), value.data().len()))
-                    .unwrap_or(u32::MAX)
+                u32::try_from(entry_weight(key.as_bytes().len(), value.size())).unwrap_or(u32::MAX)
             })
             .expire_after(DeadlineExpiry)
             .eviction_listener(move |_key, old: Value, cause| {
@@ -135,13 +134,8 @@ impl MokaStore {
     }
 
     fn check_fits(&self, key: &[u8], value: &Value) -> Result<(), StoreError> {
-        let weight = entry_weight(key.len(), value.data().len());
-        let limit = self.limit.load(Ordering::Relaxed);
-        let max = if limit == 0 {
-            u64::from(u32::MAX)
-        } else {
-            limit.min(u64::from(u32::MAX))
-        };
+        let weight = entry_weight(key.len(), value.size());
+        let max = self.max_entry();
         if weight > max {
             return Err(StoreError::TooLarge { weight, max });
         }
@@ -194,7 +188,7 @@ impl Store for MokaStore {
                         // A copy, not an in-place change: the eviction listener must see the old
                         // deadline when moka replaces the entry.
                         Some(value) => {
-                            let value = Value::versioned(value.data(), deadline, version);
+                            let value = value.duplicate(deadline).with_version(version);
                             counters.reshaped(Shape::NONE, Shape::of(&value));
                             Op::Put(value)
                         }
@@ -213,6 +207,15 @@ impl Store for MokaStore {
                 }
             });
         outcome
+    }
+
+    fn max_entry(&self) -> u64 {
+        let limit = self.limit.load(Ordering::Relaxed);
+        if limit == 0 {
+            u64::from(u32::MAX)
+        } else {
+            limit.min(u64::from(u32::MAX))
+        }
     }
 
     fn len(&self) -> u64 {

@@ -58,8 +58,8 @@ fn walk(cache: &Arc<QuickCache>) -> OwnedWalk {
 }
 
 /// The weight of an entry: what it is charged against the limit.
-pub fn entry_weight(key_len: usize, value_len: usize) -> u64 {
-    key_len as u64 + value_len as u64 + ENTRY_OVERHEAD
+pub fn entry_weight(key_len: usize, value_size: u64) -> u64 {
+    key_len as u64 + value_size + ENTRY_OVERHEAD
 }
 
 #[derive(Clone)]
@@ -67,7 +67,7 @@ struct EntryWeigher;
 
 impl Weighter<StoreKey, Value> for EntryWeigher {
     fn weight(&self, key: &StoreKey, value: &Value) -> u64 {
-        entry_weight(key.as_bytes().len(), value.data().len())
+        entry_weight(key.as_bytes().len(), value.size())
     }
 }
 
@@ -150,7 +150,7 @@ impl QuickStore {
     }
 
     fn check_fits(&self, key: &[u8], value: &Value) -> Result<(), StoreError> {
-        let weight = entry_weight(key.len(), value.data().len());
+        let weight = entry_weight(key.len(), value.size());
         let max = self.max_entry.load(Ordering::Relaxed);
         if weight > max {
             return Err(StoreError::TooLarge { weight, max });
@@ -274,6 +274,10 @@ impl Store for QuickStore {
             }
             None => false,
         }
+    }
+
+    fn max_entry(&self) -> u64 {
+        self.max_entry.load(Ordering::Relaxed)
     }
 
     fn len(&self) -> u64 {

@@ -1,78 +1,194 @@
 //! How one key and one value are held in memory, shared by both engines.
 //!
-//! A value's bytes are one allocation: a reference count, the expiry deadline, the length and
+//! A string's bytes are one allocation: a reference count, the expiry deadline, the length and
 //! the bytes (`triomphe::ThinArc`), behind an 8-byte pointer. Engines hand out clones on reads,
 //! and a clone is a reference-count increment, never a copy of the bytes. The deadline is atomic
 //! so that `EXPIRE` and `PERSIST` change it in place without copying the value.
+//!
+//! A collection (hash, set, sorted set, list) is an `Arc<Collection>` instead, in the same
+//! 8 bytes: the pointer is a union of the two, and a bit of the version word says which it is,
+//! so a value costs no more than before collections existed.
 //!
 //! Beside the pointer each entry keeps its *version* (8 bytes in the cache's entry, not in the
 //! allocation: 56 bytes of header and data fit one 64-byte malloc chunk, 64 would take 80). A
 //! version orders writes to a key across clients (`crate::versions`); its top bit marks a
 //! *tombstone*: a deleted key remembered, with no bytes, until its deadline, so that an older
-//! write arriving late cannot bring the key back.
+//! write arriving late cannot bring the key back; the next bit marks a collection (clocks never
+//! issue versions with either bit set).
 
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use ref_cast::RefCast;
 use triomphe::ThinArc;
+
+use crate::types::{Body, Collection, Kind};
 
 /// "No expiry", as a deadline.
 pub const NO_DEADLINE: u64 = 0;
 
 /// The bit of a version that marks a tombstone.
 const TOMBSTONE: u64 = 1 << 63;
+/// The bit of a version that marks a collection.
+const COLLECTION: u64 = 1 << 62;
+/// The bits of a version word that are marks, not the version.
+const MARKS: u64 = TOMBSTONE | COLLECTION;
 
-/// A stored value: bytes, an expiry deadline in Unix milliseconds ([`NO_DEADLINE`] for none),
-/// and a version (0 until the node stamps it); or a tombstone.
-#[derive(Clone)]
+/// A string's bytes or a collection; which one is told by the [`COLLECTION`] bit of the
+/// value's version word, which never changes after the value is built.
+union Payload {
+    string: ManuallyDrop<ThinArc<AtomicU64, u8>>,
+    collection: ManuallyDrop<Arc<Collection>>,
+}
+
+/// A stored value: a string (bytes) or a collection, an expiry deadline in Unix milliseconds
+/// ([`NO_DEADLINE`] for none), and a version (0 until the node stamps it); or a tombstone.
 pub struct Value {
-    bytes: ThinArc<AtomicU64, u8>,
+    payload: Payload,
     version: u64,
 }
 
+impl Clone for Value {
+    fn clone(&self) -> Self {
+        let payload = match self.as_collection() {
+            Some(collection) => Payload {
+                collection: ManuallyDrop::new(Arc::clone(collection)),
+            },
+            None => Payload {
+                string: ManuallyDrop::new(ThinArc::clone(self.thin())),
+            },
+        };
+        Self {
+            payload,
+            version: self.version,
+        }
+    }
+}
+
+impl Drop for Value {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        // SAFETY: the COLLECTION bit is set exactly when the payload was built from an
+        // `Arc<Collection>` (it is fixed at construction: `set_version` keeps the marks), and
+        // each field is dropped once, here.
+        unsafe {
+            if self.version & COLLECTION != 0 {
+                ManuallyDrop::drop(&mut self.payload.collection);
+            } else {
+                ManuallyDrop::drop(&mut self.payload.string);
+            }
+        }
+    }
+}
+
 impl Value {
-    /// A value holding a copy of `data`, not yet versioned.
+    /// A string value holding a copy of `data`, not yet versioned.
     pub fn new(data: &[u8], deadline: u64) -> Self {
         Self {
-            bytes: ThinArc::from_header_and_slice(AtomicU64::new(deadline), data),
+            payload: Payload {
+                string: ManuallyDrop::new(ThinArc::from_header_and_slice(
+                    AtomicU64::new(deadline),
+                    data,
+                )),
+            },
             version: 0,
         }
     }
 
-    /// A value with its version.
+    /// A string value with its version.
     pub fn versioned(data: &[u8], deadline: u64, version: u64) -> Self {
         Self::new(data, deadline).with_version(version)
     }
 
-    /// A tombstone: the key was deleted at `version`; it is forgotten at `deadline`.
-    pub fn tombstone(version: u64, deadline: u64) -> Self {
+    /// A collection value holding `body`, not yet versioned.
+    pub fn collection(body: Body, deadline: u64) -> Self {
         Self {
-            bytes: ThinArc::from_header_and_slice(AtomicU64::new(deadline), &[]),
-            version: (version & !TOMBSTONE) | TOMBSTONE,
+            payload: Payload {
+                collection: ManuallyDrop::new(Arc::new(Collection::new(body, deadline))),
+            },
+            version: COLLECTION,
         }
     }
 
-    /// The same value (the same bytes, shared) at another version.
+    /// A tombstone: the key was deleted at `version`; it is forgotten at `deadline`.
+    pub fn tombstone(version: u64, deadline: u64) -> Self {
+        let mut value = Self::new(&[], deadline);
+        value.version = (version & !MARKS) | TOMBSTONE;
+        value
+    }
+
+    /// The same value (the same bytes or collection, shared) at another version.
     pub fn with_version(mut self, version: u64) -> Self {
         self.set_version(version);
         self
     }
 
-    /// Changes the version, keeping the tombstone mark.
+    /// Changes the version, keeping the tombstone and collection marks.
     pub fn set_version(&mut self, version: u64) {
-        self.version = (version & !TOMBSTONE) | (self.version & TOMBSTONE);
+        self.version = (version & !MARKS) | (self.version & MARKS);
     }
 
-    /// The bytes (empty for a tombstone).
-    pub fn data(&self) -> &[u8] {
-        &self.bytes.slice
+    /// A value of its own with the same contents and `deadline`: a string's bytes are copied,
+    /// a collection is copied whole (a collection shared by two keys would change under both).
+    pub fn duplicate(&self, deadline: u64) -> Value {
+        let mut copy = match self.as_collection() {
+            Some(collection) => Value::collection(collection.read().clone(), deadline),
+            None => Value::new(self.thin().slice.as_ref(), deadline),
+        };
+        copy.version = (self.version & !COLLECTION) | (copy.version & COLLECTION);
+        copy
+    }
+
+    #[allow(unsafe_code)]
+    fn thin(&self) -> &ThinArc<AtomicU64, u8> {
+        debug_assert!(self.version & COLLECTION == 0);
+        // SAFETY: called only when the COLLECTION bit is clear, so the payload is a string.
+        unsafe { &self.payload.string }
+    }
+
+    /// The collection, if this value is one.
+    #[allow(unsafe_code)]
+    pub fn as_collection(&self) -> Option<&Arc<Collection>> {
+        if self.version & COLLECTION == 0 {
+            return None;
+        }
+        // SAFETY: the COLLECTION bit is set, so the payload is a collection.
+        Some(unsafe { &self.payload.collection })
+    }
+
+    /// The string's bytes, or `None` for a collection (a tombstone has no bytes).
+    pub fn string(&self) -> Option<&[u8]> {
+        match self.as_collection() {
+            Some(_) => None,
+            None => Some(&self.thin().slice),
+        }
+    }
+
+    /// What kind of value this is; `None` for a string.
+    pub fn kind(&self) -> Option<Kind> {
+        self.as_collection().map(|collection| collection.kind())
+    }
+
+    /// Redis's name for the value's type: `string`, `hash`, ...
+    pub fn type_name(&self) -> &'static str {
+        self.kind().map_or("string", Kind::name)
+    }
+
+    /// The bytes the value holds, as charged to the byte budget (its own allocations' overhead
+    /// included for a collection).
+    pub fn size(&self) -> u64 {
+        match self.as_collection() {
+            Some(collection) => collection.weight(),
+            None => self.thin().slice.len() as u64,
+        }
     }
 
     /// The version, 0 if never stamped.
     pub fn version(&self) -> u64 {
-        self.version & !TOMBSTONE
+        self.version & !MARKS
     }
 
     /// Whether this is a tombstone rather than a value.
@@ -80,14 +196,21 @@ impl Value {
         self.version & TOMBSTONE != 0
     }
 
+    fn deadline_cell(&self) -> &AtomicU64 {
+        match self.as_collection() {
+            Some(collection) => collection.deadline_cell(),
+            None => &self.thin().header.header,
+        }
+    }
+
     /// The deadline in Unix milliseconds, or [`NO_DEADLINE`].
     pub fn deadline(&self) -> u64 {
-        self.bytes.header.header.load(Ordering::Relaxed)
+        self.deadline_cell().load(Ordering::Relaxed)
     }
 
     /// Changes the deadline in place (every clone sees it).
     pub fn set_deadline(&self, deadline: u64) {
-        self.bytes.header.header.store(deadline, Ordering::Relaxed);
+        self.deadline_cell().store(deadline, Ordering::Relaxed);
     }
 
     /// Whether the entry is expired at `now` (Unix milliseconds).
@@ -104,7 +227,8 @@ impl Value {
 impl std::fmt::Debug for Value {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Value")
-            .field("len", &self.data().len())
+            .field("type", &self.type_name())
+            .field("size", &self.size())
             .field("deadline", &self.deadline())
             .field("version", &self.version())
             .field("tombstone", &self.is_tombstone())

@@ -1,0 +1,411 @@
+//! Hash commands: HSET, HSETNX, HMSET, HGET, HMGET, HDEL, HEXISTS, HLEN, HSTRLEN, HKEYS,
+//! HVALS, HGETALL, HINCRBY, HINCRBYFLOAT, HRANDFIELD, HSCAN, with Redis 7.0's replies and
+//! error texts.
+
+use bytes::Bytes;
+use cachering_proto::{format_double, Protocol};
+
+use super::args::{glob_match, is, parse_f64, parse_i64};
+use super::collection::{self, growth};
+use super::keys::{scan_cursor, scan_options, ScanOptions};
+use super::{errors, Ctx, Flow};
+use crate::types::{Body, Hash, Kind};
+
+const NOT_INTEGER_VALUE: &str = "ERR hash value is not an integer";
+const NOT_FLOAT_VALUE: &str = "ERR hash value is not a float";
+
+/// The hash in a body (a body of another kind never reaches here: the kind is checked first).
+fn hash_of(body: &Body) -> &Hash {
+    match body {
+        Body::Hash(hash) => hash,
+    }
+}
+
+fn hash_mut(body: &mut Body) -> &mut Hash {
+    match body {
+        Body::Hash(hash) => hash,
+    }
+}
+
+/// Runs `answer` over the hash at `key`, or over an empty hash when the key is missing;
+/// nothing after WRONGTYPE.
+fn with_hash(ctx: &mut Ctx<'_>, key: &[u8], answer: impl FnOnce(&mut Ctx<'_>, &Hash)) {
+    let Ok(value) = collection::read(ctx, key, Kind::Hash) else {
+        return;
+    };
+    match value.as_ref().and_then(|value| value.as_collection()) {
+        Some(found) => {
+            let body = found.read();
+            answer(ctx, hash_of(&body));
+        }
+        None => answer(ctx, &Hash::new()),
+    }
+}
+
+/// Sets each field-value pair; the number of fields that were new.
+fn set_pairs(ctx: &mut Ctx<'_>, args: &[Bytes], name: &str) -> Option<i64> {
+    if args.len() % 2 != 0 {
+        ctx.wrong_arity(name);
+        return None;
+    }
+    let pairs = &args[2..];
+    let added = collection::write(
+        ctx,
+        &args[1],
+        Kind::Hash,
+        true,
+        growth(pairs),
+        &mut |body| {
+            let hash = hash_mut(body);
+            let added = pairs
+                .chunks(2)
+                .filter(|pair| hash.set(&pair[0], &pair[1]))
+                .count();
+            (added as i64, true)
+        },
+    );
+    added.ok().map(|added| added.unwrap_or(0))
+}
+
+/// HSET key field value [field value ...]
+pub fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    if let Some(added) = set_pairs(ctx, args, "hset") {
+        ctx.reply().int(added);
+    }
+    Flow::Continue
+}
+
+/// HMSET key field value [field value ...]
+pub fn hmset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    if set_pairs(ctx, args, "hmset").is_some() {
+        ctx.reply().ok();
+    }
+    Flow::Continue
+}
+
+/// HSETNX key field value
+pub fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let (field, value) = (&args[2], &args[3]);
+    let set = collection::write(
+        ctx,
+        &args[1],
+        Kind::Hash,
+        true,
+        growth(&args[2..4]),
+        &mut |body| {
+            let hash = hash_mut(body);
+            if hash.get(field).is_some() {
+                (0, false)
+            } else {
+                hash.set(field, value);
+                (1, true)
+            }
+        },
+    );
+    if let Ok(set) = set {
+        ctx.reply().int(set.unwrap_or(0));
+    }
+    Flow::Continue
+}
+
+/// HGET key field
+pub fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    with_hash(ctx, &args[1], |ctx, hash| match hash.get(&args[2]) {
+        Some(value) => ctx.reply().bulk(value),
+        None => ctx.reply().null(),
+    });
+    Flow::Continue
+}
+
+/// HMGET key field [field ...]
+pub fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    with_hash(ctx, &args[1], |ctx, hash| {
+        let mut reply = ctx.reply();
+        reply.array(args.len() - 2);
+        for field in &args[2..] {
+            match hash.get(field) {
+                Some(value) => reply.bulk(value),
+                None => reply.null(),
+            }
+        }
+    });
+    Flow::Continue
+}
+
+/// HDEL key field [field ...]
+pub fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let fields = &args[2..];
+    let removed = collection::write(ctx, &args[1], Kind::Hash, false, 0, &mut |body| {
+        let hash = hash_mut(body);
+        let removed = fields.iter().filter(|field| hash.remove(field)).count();
+        (removed as i64, removed > 0)
+    });
+    if let Ok(removed) = removed {
+        ctx.reply().int(removed.unwrap_or(0));
+    }
+    Flow::Continue
+}
+
+/// HEXISTS key field
+pub fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    with_hash(ctx, &args[1], |ctx, hash| {
+        ctx.reply().int(i64::from(hash.get(&args[2]).is_some()));
+    });
+    Flow::Continue
+}
+
+/// HLEN key
+pub fn hlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    with_hash(ctx, &args[1], |ctx, hash| {
+        ctx.reply().int(hash.len() as i64)
+    });
+    Flow::Continue
+}
+
+/// HSTRLEN key field
+pub fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    with_hash(ctx, &args[1], |ctx, hash| {
+        ctx.reply()
+            .int(hash.get(&args[2]).map_or(0, |value| value.len() as i64));
+    });
+    Flow::Continue
+}
+
+/// Which parts of each entry HKEYS, HVALS and HGETALL answer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Parts {
+    Fields,
+    Values,
+    Both,
+}
+
+/// Answers every entry of the hash at `key`: fields, values, or both (a map in RESP3, a flat
+/// array in RESP2, as HGETALL).
+fn all_entries(ctx: &mut Ctx<'_>, key: &[u8], parts: Parts) -> Flow {
+    with_hash(ctx, key, |ctx, hash| {
+        let mut reply = ctx.reply();
+        match parts {
+            Parts::Both if reply.protocol() == Protocol::Resp3 => reply.map(hash.len()),
+            Parts::Both => reply.array(hash.len() * 2),
+            Parts::Fields | Parts::Values => reply.array(hash.len()),
+        }
+        for (field, value) in hash.iter() {
+            if parts != Parts::Values {
+                reply.bulk(field);
+            }
+            if parts != Parts::Fields {
+                reply.bulk(value);
+            }
+        }
+    });
+    Flow::Continue
+}
+
+/// HKEYS key
+pub fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    all_entries(ctx, &args[1], Parts::Fields)
+}
+
+/// HVALS key
+pub fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    all_entries(ctx, &args[1], Parts::Values)
+}
+
+/// HGETALL key: a map in RESP3, a flat array of fields and values in RESP2.
+pub fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    all_entries(ctx, &args[1], Parts::Both)
+}
+
+/// A field's change: its current value (`None` when missing) to its new value and the answer,
+/// or an error text.
+type FieldStep<'a, T> = &'a dyn Fn(Option<&[u8]>) -> Result<(Vec<u8>, T), &'static str>;
+
+/// Changes one field of the hash at `args[1]` (`args[2]`) by `step`, which gets the field's
+/// current value (`None` when missing) and returns the new value and the answer, or an error
+/// text; the outcome, `None` once an error has been replied.
+fn change_field<T>(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    step: FieldStep<'_, T>,
+) -> Option<Result<T, &'static str>> {
+    let field = &args[2];
+    // A number's text is at most 40 bytes more than nothing.
+    let grow = growth(&args[2..3]) + 40;
+    let outcome = collection::write(ctx, &args[1], Kind::Hash, true, grow, &mut |body| {
+        let hash = hash_mut(body);
+        match step(hash.get(field)) {
+            Ok((new, answer)) => {
+                hash.set(field, &new);
+                (Ok(answer), true)
+            }
+            Err(text) => (Err(text), false),
+        }
+    });
+    match outcome {
+        Ok(Some(Err(text))) => {
+            ctx.error(text);
+            None
+        }
+        Ok(answer) => answer,
+        Err(()) => None,
+    }
+}
+
+/// HINCRBY key field increment
+pub fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let Some(delta) = parse_i64(&args[3]) else {
+        ctx.error(errors::NOT_INTEGER);
+        return Flow::Continue;
+    };
+    let step = |current: Option<&[u8]>| {
+        let base = match current.map(parse_i64) {
+            None => 0,
+            Some(Some(n)) => n,
+            Some(None) => return Err(NOT_INTEGER_VALUE),
+        };
+        let n = base.checked_add(delta).ok_or(errors::OVERFLOW)?;
+        Ok((itoa::Buffer::new().format(n).as_bytes().to_vec(), n))
+    };
+    if let Some(Ok(n)) = change_field(ctx, args, &step) {
+        ctx.reply().int(n);
+    }
+    Flow::Continue
+}
+
+/// HINCRBYFLOAT key field increment
+pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let Some(delta) = parse_f64(&args[3]) else {
+        ctx.error(errors::NOT_FLOAT);
+        return Flow::Continue;
+    };
+    if !delta.is_finite() {
+        ctx.error("ERR value is NaN or Infinity");
+        return Flow::Continue;
+    }
+    let step = |current: Option<&[u8]>| {
+        let base = match current.map(parse_f64) {
+            None => 0.0,
+            Some(Some(n)) => n,
+            Some(None) => return Err(NOT_FLOAT_VALUE),
+        };
+        let sum = base + delta;
+        if !sum.is_finite() {
+            return Err("ERR increment would produce NaN or Infinity");
+        }
+        let text = format_double(sum);
+        Ok((text.clone().into_bytes(), text))
+    };
+    if let Some(Ok(text)) = change_field(ctx, args, &step) {
+        ctx.reply().bulk(text.as_bytes());
+    }
+    Flow::Continue
+}
+
+/// HRANDFIELD key [count [WITHVALUES]]
+pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    if args.len() == 2 {
+        with_hash(ctx, &args[1], |ctx, hash| match hash.pick(rand::random()) {
+            Some((field, _)) => ctx.reply().bulk(field),
+            None => ctx.reply().null(),
+        });
+        return Flow::Continue;
+    }
+    let Some(count) = parse_i64(&args[2]) else {
+        ctx.error(errors::NOT_INTEGER);
+        return Flow::Continue;
+    };
+    let with_values = match args.get(3) {
+        None => false,
+        Some(arg) if args.len() == 4 && is(arg, "WITHVALUES") => true,
+        Some(_) => {
+            ctx.error(errors::SYNTAX);
+            return Flow::Continue;
+        }
+    };
+    // Redis's bound: a negative count's size must fit, doubled for the values.
+    if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+        ctx.error("ERR value is out of range");
+        return Flow::Continue;
+    }
+    with_hash(ctx, &args[1], |ctx, hash| {
+        let picks = random_entries(hash, count);
+        let resp3 = ctx.protocol == Protocol::Resp3;
+        let mut reply = ctx.reply();
+        match (with_values, resp3) {
+            (false, _) => reply.array(picks.len()),
+            (true, true) => reply.array(picks.len()),
+            (true, false) => reply.array(picks.len() * 2),
+        }
+        for (field, value) in picks {
+            if with_values && resp3 {
+                reply.array(2);
+            }
+            reply.bulk(field);
+            if with_values {
+                reply.bulk(value);
+            }
+        }
+    });
+    Flow::Continue
+}
+
+/// HRANDFIELD's choice: `count` distinct entries (all of them if fewer), or for a negative
+/// count that many picks that may repeat.
+fn random_entries(hash: &Hash, count: i64) -> Vec<(&[u8], &[u8])> {
+    if hash.is_empty() || count == 0 {
+        return Vec::new();
+    }
+    if count < 0 {
+        return (0..count.unsigned_abs())
+            .filter_map(|_| hash.pick(rand::random()))
+            .collect();
+    }
+    let mut all: Vec<_> = hash.iter().collect();
+    if count as u64 >= all.len() as u64 {
+        // The whole hash, in its own order, as Redis answers.
+        return all;
+    }
+    let wanted = count as usize;
+    // A partial Fisher-Yates shuffle: the first `wanted` are a uniform choice.
+    for i in 0..wanted {
+        let j = rand::random_range(i..all.len());
+        all.swap(i, j);
+    }
+    all.truncate(wanted);
+    all
+}
+
+/// HSCAN key cursor [MATCH pattern] [COUNT count]
+pub fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let Some(cursor) = scan_cursor(ctx, &args[2]) else {
+        return Flow::Continue;
+    };
+    let Ok(value) = collection::read(ctx, &args[1], Kind::Hash) else {
+        return Flow::Continue;
+    };
+    let Some(ScanOptions { pattern, count, .. }) = scan_options(ctx, args, 3, false) else {
+        return Flow::Continue;
+    };
+    let mut found: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let next = match value.as_ref().and_then(|value| value.as_collection()) {
+        None => 0,
+        Some(collection) => {
+            let body = collection.read();
+            hash_of(&body).scan(cursor, count, &mut |field, value| {
+                if pattern.is_none_or(|pattern| glob_match(pattern, field)) {
+                    found.push((field.to_vec(), value.to_vec()));
+                }
+            })
+        }
+    };
+    let mut digits = itoa::Buffer::new();
+    let mut reply = ctx.reply();
+    reply.array(2);
+    reply.bulk(digits.format(next).as_bytes());
+    reply.array(found.len() * 2);
+    for (field, value) in &found {
+        reply.bulk(field);
+        reply.bulk(value);
+    }
+    Flow::Continue
+}

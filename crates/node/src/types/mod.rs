@@ -1,0 +1,177 @@
+//! Collections: the values that are not strings (hashes, and the other types as they come).
+//!
+//! A collection lives behind one `Arc` in the store's entry ([`crate::store::Value`]) and is
+//! changed in place: a write takes the key's lock in the store (`Store::update`) and the
+//! collection's own write lock, so a write of one field costs the field, not the collection.
+//! Readers that cloned the value take the read lock. The collection keeps its own weight (the
+//! bytes it is charged against `maxmemory`) in an atomic, so the engine re-weighs it without
+//! locking after each change.
+//!
+//! Small collections are packed into one buffer (Redis's listpack idea: a length-prefixed run
+//! of elements, searched linearly); they move to a table when they pass Redis's thresholds.
+//!
+//! Every collection has a dump: a compact whole-value form (`dump`/`restore`) that replicas
+//! and a restarted node are brought up to date with.
+
+pub mod codec;
+pub mod hash;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+pub use hash::Hash;
+
+/// What kind of collection a value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Kind {
+    /// A hash: fields and their values.
+    Hash,
+}
+
+impl Kind {
+    /// Redis's name for it, as TYPE answers.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Hash => "hash",
+        }
+    }
+
+    /// The kind named `name` (as [`Kind::name`] writes it, any case).
+    pub fn from_name(name: &[u8]) -> Option<Kind> {
+        if name.eq_ignore_ascii_case(b"hash") {
+            Some(Kind::Hash)
+        } else {
+            None
+        }
+    }
+}
+
+/// A collection's contents.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Body {
+    /// A hash.
+    Hash(Hash),
+}
+
+impl Body {
+    /// Its kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Body::Hash(_) => Kind::Hash,
+        }
+    }
+
+    /// Elements held (fields of a hash, ...).
+    pub fn len(&self) -> usize {
+        match self {
+            Body::Hash(hash) => hash.len(),
+        }
+    }
+
+    /// Whether it holds nothing (Redis deletes such a key).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes it is charged: its elements with their encoding and allocations.
+    pub fn weight(&self) -> u64 {
+        match self {
+            Body::Hash(hash) => hash.weight(),
+        }
+    }
+
+    /// OBJECT ENCODING's answer.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Body::Hash(hash) => hash.encoding(),
+        }
+    }
+
+    /// Appends the whole value in the node's dump format.
+    pub fn dump(&self, out: &mut Vec<u8>) {
+        match self {
+            Body::Hash(hash) => hash.dump(out),
+        }
+    }
+
+    /// The value a dump of `kind` holds; `None` if the dump is malformed.
+    pub fn restore(kind: Kind, dump: &[u8]) -> Option<Body> {
+        match kind {
+            Kind::Hash => Hash::restore(dump).map(Body::Hash),
+        }
+    }
+}
+
+/// Bytes charged for a collection beyond its body's own: the `Arc`'s counts, the deadline and
+/// weight cells, the lock and the body's inline part, rounded to the allocator's chunk.
+const COLLECTION_OVERHEAD: u64 = 96;
+
+/// A collection as stored: its deadline, its weight, and its body behind a lock.
+#[derive(Debug)]
+pub struct Collection {
+    kind: Kind,
+    deadline: AtomicU64,
+    weight: AtomicU64,
+    body: RwLock<Body>,
+}
+
+impl Collection {
+    /// A collection holding `body`, expiring at `deadline`.
+    pub fn new(body: Body, deadline: u64) -> Self {
+        Self {
+            kind: body.kind(),
+            deadline: AtomicU64::new(deadline),
+            weight: AtomicU64::new(COLLECTION_OVERHEAD + body.weight()),
+            body: RwLock::new(body),
+        }
+    }
+
+    /// Its kind (fixed for its life).
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The deadline's cell.
+    pub fn deadline_cell(&self) -> &AtomicU64 {
+        &self.deadline
+    }
+
+    /// The bytes it is charged, as of its last change.
+    pub fn weight(&self) -> u64 {
+        self.weight.load(Ordering::Relaxed)
+    }
+
+    /// Reads the body.
+    pub fn read(&self) -> RwLockReadGuard<'_, Body> {
+        self.body.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Changes the body: `change` runs under the write lock, and the weight is brought up to
+    /// date afterwards.
+    pub fn write<T>(&self, change: impl FnOnce(&mut Body) -> T) -> T {
+        let mut body: RwLockWriteGuard<'_, Body> =
+            self.body.write().unwrap_or_else(PoisonError::into_inner);
+        let result = change(&mut body);
+        self.weight
+            .store(COLLECTION_OVERHEAD + body.weight(), Ordering::Relaxed);
+        result
+    }
+
+    /// The whole value in the node's dump format.
+    pub fn dump(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.read().dump(&mut out);
+        out
+    }
+}
+
+/// What the allocator hands out for a request of `len` bytes (glibc: 16-byte chunks with an
+/// 8-byte header, 32 bytes at least), so charges follow what memory actually holds.
+pub fn allocation(len: usize) -> u64 {
+    if len == 0 {
+        return 0;
+    }
+    ((len as u64 + 8 + 15) & !15).max(32)
+}
