@@ -52,13 +52,20 @@ def node(port: int) -> Server:
     return Server("node", [BINARY, "node", "--port", str(port), "--log-level", "warn"], port)
 
 
-def one_run(keys: int) -> tuple[float, int]:
+def start_ring(node=node) -> tuple[list[int], list[Server], int, Server]:
+    """Three node processes (made by `node`) and a proxy over them, R = 2: the node ports, the
+    nodes, the proxy's port and the proxy."""
     ports = [free_port() for _ in range(3)]
     nodes = [node(p) for p in ports]
     proxy_port = free_port()
     proxy = Server("proxy", [BINARY, "proxy", "--port", str(proxy_port), "--replicas", "2",
                              "--nodes", ",".join(f"127.0.0.1:{p}" for p in ports),
                              "--log-level", "warn"], proxy_port)
+    return ports, nodes, proxy_port, proxy
+
+
+def one_run(keys: int) -> tuple[float, int]:
+    ports, nodes, proxy_port, proxy = start_ring()
     try:
         front = Conn(proxy_port)
         for start in range(0, keys, 1000):

@@ -140,3 +140,50 @@ def test_auth(secured_node):
         anonymous.get("k")
     resp3 = redis.Redis(port=secured_node.port, password="s3cret", protocol=3, decode_responses=True)
     assert resp3.get("k") == "v"
+
+
+@pytest.fixture(params=["node", "proxy"])
+def endpoint_port(request):
+    """A node, or a proxy over three nodes: the data types answer the same through both."""
+    from conftest import Node, Proxy
+    started = Node() if request.param == "node" else Proxy()
+    yield started.port
+    started.stop()
+
+
+@pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
+def test_hashes(endpoint_port, protocol):
+    r = redis.Redis(port=endpoint_port, protocol=protocol, decode_responses=True)
+    assert r.hset("user:1", mapping={"name": "Ada", "lang": "Rust"}) == 2
+    assert r.hset("user:1", "name", "Grace") == 0
+    assert r.hget("user:1", "name") == "Grace"
+    assert r.hget("user:1", "nope") is None
+    assert r.hmget("user:1", ["name", "nope", "lang"]) == ["Grace", None, "Rust"]
+    assert r.hsetnx("user:1", "name", "x") == 0
+    assert r.hsetnx("user:1", "visits", "1") == 1
+    assert r.hincrby("user:1", "visits", 4) == 5
+    assert r.hincrbyfloat("user:1", "score", 1.5) == 1.5
+    assert r.hgetall("user:1") == {"name": "Grace", "lang": "Rust", "visits": "5", "score": "1.5"}
+    assert r.hkeys("user:1") == ["name", "lang", "visits", "score"]
+    assert r.hvals("user:1") == ["Grace", "Rust", "5", "1.5"]
+    assert r.hlen("user:1") == 4
+    assert r.hexists("user:1", "lang") is True
+    assert r.hstrlen("user:1", "name") == 5
+    assert r.hdel("user:1", "lang", "nope") == 1
+    assert r.hrandfield("user:1") in {"name", "visits", "score"}
+    assert r.hrandfield("user:1", 10) == ["name", "visits", "score"]
+    pairs = r.hrandfield("user:1", -2, withvalues=True)
+    assert len(pairs) == (2 if protocol == 3 else 4)
+    assert dict(r.hscan_iter("user:1")) == {"name": "Grace", "visits": "5", "score": "1.5"}
+    assert r.type("user:1") == "hash"
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        r.get("user:1")
+    r.set("plain", "v")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        r.hget("plain", "f")
+    assert r.hgetall("missing") == {}
+    for i in range(300):
+        r.hset("big", f"f{i}", i)
+    assert r.hlen("big") == 300
+    assert len(dict(r.hscan_iter("big", count=20))) == 300
+    r.close()

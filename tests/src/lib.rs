@@ -204,6 +204,19 @@ pub const FAST_FAILOVER: &[&str] = &[
     "500",
 ];
 
+/// A library client over `addrs` (R = 2) with the same fast failure detection as
+/// [`FAST_FAILOVER`] gives the proxies.
+pub fn fast_failover_library(addrs: &[String]) -> cachering_client::Client {
+    cachering_client::ClientBuilder::new()
+        .nodes(addrs.iter().cloned())
+        .with_replicas(2)
+        .with_request_timeout(Duration::from_millis(200))
+        .with_connect_timeout(Duration::from_millis(200))
+        .with_probe_interval(Duration::from_millis(100), Duration::from_millis(500))
+        .build()
+        .unwrap()
+}
+
 /// `FAST_FAILOVER`, except the flags `extra` sets itself, then `extra`.
 pub fn fast_failover_with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut flags = Vec::new();

@@ -28,14 +28,7 @@ fn words(items: &[&str]) -> Vec<String> {
 
 /// The library with the same fast failure detection as the proxies.
 fn library(addrs: &[String]) -> Client {
-    ClientBuilder::new()
-        .nodes(addrs.iter().cloned())
-        .with_replicas(2)
-        .with_request_timeout(Duration::from_millis(200))
-        .with_connect_timeout(Duration::from_millis(200))
-        .with_probe_interval(Duration::from_millis(100), Duration::from_millis(500))
-        .build()
-        .unwrap()
+    cachering_tests::fast_failover_library(addrs)
 }
 
 /// A proxy process over `addrs`, with fast failure detection and `extra` flags.

@@ -34,6 +34,7 @@ mod client;
 mod connection;
 mod discovery;
 mod error;
+mod hashes;
 pub mod metrics;
 mod node;
 mod options;

@@ -39,6 +39,8 @@ pub const MIGRATED_KEYS: &str = "cachering_client_migrated_keys_total";
 pub const MOVED_AWAY: &str = "cachering_client_moved_away_total";
 /// Keys copied into a node that came back empty or joined the ring, by the background refill.
 pub const REFILLED_KEYS: &str = "cachering_client_refilled_keys_total";
+/// Collections copied whole to the node because a replayed write found it at another version.
+pub const REPLAY_COPIES: &str = "cachering_client_replay_copies_total";
 /// 1 while a refill of the node runs.
 pub const REFILLING: &str = "cachering_client_refilling";
 
@@ -61,6 +63,7 @@ pub const ALL: &[&str] = &[
     MIGRATED_KEYS,
     MOVED_AWAY,
     REFILLED_KEYS,
+    REPLAY_COPIES,
     REFILLING,
 ];
 
@@ -116,6 +119,10 @@ pub fn describe() {
         REFILLED_KEYS,
         "Keys copied into this node, after it came back empty or joined the ring, from the other nodes by the background refill."
     );
+    describe_counter!(
+        REPLAY_COPIES,
+        "Collections copied whole into this node because a replayed write found it at another version than the replica that ran it."
+    );
     describe_gauge!(
         REFILLING,
         "1 while the background refill of this node runs, else 0."
@@ -142,6 +149,7 @@ pub(crate) struct NodeMetrics {
     pub migrated_keys: Counter,
     pub moved_away: Counter,
     pub refilled_keys: Counter,
+    pub replay_copies: Counter,
     pub refilling: Gauge,
 }
 
@@ -166,6 +174,7 @@ impl NodeMetrics {
             migrated_keys: metrics::counter!(MIGRATED_KEYS, &label),
             moved_away: metrics::counter!(MOVED_AWAY, &label),
             refilled_keys: metrics::counter!(REFILLED_KEYS, &label),
+            replay_copies: metrics::counter!(REPLAY_COPIES, &label),
             refilling: metrics::gauge!(REFILLING, &label),
         }
     }

@@ -420,6 +420,20 @@ pub enum Resp3Shape {
 }
 
 impl CommandSpec {
+    /// Whether a write of a collection that gives the same result on the same value, so a
+    /// replica at the same version can replay it (VAPPLY) instead of receiving the whole
+    /// value: every collection write but the random ones.
+    pub fn replayable(&self) -> bool {
+        matches!(self.group, Group::Hash) && self.has(Flag::Write)
+    }
+
+    /// Whether a client may run this command at a version it gives (VAPPLY `*`): a write of
+    /// one key that the mutation route runs on one replica.
+    pub fn versionable(&self) -> bool {
+        matches!(self.route, Route::Mutation | Route::WriteUnless(_))
+            && self.keys.first == self.keys.last
+    }
+
     /// The RESP3 shape of this command's reply to `args`.
     pub fn resp3_shape<A: AsRef<[u8]>>(&self, args: &[A]) -> Resp3Shape {
         let has = |word: &str| {

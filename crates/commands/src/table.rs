@@ -161,6 +161,9 @@ table! {
     VVer = "vver", -2, [ReadOnly, Fast], keys(1, -1, 1), Generic, NodeOnly, Unknown,
         "cachering 0.1.0", "O(N) where N is the number of keys.",
         "Returns the version of each key's last write on this node: 0 if none, negative if it was a delete.";
+    VApply = "vapply", -6, [Write, DenyOom], keys(1, 1, 1), Generic, NodeOnly, Unknown,
+        "cachering 0.1.0", "Depends on the command replayed.",
+        "Replays a collection write another replica ran, only if the key's last write here is the expected version; stamps the given version. Returns 1 if it applied.";
     // keys
     Del = "del", -2, [Write], keys(1, -1, 1), Generic, MultiKey(Access::Write, Merge::Count), Unknown,
         "1.0.0", "O(N) where N is the number of keys that will be removed.",

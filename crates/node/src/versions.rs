@@ -72,6 +72,39 @@ impl Versions {
     }
 }
 
+/// How a write's version is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stamping {
+    /// A plain write: the node's clock, above every version it has seen.
+    Clock,
+    /// A replayed write (VAPPLY with an expected version): applies only if the key's last write
+    /// is `expected` (VVER's signed form), stamped `version`.
+    Replay {
+        /// The key's version the write must find.
+        expected: i64,
+        /// The version it is stamped with.
+        version: u64,
+    },
+    /// A client's mutation (VAPPLY `*`): stamped `version`, the client's clock when it issued
+    /// it, or just above the key's own version if that is higher. A mutation that waited in a
+    /// frozen node's socket and runs late is then stamped as old as it is, not as new as the
+    /// thaw, so it cannot win over writes made meanwhile on the other replicas.
+    Floor {
+        /// The client's version.
+        version: u64,
+    },
+}
+
+/// The signed version of an entry, as VVER tells it: its version, negative for a tombstone, 0
+/// for none.
+pub fn signed_version(entry: Option<&Value>) -> i64 {
+    match entry {
+        None => 0,
+        Some(entry) if entry.is_tombstone() => -(entry.version() as i64),
+        Some(entry) => entry.version() as i64,
+    }
+}
+
 /// What a versioned write brings: a string's bytes, or a collection's dump and kind.
 #[derive(Debug, Clone, Copy)]
 pub struct Payload<'a> {
@@ -128,8 +161,42 @@ impl NodeState {
         now: u64,
         decide: &mut dyn FnMut(Option<&Value>) -> Change,
     ) -> Result<(), StoreError> {
-        let stamp = self.versions.stamp(now);
+        self.write_stamped(key, now, Stamping::Clock, decide)
+            .map(|_| ())
+    }
+
+    /// A write as [`NodeState::write`], stamped as `stamping` says (see [`Stamping`]); false
+    /// when a replay found the key at another version and left it.
+    pub fn write_stamped(
+        &self,
+        key: &[u8],
+        now: u64,
+        stamping: Stamping,
+        decide: &mut dyn FnMut(Option<&Value>) -> Change,
+    ) -> Result<bool, StoreError> {
+        let clock = match stamping {
+            Stamping::Clock => self.versions.stamp(now),
+            Stamping::Replay { version, .. } | Stamping::Floor { version } => {
+                self.versions.observe(version);
+                version
+            }
+        };
+        let mut matched = true;
         self.store.update(key, now, &mut |current| {
+            let stamp = match stamping {
+                Stamping::Replay { expected, .. } => {
+                    matched = signed_version(current) == expected;
+                    if !matched {
+                        return Change::Keep;
+                    }
+                    clock
+                }
+                // Above the key's own version, so writes to it still follow each other.
+                Stamping::Floor { version } => {
+                    version.max(current.map_or(0, |value| value.version() + 1))
+                }
+                Stamping::Clock => clock,
+            };
             let live = current.filter(|value| !value.is_tombstone());
             match decide(live) {
                 Change::Keep => Change::Keep,
@@ -141,7 +208,8 @@ impl NodeState {
                 Change::Remove if live.is_some() => self.versions.deleted(stamp, now),
                 Change::Remove => Change::Keep,
             }
-        })
+        })?;
+        Ok(matched)
     }
 
     /// A plain SET: `value` replaces whatever `key` holds.

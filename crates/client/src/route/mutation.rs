@@ -1,11 +1,19 @@
 //! The mutation route, for commands whose result depends on the current value (INCR, APPEND,
 //! SET NX, GETDEL, EXPIRE, ...): sent to all replicas, they could apply to different values and
-//! diverge. So the command runs on one replica, the first that serves reads of the key, in a
-//! MULTI with a read-back of the resulting state (`VGET`: value and the version that replica
+//! diverge. So the command runs on one replica, the first that serves reads of the key, at this
+//! process's version (`VAPPLY key * version command`: stamped with that version, or just above
+//! the key's own if that is higher, so a command that waited in a frozen node's socket and runs
+//! after the thaw is no newer than when it was sent), in a MULTI with a read-back of the resulting state (`VGET`: value and the version that replica
 //! stamped it with; `PTTL`: its time to live), and that state is written to the other replicas at the same
 //! version (`VSET … PX`, or `VDEL` when the key is gone). Two processes mutating one key at
 //! once through the same replica are serialised there; through different replicas (only when
 //! one cannot reach the other's) the newer result wins everywhere.
+//!
+//! A collection write (HSET, HDEL, ...) would copy the whole collection that way, so it is
+//! replayed instead: the replica that ran it reports the key's version before and after, and
+//! the others run the same command with `VAPPLY`, which applies only at that same version
+//! before (so it meets the same value and leaves the same one) and stamps the same version
+//! after. A replica that held another version gets the whole value copied.
 //!
 //! If the caller stops waiting while the command is in flight, the other replicas get a hint
 //! ([`HintsOnDrop`]): the command may have applied, and they would never receive its result.
@@ -13,13 +21,16 @@
 use std::sync::Arc;
 
 use bytes::BytesMut;
+use cachering_commands::lookup;
+use futures::future::join_all;
+use smallvec::SmallVec;
 
 use super::read::State;
 use super::HintsOnDrop;
 use crate::client::Client;
-use crate::connection::encode_command;
+use crate::connection::{command, encode_command};
 use crate::error::{Error, ErrorKind, Result};
-use crate::node::UNKNOWN_VERSION;
+use crate::node::{Node, UNKNOWN_VERSION};
 use crate::reply::Reply;
 
 impl Client {
@@ -35,10 +46,25 @@ impl Client {
         if !moved.is_empty() {
             Box::pin(self.migrate(key, &moved, &replicas)).await;
         }
+        let replayed = lookup(args[0]).is_some_and(|spec| spec.replayable());
+        // Run at this process's version (or just above the key's): if it waits in a frozen
+        // node and runs after the thaw, it is no newer than when it was sent.
+        let version = self.next_version().to_string();
+        let mut versioned: SmallVec<[&[u8]; 8]> =
+            smallvec::smallvec![&b"VAPPLY"[..], key, &b"*"[..], version.as_bytes()];
+        versioned.extend_from_slice(args);
         let mut batch = BytesMut::new();
         encode_command(&[b"MULTI"], &mut batch);
-        encode_command(args, &mut batch);
-        State::encode_read(key, &mut batch);
+        if replayed {
+            // The key's versions before and after, so the other replicas can replay the
+            // command (VAPPLY) instead of receiving the whole collection.
+            encode_command(&[b"VVER", key], &mut batch);
+            encode_command(&versioned, &mut batch);
+            encode_command(&[b"VVER", key], &mut batch);
+        } else {
+            encode_command(&versioned, &mut batch);
+            State::encode_read(key, &mut batch);
+        }
         encode_command(&[b"EXEC"], &mut batch);
         let batch = batch.freeze();
         let mut last_error = None;
@@ -70,9 +96,24 @@ impl Client {
                 return Err(Error::new(ErrorKind::Protocol, "unexpected reply to EXEC")
                     .with_node(node.name()));
             };
-            let [outcome, vget, pttl] = <[Reply; 3]>::try_from(results).map_err(|_| {
+            let unexpected = || {
                 Error::new(ErrorKind::Protocol, "unexpected EXEC results").with_node(node.name())
-            })?;
+            };
+            if replayed {
+                let [before, outcome, after] =
+                    <[Reply; 3]>::try_from(results).map_err(|_| unexpected())?;
+                let (Some(before), Some(after)) = (first_int(&before), first_int(&after)) else {
+                    return Err(unexpected());
+                };
+                self.observe_version(after.unsigned_abs());
+                if after != before {
+                    self.replay(key, &replicas, node, (before, after), args)
+                        .await;
+                }
+                return node.reply_result(outcome);
+            }
+            let [outcome, vget, pttl] =
+                <[Reply; 3]>::try_from(results).map_err(|_| unexpected())?;
             let state = State::from_vget_pttl(vget, pttl).ok_or_else(|| {
                 Error::new(ErrorKind::Protocol, "unexpected VGET reply").with_node(node.name())
             })?;
@@ -89,5 +130,72 @@ impl Client {
         Err(last_error.unwrap_or_else(|| {
             Error::new(ErrorKind::Unavailable, "no replica of the key can serve it")
         }))
+    }
+
+    /// Brings the other replicas of `key` to what the command did on `done`, which moved the
+    /// key from version `before` to `after` (VVER's signed form): each replays the command if
+    /// it holds `before` (VAPPLY), which costs the command, not the collection; a replica
+    /// elsewhere gets the whole value copied from `done`; one that cannot be reached, or that
+    /// the caller stops waiting for, gets a hint.
+    async fn replay(
+        &self,
+        key: &[u8],
+        replicas: &[Arc<Node>],
+        done: &Arc<Node>,
+        (before, after): (i64, i64),
+        args: &[&[u8]],
+    ) {
+        let version = after.unsigned_abs();
+        let (before, stamp) = (before.to_string(), version.to_string());
+        let mut wire: Vec<&[u8]> = vec![b"VAPPLY", key, before.as_bytes(), stamp.as_bytes()];
+        wire.extend_from_slice(args);
+        let bytes = command(&wire);
+        let others: Nodes<'_> = replicas
+            .iter()
+            .filter(|node| !Arc::ptr_eq(node, done))
+            .collect();
+        let (targets, missed): (Nodes<'_>, Nodes<'_>) =
+            others.into_iter().partition(|node| node.takes_writes());
+        for node in missed {
+            node.add_hint(key, version);
+        }
+        let pending = HintsOnDrop::new(key, version, targets.iter().map(|&node| node.clone()));
+        let answers = join_all(targets.iter().map(|node| {
+            let bytes = bytes.clone();
+            async move { node.call_encoded(node.slot_for(key), bytes).await }
+        }))
+        .await;
+        pending.disarm();
+        let mut elsewhere = Vec::new();
+        for (node, answer) in targets.iter().zip(answers) {
+            match answer {
+                Ok(Reply::Int(1)) => {}
+                Ok(_) => elsewhere.push(Arc::clone(node)),
+                Err(_) => node.add_hint(key, version),
+            }
+        }
+        if !elsewhere.is_empty() {
+            let copied = self
+                .copy_state(key, std::slice::from_ref(done), &elsewhere, |node| {
+                    &node.metrics.replay_copies
+                })
+                .await;
+            if !copied {
+                for node in &elsewhere {
+                    node.add_hint(key, version);
+                }
+            }
+        }
+    }
+}
+
+/// Some of a key's replicas.
+type Nodes<'a> = SmallVec<[&'a Arc<Node>; 4]>;
+
+/// The first integer of a VVER reply.
+fn first_int(reply: &Reply) -> Option<i64> {
+    match reply {
+        Reply::Array(items) => items.first()?.as_int(),
+        _ => None,
     }
 }

@@ -53,12 +53,11 @@ pub fn write<T>(
     grow: u64,
     change: &mut dyn FnMut(&mut Body) -> (T, bool),
 ) -> Result<Option<T>, ()> {
-    let node = ctx.node;
-    let max = node.store.max_entry();
+    let max = ctx.node.store.max_entry();
     let mut answer = None;
     let mut wrong_type = false;
     let mut too_large = false;
-    let written = node.write(key, ctx.now, &mut |live| {
+    let written = ctx.write(key, &mut |live| {
         answer = None;
         wrong_type = false;
         too_large = false;

@@ -72,7 +72,7 @@ fn expire_generic(
     };
     let now = ctx.now;
     let mut applied = false;
-    let _ = ctx.node.write(&args[1], now, &mut |current| {
+    let _ = ctx.write(&args[1], &mut |current| {
         applied = false;
         let Some(current) = current else {
             return Change::Keep;
@@ -161,7 +161,7 @@ pub fn pexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 pub fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let now = ctx.now;
     let mut removed = false;
-    let _ = ctx.node.write(&args[1], now, &mut |current| match current {
+    let _ = ctx.write(&args[1], &mut |current| match current {
         Some(value) if value.deadline() != NO_DEADLINE && !is_expired(value.deadline(), now) => {
             removed = true;
             Change::expire(NO_DEADLINE)

@@ -12,10 +12,7 @@ const DEFAULT_SCAN_COUNT: usize = 10;
 
 /// DEL key [key ...]; also UNLINK: freeing a value never blocks here, so both are the same.
 pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    let removed = args[1..]
-        .iter()
-        .filter(|key| ctx.node.remove(key, ctx.now))
-        .count();
+    let removed = args[1..].iter().filter(|key| ctx.remove(key)).count();
     ctx.reply().int(removed as i64);
     Flow::Continue
 }
@@ -232,7 +229,7 @@ fn rename_to(ctx: &mut Ctx<'_>, args: &[Bytes], only_new: bool) -> Flow {
     };
     if placed {
         let version = value.version();
-        let _ = ctx.node.write(from, ctx.now, &mut |current| match current {
+        let _ = ctx.write(from, &mut |current| match current {
             Some(current) if current.version() == version => Change::Remove,
             _ => Change::Keep,
         });
@@ -292,7 +289,7 @@ fn place_copy(ctx: &mut Ctx<'_>, value: &Value, to: &[u8], overwrite: bool) -> O
     // its contents) with its clones.
     let copy = value.duplicate(value.deadline());
     let mut placed = false;
-    let written = ctx.node.write(to, ctx.now, &mut |current| {
+    let written = ctx.write(to, &mut |current| {
         placed = overwrite || current.is_none();
         if placed {
             Change::Put(copy.clone())

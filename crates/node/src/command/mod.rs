@@ -28,7 +28,8 @@ use cachering_server::clients::ClientInfo;
 use cachering_server::{Flow, Request, Service};
 
 use crate::state::NodeState;
-use crate::store::StoreError;
+use crate::store::{Change, StoreError, Value};
+use crate::versions::Stamping;
 
 /// Redis's error texts used by more than one command.
 pub(crate) mod errors {
@@ -63,6 +64,41 @@ pub struct Ctx<'a> {
     pub out: &'a mut BytesMut,
     /// The time the run started, in Unix milliseconds.
     pub now: u64,
+    /// How this command's writes are stamped: the node's clock, or as VAPPLY asks.
+    pub stamping: Stamping,
+    /// Whether a replayed write found its key at the expected version (VAPPLY's answer).
+    pub matched: bool,
+}
+
+impl Ctx<'_> {
+    /// A write of `key` by the running command, stamped as [`Ctx::stamping`] says.
+    pub fn write(
+        &mut self,
+        key: &[u8],
+        decide: &mut dyn FnMut(Option<&Value>) -> Change,
+    ) -> Result<(), StoreError> {
+        let matched = self
+            .node
+            .write_stamped(key, self.now, self.stamping, decide)?;
+        self.matched = matched;
+        Ok(())
+    }
+
+    /// A plain SET of `key` by the running command.
+    pub fn set(&mut self, key: &[u8], value: Value) -> Result<(), StoreError> {
+        self.write(key, &mut |_| Change::Put(value.clone()))
+    }
+
+    /// A plain DEL of `key` by the running command; true if a live key was deleted.
+    pub fn remove(&mut self, key: &[u8]) -> bool {
+        let mut removed = false;
+        // A delete cannot fail: a tombstone is smaller than any value.
+        let _ = self.write(key, &mut |live| {
+            removed = live.is_some();
+            Change::Remove
+        });
+        removed
+    }
 }
 
 impl Ctx<'_> {
@@ -149,6 +185,8 @@ impl Service for NodeService {
             tally: ctx.local,
             out: ctx.out,
             now: crate::clock::now_ms(),
+            stamping: Stamping::Clock,
+            matched: false,
         };
         let mut flow = Flow::Continue;
         for request in requests {

@@ -112,10 +112,7 @@ pub fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ts|KEEPTTL]
 pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     if args.len() == 3 {
-        match ctx
-            .node
-            .set(&args[1], Value::new(&args[2], NO_DEADLINE), ctx.now)
-        {
+        match ctx.set(&args[1], Value::new(&args[2], NO_DEADLINE)) {
             Ok(()) => ctx.reply().ok(),
             Err(e) => ctx.store_error(&e),
         }
@@ -147,7 +144,7 @@ pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let new = Value::new(&args[2], deadline.unwrap_or(NO_DEADLINE));
     let mut old = None;
     let mut applied = false;
-    let result = ctx.node.write(&args[1], now, &mut |current| {
+    let result = ctx.write(&args[1], &mut |current| {
         old = current.cloned();
         applied = !(nx && current.is_some() || xx && current.is_none());
         if !applied || get && is_collection(current) {
@@ -185,7 +182,7 @@ fn set_if_absent(
     new: &Value,
 ) -> Result<bool, crate::store::StoreError> {
     let mut applied = false;
-    ctx.node.write(key, ctx.now, &mut |current| {
+    ctx.write(key, &mut |current| {
         applied = current.is_none();
         if applied {
             Change::Put(new.clone())
@@ -213,10 +210,7 @@ fn set_with_ttl(ctx: &mut Ctx<'_>, args: &[Bytes], option: &str, command: &str) 
             return Flow::Continue;
         }
     };
-    match ctx
-        .node
-        .set(&args[1], Value::new(&args[3], deadline), ctx.now)
-    {
+    match ctx.set(&args[1], Value::new(&args[3], deadline)) {
         Ok(()) => ctx.reply().ok(),
         Err(e) => ctx.store_error(&e),
     }
@@ -237,7 +231,7 @@ pub fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 pub fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let new = Value::new(&args[2], NO_DEADLINE);
     let mut old = None;
-    match ctx.node.write(&args[1], ctx.now, &mut |current| {
+    match ctx.write(&args[1], &mut |current| {
         old = current.cloned();
         if is_collection(current) {
             return Change::Keep;
@@ -253,7 +247,7 @@ pub fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 /// GETDEL key
 pub fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let mut old = None;
-    let _ = ctx.node.write(&args[1], ctx.now, &mut |current| {
+    let _ = ctx.write(&args[1], &mut |current| {
         old = current.cloned();
         if current.is_some() && !is_collection(current) {
             Change::Remove
@@ -286,7 +280,7 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     }
     let now = ctx.now;
     let mut found = None;
-    let _ = ctx.node.write(&args[1], now, &mut |current| {
+    let _ = ctx.write(&args[1], &mut |current| {
         found = current.cloned();
         if is_collection(current) {
             return Change::Keep;
@@ -324,10 +318,7 @@ pub fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         return Flow::Continue;
     }
     for pair in args[1..].chunks(2) {
-        if let Err(e) = ctx
-            .node
-            .set(&pair[0], Value::new(&pair[1], NO_DEADLINE), ctx.now)
-        {
+        if let Err(e) = ctx.set(&pair[0], Value::new(&pair[1], NO_DEADLINE)) {
             ctx.store_error(&e);
             return Flow::Continue;
         }
@@ -387,7 +378,7 @@ pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let mut new_len = 0;
     let mut refused = false;
     let mut wrong_type = false;
-    let result = ctx.node.write(&args[1], ctx.now, &mut |current| {
+    let result = ctx.write(&args[1], &mut |current| {
         let Some((data, deadline)) = string_and_deadline(current) else {
             wrong_type = true;
             return Change::Keep;
@@ -474,7 +465,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     }
     let mut new_len = 0;
     let mut wrong_type = false;
-    let result = ctx.node.write(&args[1], ctx.now, &mut |current| {
+    let result = ctx.write(&args[1], &mut |current| {
         let Some((data, deadline)) = string_and_deadline(current) else {
             wrong_type = true;
             return Change::Keep;
@@ -515,7 +506,7 @@ fn number_in<T>(
 
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> Flow {
     let mut outcome: Result<i64, &'static str> = Ok(0);
-    let result = ctx.node.write(key, ctx.now, &mut |current| {
+    let result = ctx.write(key, &mut |current| {
         let base = match number_in(current, parse_i64, errors::NOT_INTEGER) {
             Ok(n) => n.unwrap_or(0),
             Err(text) => {
@@ -589,7 +580,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         return Flow::Continue;
     };
     let mut outcome: Result<String, &'static str> = Err(errors::NOT_FLOAT);
-    let result = ctx.node.write(&args[1], ctx.now, &mut |current| {
+    let result = ctx.write(&args[1], &mut |current| {
         let base = match number_in(current, parse_f64, errors::NOT_FLOAT) {
             Ok(n) => n.unwrap_or(0.0),
             Err(text) => {

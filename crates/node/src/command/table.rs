@@ -60,6 +60,7 @@ pub fn handler(id: Cmd) -> Handler {
         Cmd::HRandField => hashes::hrandfield,
         Cmd::HScan => hashes::hscan,
         Cmd::VSet => versioned::vset,
+        Cmd::VApply => versioned::vapply,
         Cmd::VDel => versioned::vdel,
         Cmd::VGet => versioned::vget,
         Cmd::VVer => versioned::vver,

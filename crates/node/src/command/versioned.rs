@@ -9,7 +9,7 @@ use super::strings::expiry_option;
 use super::{Ctx, Flow};
 use crate::store::{is_expired, Change, Value, NO_DEADLINE};
 use crate::types::{Body, Kind};
-use crate::versions::{supersedes, Payload};
+use crate::versions::{signed_version, supersedes, Payload, Stamping};
 
 const INVALID_VERSION: &str =
     "ERR invalid version: expected an integer from 1 to 4611686018427387903";
@@ -107,15 +107,6 @@ pub fn vdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     Flow::Continue
 }
 
-/// The signed version of an entry: its version, negative for a tombstone, 0 for none.
-fn signed(entry: Option<&Value>) -> i64 {
-    match entry {
-        None => 0,
-        Some(entry) if entry.is_tombstone() => -(entry.version() as i64),
-        Some(entry) => entry.version() as i64,
-    }
-}
-
 /// VGET key: `[value or nil, version]`, or `[dump, version, type]` for a collection (the
 /// dump VSET ... TYPE takes); the version is 0 if the node knows no write of the key, negative
 /// when its last write was a delete.
@@ -123,7 +114,7 @@ pub fn vget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let entry = ctx.node.store.entry(&args[1], ctx.now);
     let live = entry.as_ref().filter(|value| !value.is_tombstone());
     ctx.count_read(live.is_some());
-    let version = signed(entry.as_ref());
+    let version = signed_version(entry.as_ref());
     let mut reply = ctx.reply();
     match live.map(|value| (value, value.as_collection())) {
         Some((_, Some(collection))) => {
@@ -154,7 +145,7 @@ pub fn vver(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let store = &ctx.node.store;
     let versions: smallvec::SmallVec<[i64; 16]> = args[1..]
         .iter()
-        .map(|key| signed(store.entry(key, now).as_ref()))
+        .map(|key| signed_version(store.entry(key, now).as_ref()))
         .collect();
     let mut reply = ctx.reply();
     reply.array(versions.len());
@@ -162,4 +153,57 @@ pub fn vver(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         reply.int(version);
     }
     Flow::Continue
+}
+
+/// VAPPLY key expected|* version command [arg ...]: a write of `key` at a version the
+/// client gives.
+///
+/// - With an expected version, it replays a collection write that another replica ran (the
+///   client copies its effect this way rather than the whole value): it applies only if this
+///   replica's last write of `key` is `expected` (VVER's signed form), so the command meets the
+///   same value it met there and leaves the same one, stamped `version`. Answers `:1` if it
+///   applied, `:0` if the key was at another version (the client then copies the whole value);
+///   the command's own reply is not sent.
+/// - With `*`, it runs a mutation (any single-key write) stamped `version`, or just above the
+///   key's own version if that is higher, and answers the command's own reply: a mutation that
+///   waited in a frozen node runs as old as it is.
+pub fn vapply(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let expected = if args[2].as_ref() == b"*" {
+        Some(None)
+    } else {
+        std::str::from_utf8(&args[2])
+            .ok()
+            .and_then(|text| text.parse::<i64>().ok())
+            .map(Some)
+    };
+    let (Some(expected), Some(version)) = (expected, version::parse(&args[3])) else {
+        ctx.error(INVALID_VERSION);
+        return Flow::Continue;
+    };
+    let command = &args[4..];
+    let spec = cachering_commands::lookup(&command[0]).filter(|spec| {
+        spec.arity_ok(command.len()) && spec.keys.first_key(command) == Some(&args[1][..])
+    });
+    let allowed = spec.filter(|spec| match expected {
+        Some(_) => spec.replayable(),
+        None => spec.versionable(),
+    });
+    let Some(spec) = allowed else {
+        ctx.error("ERR VAPPLY runs a single-key write of its own key (a deterministic collection write to replay one)");
+        return Flow::Continue;
+    };
+    ctx.stamping = match expected {
+        Some(expected) => Stamping::Replay { expected, version },
+        None => Stamping::Floor { version },
+    };
+    ctx.matched = false;
+    let mark = ctx.out.len();
+    let flow = super::table::handler(spec.id)(ctx, command);
+    ctx.stamping = Stamping::Clock;
+    if expected.is_some() {
+        ctx.out.truncate(mark);
+        let matched = ctx.matched;
+        ctx.reply().int(i64::from(matched));
+    }
+    flow
 }

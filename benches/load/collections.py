@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Collections: memory per element against redis-server, and what a write to a large
+collection costs on the ring.
+
+Memory: K hashes of F fields (field `f<i>`, value of V bytes) loaded into one node and into
+redis-server (same machine, same run), RSS growth divided by the elements; small hashes stay
+packed (listpack in Redis), large ones are tables in both.
+
+Ring: one hash of N fields behind a proxy (three nodes, R = 2). Timed, medians of
+`--writes` sequential writes through the proxy: HSET of one field (run on one replica, replayed
+on the other with VAPPLY) against the whole-value copy a replica behind gets (VGET of the dump,
+then VSET ... TYPE hash onto another node), with the dump's size.
+
+    python3 benches/load/collections.py [--fields 10000] [--writes 200]
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from node_vs_redis import ROOT, Server, free_port, start_redis  # noqa: E402
+from refill import Conn, start_ring  # noqa: E402
+
+BINARY = str(ROOT / "target" / "release" / "cachering")
+
+
+def node(port: int) -> Server:
+    return Server("node", [BINARY, "node", "--port", str(port), "--maxmemory", "0", "--log-level", "warn"], port)
+
+
+def load_hashes(conn: Conn, keys: int, fields: int, value: bytes) -> None:
+    for k in range(keys):
+        for start in range(0, fields, 500):
+            batch = range(start, min(fields, start + 500))
+            args = [b"HSET", b"h:%d" % k]
+            for f in batch:
+                args += [b"f%d" % f, value]
+            conn.send(*args)
+        for start in range(0, fields, 500):
+            conn.reply()
+
+
+def bytes_per_element(server: Server, keys: int, fields: int, value_len: int) -> float:
+    conn = Conn(server.port)
+    conn.call(b"FLUSHALL")
+    time.sleep(0.2)
+    before = server.rss()
+    load_hashes(conn, keys, fields, b"v" * value_len)
+    time.sleep(0.2)
+    return (server.rss() - before) / (keys * fields)
+
+
+def memory(args: argparse.Namespace) -> None:
+    print("| hashes x fields, value bytes | node B/field | redis B/field | ratio |")
+    print("|---|---|---|---|")
+    for keys, fields, value_len in [(100_000, 10, 10), (20_000, 100, 10), (10, 100_000, 10), (10, 100_000, 100)]:
+        port = free_port()
+        ours = node(port)
+        redis = start_redis()
+        try:
+            mine = bytes_per_element(ours, keys, fields, value_len)
+            theirs = bytes_per_element(redis, keys, fields, value_len)
+        finally:
+            ours.stop()
+            redis.stop()
+        print(f"| {keys:,} x {fields:,}, {value_len} | {mine:.1f} | {theirs:.1f} | {mine / theirs:.2f} |")
+
+
+def ring(args: argparse.Namespace) -> None:
+    ports, nodes, proxy_port, proxy = start_ring(node)
+    try:
+        front = Conn(proxy_port)
+        load_hashes(front, 1, args.fields, b"v" * 10)
+        holders = [p for p in ports if int(Conn(p).call(b"EXISTS", b"h:0")) == 1]
+        spare = next(p for p in ports if p not in holders)
+        hset = []
+        for i in range(args.writes):
+            started = time.perf_counter()
+            front.call(b"HSET", b"h:0", b"f%d" % (i % args.fields), b"w%d" % i)
+            hset.append(time.perf_counter() - started)
+        source, target = Conn(holders[0]), Conn(spare)
+        copy, size = [], 0
+        for _ in range(args.writes):
+            started = time.perf_counter()
+            dump, version, kind = source.call(b"VGET", b"h:0")
+            target.call(b"VSET", b"h:0", b"%d" % (int(version) + 1), dump, b"TYPE", kind)
+            target.call(b"DEL", b"h:0")
+            copy.append(time.perf_counter() - started)
+            size = len(dump)
+        replicas_equal = len({Conn(p).call(b"VGET", b"h:0")[0] for p in holders}) == 1
+        print(f"hash of {args.fields:,} fields, dump {size:,} bytes; replicas identical: {replicas_equal}")
+        print(f"HSET of one field through the proxy (replayed): median {statistics.median(hset) * 1e3:.3f} ms")
+        print(f"whole-value copy (VGET + VSET TYPE hash + DEL): median {statistics.median(copy) * 1e3:.3f} ms")
+    finally:
+        proxy.stop()
+        for n in nodes:
+            n.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fields", type=int, default=10_000)
+    parser.add_argument("--writes", type=int, default=200)
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    if not os.path.exists(BINARY):
+        subprocess.run(["cargo", "build", "--release", "-p", "cachering"], cwd=ROOT, check=True)
+    ring(args)
+    if not args.skip_memory:
+        memory(args)
+
+
+if __name__ == "__main__":
+    main()

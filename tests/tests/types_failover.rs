@@ -1,0 +1,225 @@
+//! Collections under failures: hashes written and mutated through the library and a proxy
+//! (two client processes) while one node is killed, frozen or cut off. Afterwards a process
+//! that never saw the failure (a new proxy, a new library client) reads every hash exactly as
+//! written, through every entry point, and every key's replicas hold the same value at the same
+//! version.
+
+use std::time::{Duration, Instant};
+
+use cachering_client::{Access, Client, Reply, Routed};
+use cachering_tests::netns::IsolatedNode;
+use cachering_tests::{fast_failover_with, NodeProcess, ProxyProcess};
+
+const KEYS: usize = 40;
+
+fn key(i: usize) -> String {
+    format!("hash:{i}")
+}
+
+/// The library with the same fast failure detection as the proxies.
+fn library(addrs: &[String]) -> Client {
+    cachering_tests::fast_failover_library(addrs)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Kill,
+    Freeze,
+    Cut,
+}
+
+/// Three nodes; node 0, the one that fails, in its own network namespace for a cut.
+struct Cluster {
+    nodes: Vec<NodeProcess>,
+    isolated: Option<IsolatedNode>,
+    addrs: Vec<String>,
+}
+
+impl Cluster {
+    fn start(fault: Fault) -> Self {
+        let isolated = matches!(fault, Fault::Cut).then(|| IsolatedNode::start(&[]));
+        let plain = if isolated.is_some() { 2 } else { 3 };
+        let nodes: Vec<NodeProcess> = (0..plain).map(|_| NodeProcess::start(&[])).collect();
+        let mut addrs: Vec<String> = isolated.iter().map(|n| n.addr.to_string()).collect();
+        addrs.extend(nodes.iter().map(|n| n.addr.to_string()));
+        Self {
+            nodes,
+            isolated,
+            addrs,
+        }
+    }
+
+    fn begin(&mut self, fault: Fault) {
+        match fault {
+            Fault::Kill => {
+                self.nodes[0].signal("KILL");
+                self.nodes[0].wait_exit(Duration::from_secs(5));
+            }
+            Fault::Freeze => self.nodes[0].signal("STOP"),
+            Fault::Cut => self.isolated.as_ref().unwrap().cut(),
+        }
+    }
+
+    fn end(&mut self, fault: Fault) {
+        match fault {
+            // Back on its port, empty.
+            Fault::Kill => {
+                let port = self.nodes[0].addr.port();
+                self.nodes[0] = NodeProcess::start_on(port, &[]);
+            }
+            Fault::Freeze => self.nodes[0].signal("CONT"),
+            Fault::Cut => self.isolated.as_ref().unwrap().heal(),
+        }
+    }
+
+    /// A raw connection to node `index` of the ring's order.
+    fn raw(&self, index: usize) -> cachering_tests::Client {
+        match (&self.isolated, index) {
+            (Some(isolated), 0) => cachering_tests::Client::connect(isolated.addr),
+            (Some(_), i) => self.nodes[i - 1].client(),
+            (None, i) => self.nodes[i].client(),
+        }
+    }
+}
+
+/// `HGETALL`'s raw RESP2 reply for `pairs`.
+fn hgetall_reply(pairs: &[(&str, String)]) -> String {
+    let mut out = format!("*{}\r\n", pairs.len() * 2);
+    for (field, value) in pairs {
+        for part in [*field, value.as_str()] {
+            out.push_str(&format!("${}\r\n{part}\r\n", part.len()));
+        }
+    }
+    out
+}
+
+async fn scenario(fault: Fault) {
+    let mut cluster = Cluster::start(fault);
+    let addrs = cluster.addrs.clone();
+    let writer = library(&addrs);
+    let proxy = ProxyProcess::over(Vec::new(), &addrs, &fast_failover_with(&[]));
+    let mut through_proxy = proxy.client();
+    for i in 0..KEYS {
+        writer
+            .hset_many(key(i), [("owner", "library"), ("n", "0"), ("a", "old")])
+            .await
+            .unwrap();
+    }
+    cluster.begin(fault);
+    // Both processes write every hash while the node is away: a field set by the library, a
+    // counter and a delete by the proxy.
+    for i in 0..KEYS {
+        let k = key(i);
+        writer.hset(&k, "a", format!("new{i}")).await.unwrap();
+        assert_eq!(
+            through_proxy.call(&["HINCRBY", &k, "n", "5"]),
+            ":5\r\n",
+            "{k}"
+        );
+        assert_eq!(through_proxy.call(&["HDEL", &k, "owner"]), ":1\r\n", "{k}");
+    }
+    drop(through_proxy);
+    drop(proxy); // its hints die with it
+    cluster.end(fault);
+    let expected = |i: usize| hgetall_reply(&[("n", "5".to_string()), ("a", format!("new{i}"))]);
+
+    // A new proxy and a new library client, which never saw the failure.
+    let proxy = ProxyProcess::over(Vec::new(), &addrs, &fast_failover_with(&[]));
+    let mut fresh_proxy = proxy.client();
+    let bystander = library(&addrs);
+    let mut stale = Vec::new();
+    for i in 0..KEYS {
+        let k = key(i);
+        let got = fresh_proxy.call(&["HGETALL", &k]);
+        if got != expected(i) {
+            stale.push(format!("proxy {k}: {got:?}"));
+        }
+        let pairs = bystander.hgetall(&k).await.unwrap();
+        let pairs: Vec<(String, String)> = pairs
+            .into_iter()
+            .map(|(f, v)| {
+                (
+                    String::from_utf8_lossy(&f).into(),
+                    String::from_utf8_lossy(&v).into(),
+                )
+            })
+            .collect();
+        let want = vec![
+            ("n".to_string(), "5".to_string()),
+            ("a".to_string(), format!("new{i}")),
+        ];
+        if pairs != want {
+            stale.push(format!("library {k}: {pairs:?}"));
+        }
+        let field = bystander.call(&["HGET", &k, "owner"]).await.unwrap();
+        if field != Reply::Nil {
+            stale.push(format!("call {k}: owner is {field:?}"));
+        }
+    }
+    // A pipeline of reads through the library that wrote during the failure.
+    let names: Vec<String> = (0..KEYS).map(key).collect();
+    let commands: Vec<[&[u8]; 3]> = names
+        .iter()
+        .map(|k| [&b"HGET"[..], k.as_bytes(), b"a"])
+        .collect();
+    let routed: Vec<Routed<'_, &[u8]>> = names
+        .iter()
+        .zip(&commands)
+        .map(|(k, args)| Routed::new(k.as_bytes(), args, Access::Read))
+        .collect();
+    for (i, result) in writer.pipeline(&routed).await.into_iter().enumerate() {
+        let want = Reply::Bulk(format!("new{i}").into());
+        if result.as_ref().ok() != Some(&want) {
+            stale.push(format!("pipeline {}: {result:?}", key(i)));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "{fault:?}: {} stale reads: {stale:#?}",
+        stale.len()
+    );
+
+    // One more mutation from the bystander, replayed on replicas that were behind.
+    for i in 0..KEYS {
+        assert_eq!(bystander.hincr_by(key(i), "n", 1).await.unwrap(), 6);
+    }
+    // Every key's replicas hold the same value at the same version.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut differing = Vec::new();
+        for i in 0..KEYS {
+            let k = key(i);
+            let states: Vec<String> = bystander
+                .replica_set(k.as_bytes())
+                .into_iter()
+                .map(|index| cluster.raw(index).call(&["VGET", &k]))
+                .collect();
+            if states.windows(2).any(|pair| pair[0] != pair[1]) || !states[0].contains("new") {
+                differing.push(format!("{k}: {states:?}"));
+            }
+        }
+        if differing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{fault:?}: replicas differ: {differing:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_survive_a_killed_node() {
+    scenario(Fault::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_survive_a_frozen_node() {
+    scenario(Fault::Freeze).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_survive_a_node_cut_off() {
+    scenario(Fault::Cut).await;
+}
