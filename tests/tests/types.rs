@@ -327,3 +327,45 @@ fn hashes_are_renamed_copied_expired_and_scanned_by_type() {
         );
     });
 }
+
+#[test]
+fn object_tells_encodings_as_redis() {
+    on_node_and_proxy(|s| {
+        let null = s.null();
+        s.expect(&["SET", "n", "12345"], "+OK\r\n");
+        s.expect(&["SET", "short", "hello"], "+OK\r\n");
+        s.expect(&["SET", "long", &"x".repeat(45)], "+OK\r\n");
+        s.expect(&["SET", "lead", "0123"], "+OK\r\n");
+        s.expect(&["OBJECT", "ENCODING", "n"], &bulk("int"));
+        s.expect(&["OBJECT", "ENCODING", "short"], &bulk("embstr"));
+        s.expect(&["OBJECT", "ENCODING", "long"], &bulk("raw"));
+        s.expect(&["OBJECT", "ENCODING", "lead"], &bulk("embstr"));
+        s.expect(&["OBJECT", "ENCODING", "nokey"], null);
+        s.expect(&["HSET", "h", "f", "v"], &int(1));
+        s.expect(&["OBJECT", "ENCODING", "h"], &bulk("listpack"));
+        s.expect(&["HSET", "h", "big", &"v".repeat(65)], &int(1));
+        s.expect(&["OBJECT", "ENCODING", "h"], &bulk("hashtable"));
+        s.expect(&["OBJECT", "REFCOUNT", "h"], &int(1));
+        s.expect_error(
+            &["OBJECT", "FREQ", "h"],
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        );
+        s.expect_error(
+            &["OBJECT", "IDLETIME", "h"],
+            "ERR idle time is not tracked: this node's store keeps no access time per key",
+        );
+        s.expect_error(
+            &["OBJECT", "NOPE", "h"],
+            "ERR unknown subcommand 'NOPE'. Try OBJECT HELP.",
+        );
+        s.expect_error(
+            &["OBJECT", "ENCODING", "a", "b"],
+            "ERR wrong number of arguments for 'object|encoding' command",
+        );
+        let help = s.call(&["OBJECT", "HELP"]);
+        assert!(
+            help.starts_with("*15\r\n+OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"),
+            "{help:?}"
+        );
+    });
+}

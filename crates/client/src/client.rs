@@ -473,6 +473,17 @@ impl Client {
         node.call(0, args).await
     }
 
+    /// Sends a command that names no key to the first node that is not ejected.
+    pub(crate) async fn on_any_node(&self, args: &[&[u8]]) -> Result<Reply> {
+        let topology = self.inner.topology.load_full();
+        let node = topology
+            .nodes
+            .iter()
+            .find(|node| node.state() != NodeState::Ejected)
+            .ok_or_else(crate::route::no_nodes)?;
+        node.call(0, args).await
+    }
+
     /// Empties every node. A node that cannot be reached now (ejected, or failing) is marked
     /// to be emptied before it serves reads again, so no value from before the flush returns.
     ///

@@ -210,6 +210,9 @@ table! {
     FlushAll = "flushall", -1, [Write], NO_KEYS, Server, RingWide, Unknown,
         "1.0.0", "O(N) where N is the total number of keys in all databases.",
         "Removes all keys from all databases.";
+    Object = "object", -2, [ReadOnly], keys(2, 2, 1), Generic, Read, Nil,
+        "2.2.3", "O(1)",
+        "A container for object introspection commands: ENCODING, FREQ, IDLETIME, REFCOUNT, HELP.";
     // expiry
     Expire = "expire", -3, [Write, Fast], keys(1, 1, 1), Generic, Mutation, Unknown,
         "1.0.0", "O(1)",

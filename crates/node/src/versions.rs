@@ -18,7 +18,7 @@ use cachering_proto::version::Clock;
 
 use crate::state::NodeState;
 use crate::store::{Change, StoreError, Value};
-use crate::types::Kind;
+use crate::types::{Body, Kind};
 
 /// How long a delete is remembered: well above the longest a write can wait in a queue or a
 /// socket buffer behind it (request timeouts are 250 ms by default, a frozen node's backlog is
@@ -142,9 +142,16 @@ pub fn supersedes(version: u64, incoming: Option<Payload<'_>>, current: Option<&
                 if mine != theirs {
                     return mine > theirs;
                 }
-                match current.as_collection() {
-                    None => incoming.bytes > current.string().unwrap_or_default(),
-                    Some(collection) => incoming.bytes > collection.dump().as_slice(),
+                match (current.as_collection(), incoming.kind) {
+                    (Some(collection), Some(kind)) => {
+                        // Dumps list a table in an order its history decides: compared in a
+                        // canonical order, so every replica picks the same winner.
+                        let Some(incoming) = Body::restore(kind, incoming.bytes) else {
+                            return false;
+                        };
+                        incoming.canonical_dump() > collection.read().canonical_dump()
+                    }
+                    _ => incoming.bytes > current.string().unwrap_or_default(),
                 }
             }
         },
@@ -272,6 +279,44 @@ mod tests {
         assert!(
             !supersedes(4, Some(Payload::string(b"a")), Some(&tomb(5))),
             "an older write stays deleted"
+        );
+    }
+
+    #[test]
+    fn a_tie_between_two_collections_is_broken_alike_everywhere() {
+        use crate::types::{Hash, Kind};
+        // Tables of equal contents built in different orders, and one that differs.
+        let table = |fields: &mut dyn Iterator<Item = u32>, extra: Option<&[u8]>| {
+            let mut hash = Hash::new();
+            for i in fields {
+                hash.set(format!("field:{i}").as_bytes(), b"v");
+            }
+            if let Some(extra) = extra {
+                hash.set(b"extra", extra);
+            }
+            Value::collection(Body::Hash(hash), 0).with_version(7)
+        };
+        let a = table(&mut (0..300), None);
+        let b = table(&mut (0..300).rev(), None);
+        let c = table(&mut (0..300), Some(b"x"));
+        let dump = |value: &Value| value.as_collection().unwrap().dump();
+        fn payload(bytes: &[u8]) -> Payload<'_> {
+            Payload {
+                kind: Some(Kind::Hash),
+                bytes,
+            }
+        }
+        let (dump_a, dump_b, dump_c) = (dump(&a), dump(&b), dump(&c));
+        assert!(!supersedes(7, Some(payload(&dump_a)), Some(&b)), "equal contents");
+        assert!(!supersedes(7, Some(payload(&dump_b)), Some(&a)), "equal contents");
+        // Of two different collections exactly one wins, whichever replica holds which.
+        assert_ne!(
+            supersedes(7, Some(payload(&dump_c)), Some(&b)),
+            supersedes(7, Some(payload(&dump_b)), Some(&c))
+        );
+        assert_eq!(
+            supersedes(7, Some(payload(&dump_c)), Some(&a)),
+            supersedes(7, Some(payload(&dump_c)), Some(&b))
         );
     }
 

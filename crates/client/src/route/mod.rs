@@ -368,10 +368,10 @@ impl Client {
         let slices: SmallVec<[&[u8]; 8]> = args.iter().map(|a| a.as_ref()).collect();
         match spec.route {
             Route::Read | Route::Write | Route::WriteUnless(_) | Route::Mutation => {
-                let key = spec
-                    .keys
-                    .first_key(&slices)
-                    .expect("the table gives it a key");
+                let Some(key) = spec.keys.first_key(&slices) else {
+                    // A form that names no key (OBJECT HELP): any node answers it alike.
+                    return self.on_any_node(&slices).await;
+                };
                 let access = spec.route.access(&slices).expect("a single-key route");
                 match access {
                     crate::Access::Read => self.read(key, &slices, ReadKind::of_spec(spec)).await,

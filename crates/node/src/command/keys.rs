@@ -40,6 +40,90 @@ pub fn type_of(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     Flow::Continue
 }
 
+const OBJECT_HELP: &[&str] = &[
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key, OBJECT HELP. ENCODING names Redis's
+/// encodings (`int`, `embstr`, `raw` for strings by Redis's rules; `listpack` or `hashtable`
+/// for a hash, as the node holds it); REFCOUNT is 1 (values are never shared between keys);
+/// FREQ answers Redis's error for an LRU policy; IDLETIME is refused: the engines keep no
+/// access time per key.
+pub fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    let wanted = match sub.as_str() {
+        "help" => 2,
+        "encoding" | "freq" | "idletime" | "refcount" => 3,
+        _ => {
+            ctx.error(&format!(
+                "ERR unknown subcommand '{}'. Try OBJECT HELP.",
+                String::from_utf8_lossy(&args[1])
+            ));
+            return Flow::Continue;
+        }
+    };
+    if args.len() != wanted {
+        ctx.error(&format!(
+            "ERR wrong number of arguments for 'object|{sub}' command"
+        ));
+        return Flow::Continue;
+    }
+    if sub == "help" {
+        let mut reply = ctx.reply();
+        reply.array(OBJECT_HELP.len());
+        for line in OBJECT_HELP {
+            reply.simple(line);
+        }
+        return Flow::Continue;
+    }
+    let Some(value) = ctx.node.store.get(&args[2], ctx.now) else {
+        ctx.reply().null();
+        return Flow::Continue;
+    };
+    match sub.as_str() {
+        "encoding" => {
+            let encoding = match (value.as_collection(), value.string()) {
+                (Some(collection), _) => collection.read().encoding(),
+                (None, Some(bytes)) => string_encoding(bytes),
+                (None, None) => "raw",
+            };
+            ctx.reply().bulk(encoding.as_bytes());
+        }
+        "refcount" => ctx.reply().int(1),
+        "freq" => ctx.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
+        _ => ctx.error("ERR idle time is not tracked: this node's store keeps no access time per key"),
+    }
+    Flow::Continue
+}
+
+/// Redis's encoding of a string: `int` for a 64-bit integer in canonical form, `embstr` up to
+/// 44 bytes, `raw` beyond.
+fn string_encoding(bytes: &[u8]) -> &'static str {
+    let canonical = bytes.len() <= 20
+        && parse_i64(bytes).is_some_and(|n| itoa::Buffer::new().format(n).as_bytes() == bytes);
+    if canonical {
+        "int"
+    } else if bytes.len() <= 44 {
+        "embstr"
+    } else {
+        "raw"
+    }
+}
+
 /// KEYS pattern: walks the whole key space (O(N), as in Redis).
 pub fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let pattern = &args[1];

@@ -68,6 +68,7 @@ pub fn handler(id: Cmd) -> Handler {
         Cmd::Exists => keys::exists,
         Cmd::Touch => keys::touch,
         Cmd::Type => keys::type_of,
+        Cmd::Object => keys::object,
         Cmd::Lcs => strings::lcs,
         Cmd::Rename => keys::rename,
         Cmd::RenameNx => keys::renamenx,

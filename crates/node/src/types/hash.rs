@@ -24,8 +24,14 @@ pub struct Hash {
 
 #[derive(Debug, Clone)]
 enum Repr {
-    Packed { buf: Vec<u8>, len: usize },
-    Table(Table),
+    /// The buffer is kept at its exact size (as Redis reallocates a listpack on each change):
+    /// a doubling vector would leave up to half of every small hash unused.
+    Packed {
+        buf: Vec<u8>,
+        len: usize,
+    },
+    /// Boxed, so a packed hash's collection stays small.
+    Table(Box<Table>),
 }
 
 impl Default for Repr {
@@ -172,9 +178,11 @@ impl Hash {
                     let mut encoded = Vec::with_capacity(codec::encoded_len(value));
                     codec::put(&mut encoded, value);
                     buf.splice(value_at..end, encoded);
+                    buf.shrink_to_fit();
                     return false;
                 }
                 None if fits && *len < PACKED_MAX_ENTRIES => {
+                    buf.reserve_exact(codec::encoded_len(field) + codec::encoded_len(value));
                     codec::put(buf, field);
                     codec::put(buf, value);
                     *len += 1;
@@ -199,9 +207,7 @@ impl Hash {
                 };
                 buf.drain(start..end);
                 *len -= 1;
-                if buf.capacity() > 2 * buf.len() + 64 {
-                    buf.shrink_to_fit();
-                }
+                buf.shrink_to_fit();
                 true
             }
             Repr::Table(table) => {
@@ -225,7 +231,7 @@ impl Hash {
         for (_, field, value, _) in Self::packed(buf) {
             table.set(field, value);
         }
-        self.repr = Repr::Table(table);
+        self.repr = Repr::Table(Box::new(table));
     }
 
     /// Every field and value, in the hash's order.
@@ -316,7 +322,11 @@ impl Hash {
     pub fn weight(&self) -> u64 {
         match &self.repr {
             Repr::Packed { buf, .. } => allocation(buf.capacity()),
-            Repr::Table(table) => allocation(table.entries.allocation_size()) + table.bytes,
+            Repr::Table(table) => {
+                allocation(size_of::<Table>())
+                    + allocation(table.entries.allocation_size())
+                    + table.bytes
+            }
         }
     }
 
@@ -331,6 +341,18 @@ impl Hash {
                     codec::put(out, value);
                 }
             }
+        }
+    }
+
+    /// A dump with the entries sorted by field: the same for two equal hashes whatever their
+    /// history (a table's order depends on it and on its hasher's seed).
+    pub fn canonical_dump(&self, out: &mut Vec<u8>) {
+        let mut entries: Vec<(&[u8], &[u8])> = self.iter().collect();
+        entries.sort_unstable();
+        codec::put_len(out, entries.len());
+        for (field, value) in entries {
+            codec::put(out, field);
+            codec::put(out, value);
         }
     }
 

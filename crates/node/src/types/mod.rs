@@ -96,6 +96,16 @@ impl Body {
         }
     }
 
+    /// The dump of its contents in a canonical order: equal for equal collections, so replicas
+    /// break a tie between two versions of one key the same way.
+    pub fn canonical_dump(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            Body::Hash(hash) => hash.canonical_dump(&mut out),
+        }
+        out
+    }
+
     /// The value a dump of `kind` holds; `None` if the dump is malformed.
     pub fn restore(kind: Kind, dump: &[u8]) -> Option<Body> {
         match kind {
@@ -104,9 +114,11 @@ impl Body {
     }
 }
 
-/// Bytes charged for a collection beyond its body's own: the `Arc`'s counts, the deadline and
-/// weight cells, the lock and the body's inline part, rounded to the allocator's chunk.
-const COLLECTION_OVERHEAD: u64 = 96;
+/// Bytes charged for a collection beyond its body's own: the `Arc`'s counts and the collection
+/// (deadline and weight cells, the lock, the body's inline part) in the allocator's chunk.
+fn collection_overhead() -> u64 {
+    allocation(16 + size_of::<Collection>())
+}
 
 /// A collection as stored: its deadline, its weight, and its body behind a lock.
 #[derive(Debug)]
@@ -123,7 +135,7 @@ impl Collection {
         Self {
             kind: body.kind(),
             deadline: AtomicU64::new(deadline),
-            weight: AtomicU64::new(COLLECTION_OVERHEAD + body.weight()),
+            weight: AtomicU64::new(collection_overhead() + body.weight()),
             body: RwLock::new(body),
         }
     }
@@ -155,7 +167,7 @@ impl Collection {
             self.body.write().unwrap_or_else(PoisonError::into_inner);
         let result = change(&mut body);
         self.weight
-            .store(COLLECTION_OVERHEAD + body.weight(), Ordering::Relaxed);
+            .store(collection_overhead() + body.weight(), Ordering::Relaxed);
         result
     }
 
@@ -174,4 +186,16 @@ pub fn allocation(len: usize) -> u64 {
         return 0;
     }
     ((len as u64 + 8 + 15) & !15).max(32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_collection_fits_one_small_chunk() {
+        // Arc counts (16) and the collection: a packed hash's whole header in 96 bytes.
+        assert!(size_of::<Collection>() <= 80, "{}", size_of::<Collection>());
+        assert_eq!(collection_overhead(), 96);
+    }
 }
