@@ -84,3 +84,74 @@ fn expired_keys_are_reclaimed_without_being_read() {
         assert!(info_field(&node, "expired_keys") >= 20_000, "{engine}");
     }
 }
+
+/// Hashes are charged for every field: a node with a 2 MiB limit fed 8 MiB of hashes stays
+/// within it by evicting whole hashes (every hash left has all its fields), with both engines;
+/// a field that would push one hash past the largest entry is refused with OOM and changes
+/// nothing.
+#[test]
+fn hashes_are_charged_and_evicted_whole() {
+    const LIMIT: u64 = 2 * 1024 * 1024;
+    const FIELDS: usize = 200;
+    for engine in ["quick", "moka"] {
+        let node = NodeProcess::start(&["--store", engine, "--maxmemory", "2mb"]);
+        let mut client = node.client();
+        let value = "v".repeat(30);
+        for key in 0..200 {
+            let mut batch = Vec::new();
+            for field in 0..FIELDS {
+                let args: Vec<&[u8]> = vec![
+                    b"HSET",
+                    format!("h:{key}").leak().as_bytes(),
+                    format!("f{field}").leak().as_bytes(),
+                    value.as_bytes(),
+                ];
+                batch.extend(cachering_tests::encode(&args));
+            }
+            client.send_raw(&batch);
+            for _ in 0..FIELDS {
+                assert_eq!(client.read_reply().as_deref(), Some(":1\r\n"), "{engine}");
+            }
+        }
+        let used = info_field(&node, "used_memory");
+        let evicted = info_field(&node, "evicted_keys");
+        assert!(used <= LIMIT, "{engine}: used_memory {used} over the limit");
+        assert!(
+            evicted > 0,
+            "{engine}: 8 MiB of hashes in 2 MiB evicted nothing"
+        );
+        let mut whole = 0;
+        for key in 0..200 {
+            match client.call(&["HLEN", &format!("h:{key}")]).as_str() {
+                ":0\r\n" => {}
+                reply => {
+                    assert_eq!(
+                        reply,
+                        format!(":{FIELDS}\r\n"),
+                        "{engine}: h:{key} lost fields"
+                    );
+                    whole += 1;
+                }
+            }
+        }
+        assert!(whole > 0, "{engine}: no hash left");
+        // One hash as large as the whole limit cannot be held: refused, not truncated.
+        client.call(&["FLUSHALL"]);
+        let big = "x".repeat(64 * 1024);
+        let mut refused = false;
+        for field in 0..64 {
+            let reply = client.call(&["HSET", "huge", &format!("f{field}"), &big]);
+            if reply.starts_with("-OOM") {
+                refused = true;
+                assert_eq!(
+                    client.call(&["HLEN", "huge"]),
+                    format!(":{field}\r\n"),
+                    "{engine}: a refused field changed the hash"
+                );
+                break;
+            }
+            assert_eq!(reply, ":1\r\n", "{engine}");
+        }
+        assert!(refused, "{engine}: a 4 MiB hash fit a 2 MiB node");
+    }
+}

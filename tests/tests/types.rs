@@ -364,7 +364,9 @@ fn object_tells_encodings_as_redis() {
         );
         let help = s.call(&["OBJECT", "HELP"]);
         assert!(
-            help.starts_with("*15\r\n+OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"),
+            help.starts_with(
+                "*15\r\n+OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
+            ),
             "{help:?}"
         );
     });

@@ -307,8 +307,14 @@ mod tests {
             }
         }
         let (dump_a, dump_b, dump_c) = (dump(&a), dump(&b), dump(&c));
-        assert!(!supersedes(7, Some(payload(&dump_a)), Some(&b)), "equal contents");
-        assert!(!supersedes(7, Some(payload(&dump_b)), Some(&a)), "equal contents");
+        assert!(
+            !supersedes(7, Some(payload(&dump_a)), Some(&b)),
+            "equal contents"
+        );
+        assert!(
+            !supersedes(7, Some(payload(&dump_b)), Some(&a)),
+            "equal contents"
+        );
         // Of two different collections exactly one wins, whichever replica holds which.
         assert_ne!(
             supersedes(7, Some(payload(&dump_c)), Some(&b)),

@@ -158,6 +158,16 @@ impl QuickStore {
         Ok(())
     }
 
+    /// Evicts until every shard is within its budget again. quick_cache evicts on insert, not
+    /// when an entry's weight grows in place (a collection written field by field), so such a
+    /// write is followed by this: setting the same capacity evicts down to it.
+    fn enforce_limit(&self) {
+        let limit = self.limit.load(Ordering::Relaxed);
+        if limit != 0 {
+            self.cache.set_capacity(limit);
+        }
+    }
+
     /// Removes `key` if it is still expired at `now`.
     fn reclaim_expired(&self, key: &[u8], now: u64) {
         if let Some((_, old)) = self
@@ -193,6 +203,7 @@ impl Store for QuickStore {
         loop {
             let mut outcome = Ok(());
             let mut was_expired = false;
+            let mut regrown = false;
             let result = self.cache.entry(KeyRef::new(key), None, |_, current| {
                 let expired = current.is_expired(now);
                 was_expired = expired;
@@ -222,13 +233,21 @@ impl Store for QuickStore {
                             counters.expired.fetch_add(1, Ordering::Relaxed);
                         }
                         counters.reshaped(Shape::of(current), Shape::of(&value));
+                        // A collection changed in place is put back to be re-weighed, which
+                        // quick_cache does without evicting.
+                        regrown = current.as_collection().is_some();
                         *current = value;
                         EntryAction::Retain(())
                     }
                 }
             });
             match result {
-                EntryResult::Retained(()) => return outcome,
+                EntryResult::Retained(()) => {
+                    if regrown {
+                        self.enforce_limit();
+                    }
+                    return outcome;
+                }
                 EntryResult::Removed(_, old) => {
                     if was_expired {
                         counters.left(&old, false);

@@ -26,10 +26,7 @@ pub struct Hash {
 enum Repr {
     /// The buffer is kept at its exact size (as Redis reallocates a listpack on each change):
     /// a doubling vector would leave up to half of every small hash unused.
-    Packed {
-        buf: Vec<u8>,
-        len: usize,
-    },
+    Packed { buf: Vec<u8>, len: usize },
     /// Boxed, so a packed hash's collection stays small.
     Table(Box<Table>),
 }
