@@ -187,3 +187,31 @@ def test_hashes(endpoint_port, protocol):
     assert r.hlen("big") == 300
     assert len(dict(r.hscan_iter("big", count=20))) == 300
     r.close()
+
+
+@pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
+def test_sets(endpoint_port, protocol):
+    r = redis.Redis(port=endpoint_port, protocol=protocol, decode_responses=True)
+    assert r.sadd("tags", "rust", "cache", "redis") == 3
+    assert r.sadd("tags", "rust") == 0
+    assert r.scard("tags") == 3
+    assert r.sismember("tags", "rust") in (True, 1)
+    assert r.smismember("tags", ["rust", "go"]) in ([1, 0], [True, False])
+    assert r.smembers("tags") == {"rust", "cache", "redis"}
+    assert r.srem("tags", "redis", "go") == 1
+    assert r.srandmember("tags") in {"rust", "cache"}
+    assert sorted(r.srandmember("tags", 5)) == ["cache", "rust"]
+    assert set(r.sscan_iter("tags")) == {"rust", "cache"}
+    r.sadd("{t}a", "1", "2", "3")
+    r.sadd("{t}b", "2", "3", "4")
+    assert r.sinter("{t}a", "{t}b") == {"2", "3"}
+    assert r.sunion("{t}a", "{t}b") == {"1", "2", "3", "4"}
+    assert r.sdiff("{t}a", "{t}b") == {"1"}
+    assert r.sinterstore("{t}c", ["{t}a", "{t}b"]) == 2
+    assert r.smove("{t}a", "{t}c", "1") in (True, 1)
+    assert r.smembers("{t}c") == {"1", "2", "3"}
+    assert r.spop("tags") in {"rust", "cache"}
+    assert r.type("{t}c") == "set"
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        r.hget("{t}c", "f")
+    r.close()

@@ -42,6 +42,15 @@ impl Session {
         }
     }
 
+    /// The header of a set of `len` members (an array in RESP2).
+    pub fn set(&self, len: usize) -> String {
+        if self.resp3 {
+            format!("~{len}\r\n")
+        } else {
+            format!("*{len}\r\n")
+        }
+    }
+
     /// Asserts the reply to `args`.
     #[track_caller]
     pub fn expect(&mut self, args: &[&str], reply: &str) {

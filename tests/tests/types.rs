@@ -371,3 +371,155 @@ fn object_tells_encodings_as_redis() {
         );
     });
 }
+
+/// The members of a reply of bulk strings (an array or a RESP3 set), sorted.
+fn members(reply: &str) -> Vec<String> {
+    let mut members: Vec<String> = reply
+        .split("\r\n")
+        .skip(1)
+        .filter(|line| !line.starts_with('$') && !line.is_empty())
+        .map(str::to_string)
+        .collect();
+    members.sort();
+    members
+}
+
+#[test]
+fn set_commands_answer_as_redis() {
+    on_node_and_proxy(|s| {
+        let null = s.null();
+        s.expect(&["SADD", "s", "a", "b", "c", "a"], &int(3));
+        s.expect(&["SADD", "s", "c", "d"], &int(1));
+        s.expect(&["SCARD", "s"], &int(4));
+        s.expect(&["SCARD", "nokey"], &int(0));
+        s.expect(&["SISMEMBER", "s", "a"], &int(1));
+        s.expect(&["SISMEMBER", "s", "z"], &int(0));
+        s.expect(&["SMISMEMBER", "s", "a", "z"], "*2\r\n:1\r\n:0\r\n");
+        let all = s.call(&["SMEMBERS", "s"]);
+        assert!(all.starts_with(&s.set(4)), "{all:?}");
+        assert_eq!(members(&all), ["a", "b", "c", "d"]);
+        s.expect(&["SMEMBERS", "nokey"], &s.set(0));
+        s.expect(&["SREM", "s", "d", "z"], &int(1));
+        s.expect(&["SREM", "nokey", "z"], &int(0));
+        s.expect_error(
+            &["SADD", "s"],
+            "ERR wrong number of arguments for 'sadd' command",
+        );
+        s.expect(&["TYPE", "s"], "+set\r\n");
+        s.expect(&["OBJECT", "ENCODING", "s"], &bulk("listpack"));
+        // SPOP and SRANDMEMBER.
+        s.expect(&["SPOP", "nokey"], null);
+        s.expect(&["SPOP", "nokey", "2"], &s.set(0));
+        s.expect_error(
+            &["SPOP", "s", "-1"],
+            "ERR value is out of range, must be positive",
+        );
+        s.expect_error(&["SPOP", "s", "1", "x"], "ERR syntax error");
+        s.expect_error(
+            &["SRANDMEMBER", "s", "abc"],
+            "ERR value is not an integer or out of range",
+        );
+        s.expect(&["SRANDMEMBER", "nokey"], null);
+        s.expect(&["SRANDMEMBER", "s", "10"], &array(&["a", "b", "c"]));
+        let two = s.call(&["SRANDMEMBER", "s", "2"]);
+        let two = members(&two);
+        assert!(two.len() == 2 && two[0] != two[1], "{two:?}");
+        assert!(s.call(&["SRANDMEMBER", "s", "-5"]).starts_with("*5\r\n"));
+        s.expect_error(
+            &["SRANDMEMBER", "s", "-9223372036854775807"],
+            "ERR value is out of range",
+        );
+        let popped = s.call(&["SPOP", "s", "2"]);
+        assert!(popped.starts_with(&s.set(2)), "{popped:?}");
+        s.expect(&["SCARD", "s"], &int(1));
+        let last = s.call(&["SPOP", "s"]);
+        assert!(
+            [bulk("a"), bulk("b"), bulk("c")].contains(&last),
+            "{last:?}"
+        );
+        s.expect(&["EXISTS", "s"], &int(0));
+        // SSCAN.
+        s.expect(&["SADD", "small", "x", "y"], &int(2));
+        s.expect(
+            &["SSCAN", "small", "0", "MATCH", "x*"],
+            &format!("*2\r\n$1\r\n0\r\n{}", array(&["x"])),
+        );
+        s.expect(&["SSCAN", "nokey", "0"], "*2\r\n$1\r\n0\r\n*0\r\n");
+        for i in 0..200 {
+            s.expect(&["SADD", "big", &format!("member:{i}")], &int(1));
+        }
+        s.expect(&["OBJECT", "ENCODING", "big"], &bulk("hashtable"));
+        let mut cursor = "0".to_string();
+        let mut seen = Vec::new();
+        loop {
+            let reply = s.call(&["SSCAN", "big", &cursor, "COUNT", "10"]);
+            let lines: Vec<&str> = reply.split("\r\n").collect();
+            cursor = lines[2].to_string();
+            seen.extend(members(&lines[3..].join("\r\n")));
+            if cursor == "0" {
+                break;
+            }
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 200);
+        // Wrong types.
+        s.expect(&["SET", "str", "x"], "+OK\r\n");
+        for args in [
+            &["SADD", "str", "a"][..],
+            &["SMEMBERS", "str"],
+            &["SPOP", "str"],
+            &["SSCAN", "str", "0"],
+            &["SINTER", "str"],
+        ] {
+            s.expect_error(args, WRONGTYPE);
+        }
+        s.expect_error(&["GET", "small"], WRONGTYPE);
+    });
+}
+
+#[test]
+fn set_algebra_and_moves_answer_as_redis() {
+    on_node_and_proxy(|s| {
+        // Keys of one command share a {hash tag}, so the ring keeps them on one replica set.
+        s.expect(&["SADD", "{s}a", "1", "2", "3"], &int(3));
+        s.expect(&["SADD", "{s}b", "2", "3", "4"], &int(3));
+        let inter = s.call(&["SINTER", "{s}a", "{s}b"]);
+        assert!(inter.starts_with(&s.set(2)), "{inter:?}");
+        assert_eq!(members(&inter), ["2", "3"]);
+        assert_eq!(
+            members(&s.call(&["SUNION", "{s}a", "{s}b"])),
+            ["1", "2", "3", "4"]
+        );
+        assert_eq!(members(&s.call(&["SDIFF", "{s}a", "{s}b"])), ["1"]);
+        s.expect(&["SINTER", "{s}a", "{s}none"], &s.set(0));
+        assert_eq!(
+            members(&s.call(&["SDIFF", "{s}a", "{s}none"])),
+            ["1", "2", "3"]
+        );
+        s.expect(&["SINTERSTORE", "{s}i", "{s}a", "{s}b"], &int(2));
+        assert_eq!(members(&s.call(&["SMEMBERS", "{s}i"])), ["2", "3"]);
+        s.expect(&["SUNIONSTORE", "{s}u", "{s}a", "{s}b"], &int(4));
+        s.expect(&["SDIFFSTORE", "{s}d", "{s}a", "{s}b"], &int(1));
+        // A STORE overwrites any type, and an empty result deletes the destination.
+        s.expect(&["SET", "{s}str", "x"], "+OK\r\n");
+        s.expect(&["SINTERSTORE", "{s}str", "{s}a", "{s}b"], &int(2));
+        s.expect(&["TYPE", "{s}str"], "+set\r\n");
+        s.expect(&["SDIFFSTORE", "{s}str", "{s}a", "{s}a"], &int(0));
+        s.expect(&["EXISTS", "{s}str"], &int(0));
+        // SMOVE.
+        s.expect(&["SMOVE", "{s}a", "{s}b", "1"], &int(1));
+        s.expect(&["SMOVE", "{s}a", "{s}b", "1"], &int(0));
+        s.expect(&["SISMEMBER", "{s}b", "1"], &int(1));
+        s.expect(&["SMOVE", "{s}a", "{s}a", "2"], &int(1));
+        s.expect(&["SMOVE", "{s}a", "{s}a", "9"], &int(0));
+        s.expect(&["SET", "{s}str", "x"], "+OK\r\n");
+        s.expect_error(&["SMOVE", "{s}a", "{s}str", "2"], WRONGTYPE);
+        s.expect_error(&["SMOVE", "{s}str", "{s}a", "2"], WRONGTYPE);
+        s.expect(&["SISMEMBER", "{s}a", "2"], &int(1));
+        s.expect(&["SMOVE", "{s}a", "{s}new", "2"], &int(1));
+        s.expect(&["SMOVE", "{s}a", "{s}new", "3"], &int(1));
+        s.expect(&["EXISTS", "{s}a"], &int(0));
+        assert_eq!(members(&s.call(&["SMEMBERS", "{s}new"])), ["2", "3"]);
+    });
+}

@@ -1,6 +1,6 @@
-//! Collections under failures: hashes written and mutated through the library and a proxy
+//! Collections under failures: hashes and sets written and mutated through the library and a proxy
 //! (two client processes) while one node is killed, frozen or cut off. Afterwards a process
-//! that never saw the failure (a new proxy, a new library client) reads every hash exactly as
+//! that never saw the failure (a new proxy, a new library client) reads every key exactly as
 //! written, through every entry point, and every key's replicas hold the same value at the same
 //! version.
 
@@ -14,6 +14,10 @@ const KEYS: usize = 40;
 
 fn key(i: usize) -> String {
     format!("hash:{i}")
+}
+
+fn set_key(i: usize) -> String {
+    format!("set:{i}")
 }
 
 /// The library with the same fast failure detection as the proxies.
@@ -104,6 +108,7 @@ async fn scenario(fault: Fault) {
             .hset_many(key(i), [("owner", "library"), ("n", "0"), ("a", "old")])
             .await
             .unwrap();
+        writer.sadd(set_key(i), ["a", "b"]).await.unwrap();
     }
     cluster.begin(fault);
     // Both processes write every hash while the node is away: a field set by the library, a
@@ -117,6 +122,9 @@ async fn scenario(fault: Fault) {
             "{k}"
         );
         assert_eq!(through_proxy.call(&["HDEL", &k, "owner"]), ":1\r\n", "{k}");
+        let s = set_key(i);
+        assert_eq!(through_proxy.call(&["SADD", &s, "c"]), ":1\r\n", "{s}");
+        assert_eq!(writer.srem(&s, ["a"]).await.unwrap(), 1, "{s}");
     }
     drop(through_proxy);
     drop(proxy); // its hints die with it
@@ -155,6 +163,21 @@ async fn scenario(fault: Fault) {
         if field != Reply::Nil {
             stale.push(format!("call {k}: owner is {field:?}"));
         }
+        let s = set_key(i);
+        let got = fresh_proxy.call(&["SMEMBERS", &s]);
+        let mut lines: Vec<&str> = got
+            .split("\r\n")
+            .filter(|l| !l.starts_with(['$', '*']))
+            .collect();
+        lines.sort();
+        if lines != ["", "b", "c"] {
+            stale.push(format!("proxy {s}: {got:?}"));
+        }
+        let mut members = bystander.smembers(&s).await.unwrap();
+        members.sort();
+        if members != ["b", "c"] {
+            stale.push(format!("library {s}: {members:?}"));
+        }
     }
     // A pipeline of reads through the library that wrote during the failure.
     let names: Vec<String> = (0..KEYS).map(key).collect();
@@ -187,14 +210,14 @@ async fn scenario(fault: Fault) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let mut differing = Vec::new();
-        for i in 0..KEYS {
-            let k = key(i);
+        for k in (0..KEYS).flat_map(|i| [key(i), set_key(i)]) {
             let states: Vec<String> = bystander
                 .replica_set(k.as_bytes())
                 .into_iter()
                 .map(|index| cluster.raw(index).call(&["VGET", &k]))
                 .collect();
-            if states.windows(2).any(|pair| pair[0] != pair[1]) || !states[0].contains("new") {
+            let written = states[0].contains("new") || k.starts_with("set:");
+            if states.windows(2).any(|pair| pair[0] != pair[1]) || !written {
                 differing.push(format!("{k}: {states:?}"));
             }
         }

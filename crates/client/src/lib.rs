@@ -31,10 +31,10 @@
 
 mod backoff;
 mod client;
+mod collections;
 mod connection;
 mod discovery;
 mod error;
-mod hashes;
 pub mod metrics;
 mod node;
 mod options;

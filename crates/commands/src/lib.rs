@@ -138,6 +138,8 @@ pub enum Group {
     Generic,
     /// Hashes.
     Hash,
+    /// Sets.
+    Set,
     /// The connection.
     Connection,
     /// The server.
@@ -153,6 +155,7 @@ impl Group {
             Group::String => "string",
             Group::Generic => "generic",
             Group::Hash => "hash",
+            Group::Set => "set",
             Group::Connection => "connection",
             Group::Server => "server",
             Group::Transactions => "transactions",
@@ -386,6 +389,7 @@ impl CommandSpec {
             Group::String => categories.push("@string"),
             Group::Generic => categories.push("@keyspace"),
             Group::Hash => categories.push("@hash"),
+            Group::Set => categories.push("@set"),
             Group::Connection => categories.push("@connection"),
             Group::Transactions => categories.push("@transaction"),
             Group::Server if self.has(Flag::Admin) => {
@@ -417,21 +421,29 @@ pub enum Resp3Shape {
     Map,
     /// A flat array of keys and values becomes an array of two-element arrays.
     Pairs,
+    /// An array becomes a set.
+    Set,
 }
 
 impl CommandSpec {
     /// Whether a write of a collection that gives the same result on the same value, so a
     /// replica at the same version can replay it (VAPPLY) instead of receiving the whole
-    /// value: every collection write but the random ones.
+    /// value: every single-key collection write but the random ones (SPOP).
     pub fn replayable(&self) -> bool {
-        matches!(self.group, Group::Hash) && self.has(Flag::Write)
+        matches!(self.group, Group::Hash | Group::Set)
+            && self.has(Flag::Write)
+            && self.route == Route::Mutation
+            && self.id != Cmd::SPop
     }
 
-    /// Whether a client may run this command at a version it gives (VAPPLY `*`): a write of
-    /// one key that the mutation route runs on one replica.
+    /// Whether a client may run this command at a version it gives (VAPPLY `*`): a write
+    /// that the client runs on one replica (a mutation of one key, or of keys that share
+    /// their replicas).
     pub fn versionable(&self) -> bool {
-        matches!(self.route, Route::Mutation | Route::WriteUnless(_))
-            && self.keys.first == self.keys.last
+        matches!(
+            self.route,
+            Route::Mutation | Route::WriteUnless(_) | Route::MultiKey(Access::Mutation, _)
+        )
     }
 
     /// The RESP3 shape of this command's reply to `args`.
@@ -444,6 +456,8 @@ impl CommandSpec {
         match self.id {
             Cmd::HGetAll => Resp3Shape::Map,
             Cmd::HRandField if has("WITHVALUES") => Resp3Shape::Pairs,
+            Cmd::SMembers | Cmd::SInter | Cmd::SUnion | Cmd::SDiff => Resp3Shape::Set,
+            Cmd::SPop if args.len() > 2 => Resp3Shape::Set,
             _ => Resp3Shape::AsIs,
         }
     }

@@ -148,6 +148,55 @@ table! {
     HScan = "hscan", -3, [ReadOnly], keys(1, 1, 1), Hash, Read, Unknown,
         "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
         "Iterates over fields and values of a hash.";
+    // sets
+    SAdd = "sadd", -3, [Write, DenyOom, Fast], keys(1, 1, 1), Set, Mutation, Unknown,
+        "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        "Adds one or more members to a set. Creates the key if it doesn't exist.";
+    SRem = "srem", -3, [Write, Fast], keys(1, 1, 1), Set, Mutation, Unknown,
+        "1.0.0", "O(N) where N is the number of members to be removed.",
+        "Removes one or more members from a set. Deletes the set if the last member was removed.";
+    SIsMember = "sismember", 3, [ReadOnly, Fast], keys(1, 1, 1), Set, Read, Zero,
+        "1.0.0", "O(1)",
+        "Determines whether a member belongs to a set.";
+    SMIsMember = "smismember", -3, [ReadOnly, Fast], keys(1, 1, 1), Set, Read, Unknown,
+        "6.2.0", "O(N) where N is the number of elements being checked for membership",
+        "Determines whether multiple members belong to a set.";
+    SCard = "scard", 2, [ReadOnly, Fast], keys(1, 1, 1), Set, Read, Zero,
+        "1.0.0", "O(1)",
+        "Returns the number of members in a set.";
+    SMembers = "smembers", 2, [ReadOnly], keys(1, 1, 1), Set, Read, EmptyArray,
+        "1.0.0", "O(N) where N is the set cardinality.",
+        "Returns all members of a set.";
+    SPop = "spop", -2, [Write, Fast], keys(1, 1, 1), Set, Mutation, Unknown,
+        "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.",
+        "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.";
+    SRandMember = "srandmember", -2, [ReadOnly], keys(1, 1, 1), Set, Read, Unknown,
+        "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.",
+        "Get one or multiple random members from a set";
+    SMove = "smove", 4, [Write, Fast], keys(1, 2, 1), Set, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+        "1.0.0", "O(1)",
+        "Moves a member from one set to another.";
+    SScan = "sscan", -3, [ReadOnly], keys(1, 1, 1), Set, Read, Unknown,
+        "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+        "Iterates over members of a set.";
+    SInter = "sinter", -2, [ReadOnly], keys(1, -1, 1), Set, MultiKey(Access::Read, Merge::AllOrNone), Unknown,
+        "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        "Returns the intersect of multiple sets.";
+    SUnion = "sunion", -2, [ReadOnly], keys(1, -1, 1), Set, MultiKey(Access::Read, Merge::AllOrNone), Unknown,
+        "1.0.0", "O(N) where N is the total number of elements in all given sets.",
+        "Returns the union of multiple sets.";
+    SDiff = "sdiff", -2, [ReadOnly], keys(1, -1, 1), Set, MultiKey(Access::Read, Merge::AllOrNone), Unknown,
+        "1.0.0", "O(N) where N is the total number of elements in all given sets.",
+        "Returns the difference of multiple sets.";
+    SInterStore = "sinterstore", -3, [Write, DenyOom], keys(1, -1, 1), Set, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+        "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        "Stores the intersect of multiple sets in a key.";
+    SUnionStore = "sunionstore", -3, [Write, DenyOom], keys(1, -1, 1), Set, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+        "1.0.0", "O(N) where N is the total number of elements in all given sets.",
+        "Stores the union of multiple sets in a key.";
+    SDiffStore = "sdiffstore", -3, [Write, DenyOom], keys(1, -1, 1), Set, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+        "1.0.0", "O(N) where N is the total number of elements in all given sets.",
+        "Stores the difference of multiple sets in a key.";
     // versions (cachering's own: how the client orders writes across processes)
     VSet = "vset", -4, [Write, DenyOom], keys(1, 1, 1), Generic, Write, Unknown,
         "cachering 0.1.0", "O(1)",

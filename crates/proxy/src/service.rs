@@ -55,6 +55,12 @@ pub fn write_shaped(out: &mut ReplyWriter<'_>, reply: &Reply, spec: &CommandSpec
                 write_reply(out, &pair[1]);
             }
         }
+        (Resp3Shape::Set, Reply::Array(items)) => {
+            out.set(items.len());
+            for item in items {
+                write_reply(out, item);
+            }
+        }
         _ => write_reply(out, reply),
     }
 }

@@ -241,9 +241,10 @@ impl Client {
         }))
     }
 
-    /// A command over keys that must change together (MSETNX, RENAME, RENAMENX, COPY), when
-    /// they share their replicas: run on one replica; when it changed something (it did not
-    /// answer an error or 0), every key's resulting state is written to the others.
+    /// A command over keys that must change together (MSETNX, RENAME, RENAMENX, COPY, SMOVE,
+    /// SINTERSTORE, ...), when they share their replicas: run on one replica at this process's
+    /// version (`VAPPLY first-key * version`, as the mutation route), and unless it answered
+    /// an error every key's resulting state is written to the others.
     async fn on_one_replica_set(
         &self,
         spec: &CommandSpec,
@@ -254,20 +255,23 @@ impl Client {
         let _guards = self.inner.stripes.lock_all(all_keys.iter().copied()).await;
         // The command and a read-back of every key's resulting state, in one transaction.
         let (keys, _) = distinct(all_keys.iter().copied());
-        let mut batch = BytesMut::new();
-        encode_command(&[b"MULTI"], &mut batch);
-        encode_command(args, &mut batch);
-        for key in &keys {
-            State::encode_read(key, &mut batch);
-        }
-        encode_command(&[b"EXEC"], &mut batch);
-        let batch = batch.freeze();
         let expected = 2 * keys.len() + 3;
         let mut last_error = None;
         for node in &replicas {
             if !keys.iter().all(|key| node.serves_read(key)) {
                 continue;
             }
+            // Each attempt at a version of its own (see `Client::mutate`).
+            let version = self.next_version().to_string();
+            let mut versioned: Vec<&[u8]> = vec![b"VAPPLY", all_keys[0], b"*", version.as_bytes()];
+            versioned.extend_from_slice(args);
+            let mut batch = BytesMut::new();
+            encode_command(&[b"MULTI"], &mut batch);
+            encode_command(&versioned, &mut batch);
+            for key in &keys {
+                State::encode_read(key, &mut batch);
+            }
+            encode_command(&[b"EXEC"], &mut batch);
             let others: Vec<HintsOnDrop<'_>> = keys
                 .iter()
                 .map(|&key| {
@@ -279,7 +283,7 @@ impl Client {
                 })
                 .collect();
             let answer = node
-                .request(node.slot_for(keys[0]), batch.clone(), expected)
+                .request(node.slot_for(keys[0]), batch.freeze(), expected)
                 .await;
             others.into_iter().for_each(HintsOnDrop::disarm);
             let replies = match answer {
@@ -301,8 +305,10 @@ impl Client {
                     .with_node(node.name()));
             }
             let outcome = results.remove(0);
-            let changed = !matches!(outcome, Reply::Error(_) | Reply::Int(0));
-            if changed {
+            // Copied whatever the answer but an error: a 0 may still have changed keys
+            // (SINTERSTORE of an empty result deletes its destination); a state the other
+            // replicas already hold is a no-op there.
+            if !matches!(outcome, Reply::Error(_)) {
                 // Every key now holds its value at the version the node stamped: the others
                 // get the same.
                 let mut results = results.into_iter();

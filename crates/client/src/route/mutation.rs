@@ -47,31 +47,12 @@ impl Client {
             Box::pin(self.migrate(key, &moved, &replicas)).await;
         }
         let replayed = lookup(args[0]).is_some_and(|spec| spec.replayable());
-        // Run at this process's version (or just above the key's): if it waits in a frozen
-        // node and runs after the thaw, it is no newer than when it was sent.
-        let version = self.next_version().to_string();
-        let mut versioned: SmallVec<[&[u8]; 8]> =
-            smallvec::smallvec![&b"VAPPLY"[..], key, &b"*"[..], version.as_bytes()];
-        versioned.extend_from_slice(args);
-        let mut batch = BytesMut::new();
-        encode_command(&[b"MULTI"], &mut batch);
-        if replayed {
-            // The key's versions before and after, so the other replicas can replay the
-            // command (VAPPLY) instead of receiving the whole collection.
-            encode_command(&[b"VVER", key], &mut batch);
-            encode_command(&versioned, &mut batch);
-            encode_command(&[b"VVER", key], &mut batch);
-        } else {
-            encode_command(&versioned, &mut batch);
-            State::encode_read(key, &mut batch);
-        }
-        encode_command(&[b"EXEC"], &mut batch);
-        let batch = batch.freeze();
         let mut last_error = None;
         for node in &replicas {
             if !node.serves_read(key) {
                 continue;
             }
+            let batch = Self::mutation_batch(key, args, replayed, self.next_version());
             let others = HintsOnDrop::new(
                 key,
                 UNKNOWN_VERSION,
@@ -80,7 +61,7 @@ impl Client {
                     .filter(|other| !Arc::ptr_eq(other, node))
                     .cloned(),
             );
-            let answer = node.request(node.slot_for(key), batch.clone(), 5).await;
+            let answer = node.request(node.slot_for(key), batch, 5).await;
             others.disarm();
             let replies = match answer {
                 Ok(replies) => replies,
@@ -130,6 +111,33 @@ impl Client {
         Err(last_error.unwrap_or_else(|| {
             Error::new(ErrorKind::Unavailable, "no replica of the key can serve it")
         }))
+    }
+
+    /// The transaction that runs a mutation on one replica at `version`, each attempt at a
+    /// version of its own: an attempt that timed out against a frozen node may still run there
+    /// after the thaw, and must then lose to the attempt that ran on the next replica (at one
+    /// version, the two would tie with different values).
+    fn mutation_batch(key: &[u8], args: &[&[u8]], replayed: bool, version: u64) -> bytes::Bytes {
+        // Run at this process's version (or just above the key's): if it waits in a frozen
+        // node and runs after the thaw, it is no newer than when it was sent.
+        let version = version.to_string();
+        let mut versioned: SmallVec<[&[u8]; 8]> =
+            smallvec::smallvec![&b"VAPPLY"[..], key, &b"*"[..], version.as_bytes()];
+        versioned.extend_from_slice(args);
+        let mut batch = BytesMut::new();
+        encode_command(&[b"MULTI"], &mut batch);
+        if replayed {
+            // The key's versions before and after, so the other replicas can replay the
+            // command (VAPPLY) instead of receiving the whole collection.
+            encode_command(&[b"VVER", key], &mut batch);
+            encode_command(&versioned, &mut batch);
+            encode_command(&[b"VVER", key], &mut batch);
+        } else {
+            encode_command(&versioned, &mut batch);
+            State::encode_read(key, &mut batch);
+        }
+        encode_command(&[b"EXEC"], &mut batch);
+        batch.freeze()
     }
 
     /// Brings the other replicas of `key` to what the command did on `done`, which moved the

@@ -1,10 +1,12 @@
 //! What every collection command shares: finding a key's collection of the right kind (or
 //! answering WRONGTYPE), and changing one in place under the key's lock.
 
+use super::args::glob_match;
+use super::keys::{scan_cursor, scan_options, ScanOptions};
 use super::{errors, Ctx};
 use crate::store::Change;
 use crate::store::{Value, NO_DEADLINE};
-use crate::types::{Body, Hash, Kind};
+use crate::types::{Body, Hash, Kind, Set};
 
 /// Bytes a new element is charged at most beyond its own (encoding, table slot, allocation
 /// rounding): what a write checks against the largest entry before it changes anything.
@@ -14,6 +16,7 @@ pub const ELEMENT_OVERHEAD: u64 = 64;
 fn empty(kind: Kind) -> Body {
     match kind {
         Kind::Hash => Body::Hash(Hash::new()),
+        Kind::Set => Body::Set(Set::new()),
     }
 }
 
@@ -118,4 +121,96 @@ pub fn growth(elements: &[bytes::Bytes]) -> u64 {
         .iter()
         .map(|element| element.len() as u64 + ELEMENT_OVERHEAD)
         .sum()
+}
+
+/// Runs `answer` over the collection of `kind` at `key` seen through `project` (its body as
+/// the type the command works on), or over an empty one when the key is missing; nothing after
+/// WRONGTYPE.
+pub fn with<T: Default>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    kind: Kind,
+    project: fn(&Body) -> Option<&T>,
+    answer: impl FnOnce(&mut Ctx<'_>, &T),
+) {
+    let Ok(value) = read(ctx, key, kind) else {
+        return;
+    };
+    match value.as_ref().and_then(|value| value.as_collection()) {
+        Some(found) => {
+            let body = found.read();
+            match project(&body) {
+                Some(contents) => answer(ctx, contents),
+                None => answer(ctx, &T::default()),
+            }
+        }
+        None => answer(ctx, &T::default()),
+    }
+}
+
+/// A walk of HSCAN or SSCAN over a body: from a cursor, about `count` elements, each given to
+/// the visitor with its value (a hash's) or none (a set's); the next cursor.
+pub type Walk = fn(&Body, u64, usize, &mut dyn FnMut(&[u8], Option<&[u8]>)) -> u64;
+
+/// HSCAN and SSCAN: `key cursor [MATCH pattern] [COUNT count]` over the collection of `kind`,
+/// answering the next cursor and the elements (with their values, for a hash) that match.
+pub fn scan(ctx: &mut Ctx<'_>, args: &[bytes::Bytes], kind: Kind, walk: Walk) {
+    let Some(cursor) = scan_cursor(ctx, &args[2]) else {
+        return;
+    };
+    let Ok(value) = read(ctx, &args[1], kind) else {
+        return;
+    };
+    let Some(ScanOptions { pattern, count, .. }) = scan_options(ctx, args, 3, false) else {
+        return;
+    };
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    let next = match value.as_ref().and_then(|value| value.as_collection()) {
+        None => 0,
+        Some(collection) => walk(&collection.read(), cursor, count, &mut |element, value| {
+            if pattern.is_none_or(|pattern| glob_match(pattern, element)) {
+                found.push(element.to_vec());
+                found.extend(value.map(<[u8]>::to_vec));
+            }
+        }),
+    };
+    let mut digits = itoa::Buffer::new();
+    let mut reply = ctx.reply();
+    reply.array(2);
+    reply.bulk(digits.format(next).as_bytes());
+    reply.array(found.len());
+    for element in &found {
+        reply.bulk(element);
+    }
+}
+
+/// HRANDFIELD's and SRANDMEMBER's choice among `len` elements: `count` distinct ones (all of
+/// them, in the collection's order, when there are no more), or for a negative count that many
+/// picks that may repeat. `all` lists the elements; `pick` chooses one by a random number.
+pub fn random_picks<T>(
+    len: usize,
+    count: i64,
+    all: impl FnOnce() -> Vec<T>,
+    pick: impl Fn(u64) -> Option<T>,
+) -> Vec<T> {
+    if len == 0 || count == 0 {
+        return Vec::new();
+    }
+    if count < 0 {
+        return (0..count.unsigned_abs())
+            .filter_map(|_| pick(rand::random()))
+            .collect();
+    }
+    let mut all = all();
+    if count as u64 >= all.len() as u64 {
+        return all;
+    }
+    let wanted = count as usize;
+    // A partial Fisher-Yates shuffle: the first `wanted` are a uniform choice.
+    for i in 0..wanted {
+        let j = rand::random_range(i..all.len());
+        all.swap(i, j);
+    }
+    all.truncate(wanted);
+    all
 }

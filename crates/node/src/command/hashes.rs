@@ -5,41 +5,25 @@
 use bytes::Bytes;
 use cachering_proto::{format_double, Protocol};
 
-use super::args::{glob_match, is, parse_f64, parse_i64};
+use super::args::{is, parse_f64, parse_i64};
 use super::collection::{self, growth};
-use super::keys::{scan_cursor, scan_options, ScanOptions};
 use super::{errors, Ctx, Flow};
 use crate::types::{Body, Hash, Kind};
 
 const NOT_INTEGER_VALUE: &str = "ERR hash value is not an integer";
 const NOT_FLOAT_VALUE: &str = "ERR hash value is not a float";
 
-/// The hash in a body (a body of another kind never reaches here: the kind is checked first).
-fn hash_of(body: &Body) -> &Hash {
-    match body {
-        Body::Hash(hash) => hash,
-    }
-}
-
 fn hash_mut(body: &mut Body) -> &mut Hash {
     match body {
         Body::Hash(hash) => hash,
+        _ => unreachable!("the key's kind is checked before its body is changed"),
     }
 }
 
 /// Runs `answer` over the hash at `key`, or over an empty hash when the key is missing;
 /// nothing after WRONGTYPE.
 fn with_hash(ctx: &mut Ctx<'_>, key: &[u8], answer: impl FnOnce(&mut Ctx<'_>, &Hash)) {
-    let Ok(value) = collection::read(ctx, key, Kind::Hash) else {
-        return;
-    };
-    match value.as_ref().and_then(|value| value.as_collection()) {
-        Some(found) => {
-            let body = found.read();
-            answer(ctx, hash_of(&body));
-        }
-        None => answer(ctx, &Hash::new()),
-    }
+    collection::with(ctx, key, Kind::Hash, Body::as_hash, answer);
 }
 
 /// Sets each field-value pair; the number of fields that were new.
@@ -349,63 +333,21 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     Flow::Continue
 }
 
-/// HRANDFIELD's choice: `count` distinct entries (all of them if fewer), or for a negative
-/// count that many picks that may repeat.
 fn random_entries(hash: &Hash, count: i64) -> Vec<(&[u8], &[u8])> {
-    if hash.is_empty() || count == 0 {
-        return Vec::new();
-    }
-    if count < 0 {
-        return (0..count.unsigned_abs())
-            .filter_map(|_| hash.pick(rand::random()))
-            .collect();
-    }
-    let mut all: Vec<_> = hash.iter().collect();
-    if count as u64 >= all.len() as u64 {
-        // The whole hash, in its own order, as Redis answers.
-        return all;
-    }
-    let wanted = count as usize;
-    // A partial Fisher-Yates shuffle: the first `wanted` are a uniform choice.
-    for i in 0..wanted {
-        let j = rand::random_range(i..all.len());
-        all.swap(i, j);
-    }
-    all.truncate(wanted);
-    all
+    collection::random_picks(
+        hash.len(),
+        count,
+        || hash.iter().collect(),
+        |random| hash.pick(random),
+    )
 }
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
 pub fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    let Some(cursor) = scan_cursor(ctx, &args[2]) else {
-        return Flow::Continue;
-    };
-    let Ok(value) = collection::read(ctx, &args[1], Kind::Hash) else {
-        return Flow::Continue;
-    };
-    let Some(ScanOptions { pattern, count, .. }) = scan_options(ctx, args, 3, false) else {
-        return Flow::Continue;
-    };
-    let mut found: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let next = match value.as_ref().and_then(|value| value.as_collection()) {
-        None => 0,
-        Some(collection) => {
-            let body = collection.read();
-            hash_of(&body).scan(cursor, count, &mut |field, value| {
-                if pattern.is_none_or(|pattern| glob_match(pattern, field)) {
-                    found.push((field.to_vec(), value.to_vec()));
-                }
-            })
-        }
-    };
-    let mut digits = itoa::Buffer::new();
-    let mut reply = ctx.reply();
-    reply.array(2);
-    reply.bulk(digits.format(next).as_bytes());
-    reply.array(found.len() * 2);
-    for (field, value) in &found {
-        reply.bulk(field);
-        reply.bulk(value);
-    }
+    collection::scan(ctx, args, Kind::Hash, |body, cursor, count, visit| {
+        body.as_hash().map_or(0, |hash| {
+            hash.scan(cursor, count, &mut |field, value| visit(field, Some(value)))
+        })
+    });
     Flow::Continue
 }

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use cachering_commands::Cmd;
 
-use super::{expire, hashes, keys, server, strings, versioned, Ctx, Flow};
+use super::{expire, hashes, keys, server, sets, strings, versioned, Ctx, Flow};
 
 /// A handler: runs the command and writes one reply.
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Flow;
@@ -59,6 +59,22 @@ pub fn handler(id: Cmd) -> Handler {
         Cmd::HIncrByFloat => hashes::hincrbyfloat,
         Cmd::HRandField => hashes::hrandfield,
         Cmd::HScan => hashes::hscan,
+        Cmd::SAdd => sets::sadd,
+        Cmd::SRem => sets::srem,
+        Cmd::SIsMember => sets::sismember,
+        Cmd::SMIsMember => sets::smismember,
+        Cmd::SCard => sets::scard,
+        Cmd::SMembers => sets::smembers,
+        Cmd::SPop => sets::spop,
+        Cmd::SRandMember => sets::srandmember,
+        Cmd::SMove => sets::smove,
+        Cmd::SScan => sets::sscan,
+        Cmd::SInter => sets::sinter,
+        Cmd::SUnion => sets::sunion,
+        Cmd::SDiff => sets::sdiff,
+        Cmd::SInterStore => sets::sinterstore,
+        Cmd::SUnionStore => sets::sunionstore,
+        Cmd::SDiffStore => sets::sdiffstore,
         Cmd::VSet => versioned::vset,
         Cmd::VApply => versioned::vapply,
         Cmd::VDel => versioned::vdel,

@@ -24,9 +24,10 @@ pub struct Hash {
 
 #[derive(Debug, Clone)]
 enum Repr {
-    /// The buffer is kept at its exact size (as Redis reallocates a listpack on each change):
-    /// a doubling vector would leave up to half of every small hash unused.
-    Packed { buf: Vec<u8>, len: usize },
+    /// The buffer is kept at its exact size (a boxed slice, reallocated on each change as Redis
+    /// reallocates a listpack): a doubling vector would leave up to half of every small hash
+    /// unused, and its capacity word would make every collection larger.
+    Packed { buf: Box<[u8]>, len: u32 },
     /// Boxed, so a packed hash's collection stays small.
     Table(Box<Table>),
 }
@@ -34,7 +35,7 @@ enum Repr {
 impl Default for Repr {
     fn default() -> Self {
         Repr::Packed {
-            buf: Vec::new(),
+            buf: Box::default(),
             len: 0,
         }
     }
@@ -143,7 +144,7 @@ impl Hash {
     /// Fields held.
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Packed { len, .. } => *len,
+            Repr::Packed { len, .. } => *len as usize,
             Repr::Table(table) => table.entries.len(),
         }
     }
@@ -174,14 +175,17 @@ impl Hash {
                     let value_at = end - codec::encoded_len(old);
                     let mut encoded = Vec::with_capacity(codec::encoded_len(value));
                     codec::put(&mut encoded, value);
-                    buf.splice(value_at..end, encoded);
-                    buf.shrink_to_fit();
+                    let mut edited = std::mem::take(buf).into_vec();
+                    edited.splice(value_at..end, encoded);
+                    *buf = edited.into_boxed_slice();
                     return false;
                 }
-                None if fits && *len < PACKED_MAX_ENTRIES => {
-                    buf.reserve_exact(codec::encoded_len(field) + codec::encoded_len(value));
-                    codec::put(buf, field);
-                    codec::put(buf, value);
+                None if fits && (*len as usize) < PACKED_MAX_ENTRIES => {
+                    let mut grown = std::mem::take(buf).into_vec();
+                    grown.reserve_exact(codec::encoded_len(field) + codec::encoded_len(value));
+                    codec::put(&mut grown, field);
+                    codec::put(&mut grown, value);
+                    *buf = grown.into_boxed_slice();
                     *len += 1;
                     return true;
                 }
@@ -202,9 +206,10 @@ impl Hash {
                 else {
                     return false;
                 };
-                buf.drain(start..end);
+                let mut shrunk = std::mem::take(buf).into_vec();
+                shrunk.drain(start..end);
+                *buf = shrunk.into_boxed_slice();
                 *len -= 1;
-                buf.shrink_to_fit();
                 true
             }
             Repr::Table(table) => {
@@ -224,7 +229,7 @@ impl Hash {
             return;
         };
         let mut table = Table::default();
-        table.entries.reserve(*len + 1, |_| 0);
+        table.entries.reserve(*len as usize + 1, |_| 0);
         for (_, field, value, _) in Self::packed(buf) {
             table.set(field, value);
         }
@@ -290,7 +295,7 @@ impl Hash {
                 if *len == 0 {
                     return None;
                 }
-                let index = (random % *len as u64) as usize;
+                let index = (random % u64::from(*len)) as usize;
                 Self::packed(buf).nth(index).map(|(_, f, v, _)| (f, v))
             }
             Repr::Table(table) => {
@@ -318,7 +323,7 @@ impl Hash {
     /// The bytes it takes: the packed buffer, or the table's slots and its entries.
     pub fn weight(&self) -> u64 {
         match &self.repr {
-            Repr::Packed { buf, .. } => allocation(buf.capacity()),
+            Repr::Packed { buf, .. } => allocation(buf.len()),
             Repr::Table(table) => {
                 allocation(size_of::<Table>())
                     + allocation(table.entries.allocation_size())

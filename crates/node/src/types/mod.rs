@@ -1,4 +1,4 @@
-//! Collections: the values that are not strings (hashes, and the other types as they come).
+//! Collections: the values that are not strings (hashes and sets so far).
 //!
 //! A collection lives behind one `Arc` in the store's entry ([`crate::store::Value`]) and is
 //! changed in place: a write takes the key's lock in the store (`Store::update`) and the
@@ -15,11 +15,13 @@
 
 pub mod codec;
 pub mod hash;
+pub mod set;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub use hash::Hash;
+pub use set::Set;
 
 /// What kind of collection a value is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,8 @@ pub use hash::Hash;
 pub enum Kind {
     /// A hash: fields and their values.
     Hash,
+    /// A set: members, each once.
+    Set,
 }
 
 impl Kind {
@@ -34,16 +38,15 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Hash => "hash",
+            Kind::Set => "set",
         }
     }
 
     /// The kind named `name` (as [`Kind::name`] writes it, any case).
     pub fn from_name(name: &[u8]) -> Option<Kind> {
-        if name.eq_ignore_ascii_case(b"hash") {
-            Some(Kind::Hash)
-        } else {
-            None
-        }
+        [Kind::Hash, Kind::Set]
+            .into_iter()
+            .find(|kind| name.eq_ignore_ascii_case(kind.name().as_bytes()))
     }
 }
 
@@ -53,6 +56,8 @@ impl Kind {
 pub enum Body {
     /// A hash.
     Hash(Hash),
+    /// A set.
+    Set(Set),
 }
 
 impl Body {
@@ -60,6 +65,23 @@ impl Body {
     pub fn kind(&self) -> Kind {
         match self {
             Body::Hash(_) => Kind::Hash,
+            Body::Set(_) => Kind::Set,
+        }
+    }
+
+    /// The hash, if it is one.
+    pub fn as_hash(&self) -> Option<&Hash> {
+        match self {
+            Body::Hash(hash) => Some(hash),
+            _ => None,
+        }
+    }
+
+    /// The set, if it is one.
+    pub fn as_set(&self) -> Option<&Set> {
+        match self {
+            Body::Set(set) => Some(set),
+            _ => None,
         }
     }
 
@@ -67,6 +89,7 @@ impl Body {
     pub fn len(&self) -> usize {
         match self {
             Body::Hash(hash) => hash.len(),
+            Body::Set(set) => set.len(),
         }
     }
 
@@ -79,6 +102,7 @@ impl Body {
     pub fn weight(&self) -> u64 {
         match self {
             Body::Hash(hash) => hash.weight(),
+            Body::Set(set) => set.weight(),
         }
     }
 
@@ -86,6 +110,7 @@ impl Body {
     pub fn encoding(&self) -> &'static str {
         match self {
             Body::Hash(hash) => hash.encoding(),
+            Body::Set(set) => set.encoding(),
         }
     }
 
@@ -93,6 +118,7 @@ impl Body {
     pub fn dump(&self, out: &mut Vec<u8>) {
         match self {
             Body::Hash(hash) => hash.dump(out),
+            Body::Set(set) => set.dump(out),
         }
     }
 
@@ -102,6 +128,7 @@ impl Body {
         let mut out = Vec::new();
         match self {
             Body::Hash(hash) => hash.canonical_dump(&mut out),
+            Body::Set(set) => set.canonical_dump(&mut out),
         }
         out
     }
@@ -110,6 +137,7 @@ impl Body {
     pub fn restore(kind: Kind, dump: &[u8]) -> Option<Body> {
         match kind {
             Kind::Hash => Hash::restore(dump).map(Body::Hash),
+            Kind::Set => Set::restore(dump).map(Body::Set),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Typed hash commands. Each is [`Client::call`] with its reply converted, so it takes the
-//! route the command table gives it: reads go to the key's replicas by the client's read
+//! Typed hash and set commands. Each is [`Client::call`] with its reply converted, so it takes
+//! the route the command table gives it: reads go to the key's replicas by the client's read
 //! consistency, writes run on one replica and are replayed on the others.
 
 use bytes::Bytes;
@@ -191,10 +191,10 @@ impl Client {
     ///
     /// As [`Client::hget`].
     pub async fn hexists(&self, key: impl AsRef<[u8]>, field: impl AsRef<[u8]>) -> Result<bool> {
-        let reply = self
-            .call(&[&b"HEXISTS"[..], key.as_ref(), field.as_ref()])
-            .await?;
-        Ok(int(reply, "HEXISTS")? == 1)
+        Ok(self
+            .count("HEXISTS", &[key.as_ref(), field.as_ref()])
+            .await?
+            == 1)
     }
 
     /// The number of fields of the hash at `key` (0 for a missing key).
@@ -203,8 +203,7 @@ impl Client {
     ///
     /// As [`Client::hget`].
     pub async fn hlen(&self, key: impl AsRef<[u8]>) -> Result<u64> {
-        let reply = self.call(&[&b"HLEN"[..], key.as_ref()]).await?;
-        Ok(int(reply, "HLEN")? as u64)
+        self.count("HLEN", &[key.as_ref()]).await
     }
 
     /// Adds `delta` to the integer in `field` (0 when missing); the new value.
@@ -265,5 +264,119 @@ impl Client {
         argument: &[u8],
     ) -> Result<Reply> {
         self.call(&[command.as_bytes(), key, field, argument]).await
+    }
+
+    /// Adds members to the set at `key`, creating it if needed; how many were new.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = cachering_node::start(cachering_node::NodeConfig::ephemeral()).await?;
+    /// # let addr = node.local_addr().to_string();
+    /// use cachering_client::ClientBuilder;
+    ///
+    /// let client = ClientBuilder::new().node(&addr).build()?;
+    /// assert_eq!(client.sadd("tags:42", ["rust", "cache", "rust"]).await?, 2);
+    /// assert!(client.sismember("tags:42", "rust").await?);
+    /// assert_eq!(client.scard("tags:42").await?, 2);
+    /// assert_eq!(client.srem("tags:42", ["cache"]).await?, 1);
+    /// assert_eq!(client.smembers("tags:42").await?, vec![bytes::Bytes::from("rust")]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Server`] with `WRONGTYPE` when the key holds another type; otherwise as
+    /// [`Client::command`] for a mutation.
+    pub async fn sadd<M: AsRef<[u8]>>(
+        &self,
+        key: impl AsRef<[u8]>,
+        members: impl IntoIterator<Item = M>,
+    ) -> Result<u64> {
+        self.with_members("SADD", key.as_ref(), members).await
+    }
+
+    /// Removes members from the set at `key` (the key goes with its last member); how many
+    /// were there.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::sadd`].
+    pub async fn srem<M: AsRef<[u8]>>(
+        &self,
+        key: impl AsRef<[u8]>,
+        members: impl IntoIterator<Item = M>,
+    ) -> Result<u64> {
+        self.with_members("SREM", key.as_ref(), members).await
+    }
+
+    /// Runs `command args…`, answering an integer that is a count or a flag.
+    async fn count(&self, command: &str, args: &[&[u8]]) -> Result<u64> {
+        let mut full: Vec<&[u8]> = vec![command.as_bytes()];
+        full.extend_from_slice(args);
+        Ok(int(self.call(&full).await?, command)?.max(0) as u64)
+    }
+
+    /// Runs `command key member…`, answering a count.
+    async fn with_members<M: AsRef<[u8]>>(
+        &self,
+        command: &str,
+        key: &[u8],
+        members: impl IntoIterator<Item = M>,
+    ) -> Result<u64> {
+        let members: Vec<M> = members.into_iter().collect();
+        let mut args: Vec<&[u8]> = vec![command.as_bytes(), key];
+        args.extend(members.iter().map(|member| member.as_ref()));
+        Ok(int(self.call(&args).await?, command)? as u64)
+    }
+
+    /// Whether `member` is in the set at `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Server`] with `WRONGTYPE` when the key holds another type; otherwise as
+    /// [`Client::get`].
+    pub async fn sismember(&self, key: impl AsRef<[u8]>, member: impl AsRef<[u8]>) -> Result<bool> {
+        Ok(self
+            .count("SISMEMBER", &[key.as_ref(), member.as_ref()])
+            .await?
+            == 1)
+    }
+
+    /// The number of members of the set at `key` (0 for a missing key).
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::sismember`].
+    pub async fn scard(&self, key: impl AsRef<[u8]>) -> Result<u64> {
+        self.count("SCARD", &[key.as_ref()]).await
+    }
+
+    /// Every member of the set at `key`, in the set's order.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::sismember`].
+    pub async fn smembers(&self, key: impl AsRef<[u8]>) -> Result<Vec<Bytes>> {
+        let items = array(
+            self.call(&[&b"SMEMBERS"[..], key.as_ref()]).await?,
+            "SMEMBERS",
+        )?;
+        items
+            .into_iter()
+            .map(|item| bulk_or_nil(item).ok_or_else(|| unexpected("SMEMBERS")))
+            .collect()
+    }
+
+    /// Removes and returns a random member of the set at `key`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::sadd`]; the other replicas get the resulting set copied whole (a random
+    /// choice cannot be replayed).
+    pub async fn spop(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        let reply = self.call(&[&b"SPOP"[..], key.as_ref()]).await?;
+        Ok(bulk_or_nil(reply))
     }
 }
