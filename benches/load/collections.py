@@ -2,9 +2,9 @@
 """Collections: memory per element against redis-server, and what a write to a large
 collection costs on the ring.
 
-Memory: K hashes of F fields (field `f<i>`, value of V bytes) loaded into one node and into
-redis-server (same machine, same run), RSS growth divided by the elements; small hashes stay
-packed (listpack in Redis), large ones are tables in both.
+Memory: K hashes of F fields (field `f<i>`, value of V bytes), or K sets of F members, loaded
+into one node and into redis-server (same machine, same run), RSS growth divided by the
+elements; small hashes stay packed (listpack in Redis), large ones are tables in both.
 
 Ring: one hash of N fields behind a proxy (three nodes, R = 2). Timed, medians of
 `--writes` sequential writes through the proxy: HSET of one field (run on one replica, replayed
@@ -32,32 +32,38 @@ def node(port: int) -> Server:
     return Server("node", [BINARY, "node", "--port", str(port), "--maxmemory", "0", "--log-level", "warn"], port)
 
 
-def load_hashes(conn: Conn, keys: int, fields: int, value: bytes) -> None:
+def load_hashes(conn: Conn, keys: int, fields: int, value: bytes | None) -> None:
+    """K hashes of F fields (`f<i>`, `value`), or K sets of F members (`f<i>`) when `value` is
+    None."""
     for k in range(keys):
         for start in range(0, fields, 500):
             batch = range(start, min(fields, start + 500))
-            args = [b"HSET", b"h:%d" % k]
-            for f in batch:
-                args += [b"f%d" % f, value]
+            if value is None:
+                args = [b"SADD", b"s:%d" % k] + [b"f%d" % f for f in batch]
+            else:
+                args = [b"HSET", b"h:%d" % k]
+                for f in batch:
+                    args += [b"f%d" % f, value]
             conn.send(*args)
         for start in range(0, fields, 500):
             conn.reply()
 
 
-def bytes_per_element(server: Server, keys: int, fields: int, value_len: int) -> float:
+def bytes_per_element(server: Server, keys: int, fields: int, value_len: int | None) -> float:
     conn = Conn(server.port)
     conn.call(b"FLUSHALL")
     time.sleep(0.2)
     before = server.rss()
-    load_hashes(conn, keys, fields, b"v" * value_len)
+    load_hashes(conn, keys, fields, None if value_len is None else b"v" * value_len)
     time.sleep(0.2)
     return (server.rss() - before) / (keys * fields)
 
 
 def memory(args: argparse.Namespace) -> None:
-    print("| hashes x fields, value bytes | node B/field | redis B/field | ratio |")
+    print("| collections x elements, value bytes | node B/element | redis B/element | ratio |")
     print("|---|---|---|---|")
-    for keys, fields, value_len in [(100_000, 10, 10), (20_000, 100, 10), (10, 100_000, 10), (10, 100_000, 100)]:
+    for keys, fields, value_len in [(100_000, 10, 10), (20_000, 100, 10), (10, 100_000, 10), (10, 100_000, 100),
+                                    (100_000, 10, None), (20_000, 100, None), (10, 100_000, None)]:
         port = free_port()
         ours = node(port)
         redis = start_redis()
@@ -67,7 +73,8 @@ def memory(args: argparse.Namespace) -> None:
         finally:
             ours.stop()
             redis.stop()
-        print(f"| {keys:,} x {fields:,}, {value_len} | {mine:.1f} | {theirs:.1f} | {mine / theirs:.2f} |")
+        what = f"hashes {keys:,} x {fields:,}, {value_len}" if value_len is not None else f"sets {keys:,} x {fields:,}"
+        print(f"| {what} | {mine:.1f} | {theirs:.1f} | {mine / theirs:.2f} |")
 
 
 def ring(args: argparse.Namespace) -> None:

@@ -523,3 +523,48 @@ fn set_algebra_and_moves_answer_as_redis() {
         assert_eq!(members(&s.call(&["SMEMBERS", "{s}new"])), ["2", "3"]);
     });
 }
+
+#[test]
+fn sintercard_counts_its_keys_from_an_argument() {
+    on_node_and_proxy(|s| {
+        s.expect(&["SADD", "{c}a", "1", "2", "3"], &int(3));
+        s.expect(&["SADD", "{c}b", "2", "3", "4"], &int(3));
+        s.expect(&["SINTERCARD", "2", "{c}a", "{c}b"], &int(2));
+        s.expect(&["SINTERCARD", "2", "{c}a", "{c}b", "LIMIT", "1"], &int(1));
+        s.expect(&["SINTERCARD", "2", "{c}a", "{c}b", "LIMIT", "0"], &int(2));
+        s.expect(&["SINTERCARD", "1", "{c}none"], &int(0));
+        s.expect_error(
+            &["SINTERCARD", "3", "{c}a", "{c}b"],
+            "ERR Number of keys can't be greater than number of args",
+        );
+        s.expect_error(
+            &["SINTERCARD", "0", "{c}a"],
+            "ERR numkeys should be greater than 0",
+        );
+        s.expect_error(
+            &["SINTERCARD", "x", "{c}a"],
+            "ERR numkeys should be greater than 0",
+        );
+        s.expect_error(
+            &["SINTERCARD", "1", "{c}a", "LIMIT", "-1"],
+            "ERR LIMIT can't be negative",
+        );
+        s.expect_error(&["SINTERCARD", "1", "{c}a", "FOO"], "ERR syntax error");
+        // COMMAND tells where the keys are: movablekeys, and GETKEYS follows the count.
+        let info = s.call(&["COMMAND", "INFO", "sintercard"]);
+        assert!(info.contains("movablekeys"), "{info:?}");
+        s.expect(
+            &[
+                "COMMAND",
+                "GETKEYS",
+                "SINTERCARD",
+                "2",
+                "{c}a",
+                "{c}b",
+                "LIMIT",
+                "1",
+            ],
+            &array(&["{c}a", "{c}b"]),
+        );
+    });
+}

@@ -163,16 +163,20 @@ impl Group {
     }
 }
 
-/// Where a command's keys are, in Redis's (first, last, step) form. Positions count the
-/// command name as 0; a negative `last` counts from the end (-1: the last argument).
+/// Where a command's keys are, in Redis's (first, last, step) form, and for the commands whose
+/// key count is an argument (SINTERCARD numkeys key…, ZUNIONSTORE destination numkeys key…:
+/// Redis's `movablekeys`) where that count is. Positions count the command name as 0; a
+/// negative `last` counts from the end (-1: the last argument).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeySpec {
-    /// Position of the first key; 0 when the command has no key.
+    /// Position of the first key; 0 when the command has no key there.
     pub first: i32,
     /// Position of the last key.
     pub last: i32,
     /// Distance between keys (2 for MSET's key-value pairs).
     pub step: i32,
+    /// Position of the argument that counts the keys following it; 0 for none.
+    pub numkeys: i32,
 }
 
 impl KeySpec {
@@ -181,16 +185,52 @@ impl KeySpec {
         first: 0,
         last: 0,
         step: 0,
+        numkeys: 0,
     };
 
     /// Keys at `first..=last` every `step`.
     pub const fn new(first: i32, last: i32, step: i32) -> Self {
-        Self { first, last, step }
+        Self {
+            first,
+            last,
+            step,
+            numkeys: 0,
+        }
+    }
+
+    /// These keys, then as many as the argument at `position` counts, right after it.
+    pub const fn counted_at(self, position: i32) -> Self {
+        Self {
+            numkeys: position,
+            ..self
+        }
     }
 
     /// Whether the command has keys.
     pub const fn has_keys(&self) -> bool {
-        self.first > 0
+        self.first > 0 || self.numkeys > 0
+    }
+
+    /// Whether where the keys are depends on an argument (Redis's `movablekeys` flag).
+    pub const fn movable(&self) -> bool {
+        self.numkeys > 0
+    }
+
+    /// The positions of the counted keys in `args`: none when the count is missing, not a
+    /// positive integer, or more than the arguments that follow (the command answers its own
+    /// error then).
+    fn counted<A: AsRef<[u8]>>(&self, args: &[A]) -> std::ops::Range<usize> {
+        let at = self.numkeys as usize;
+        let count = args
+            .get(at)
+            .and_then(|arg| std::str::from_utf8(arg.as_ref()).ok())
+            .and_then(|text| text.parse::<usize>().ok());
+        match count {
+            Some(count) if self.numkeys > 0 && count > 0 && at + count < args.len() => {
+                at + 1..at + 1 + count
+            }
+            _ => 0..0,
+        }
     }
 
     /// The positions of the keys in a request of `argc` arguments.
@@ -212,7 +252,9 @@ impl KeySpec {
 
     /// The keys of a request, in argument order.
     pub fn keys<'a, A: AsRef<[u8]>>(&self, args: &'a [A]) -> impl Iterator<Item = &'a [u8]> {
-        self.positions(args.len()).map(move |i| args[i].as_ref())
+        self.positions(args.len())
+            .chain(self.counted(args))
+            .map(move |i| args[i].as_ref())
     }
 
     /// The first key of a request, if it has one.

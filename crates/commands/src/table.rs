@@ -188,6 +188,9 @@ table! {
     SDiff = "sdiff", -2, [ReadOnly], keys(1, -1, 1), Set, MultiKey(Access::Read, Merge::AllOrNone), Unknown,
         "1.0.0", "O(N) where N is the total number of elements in all given sets.",
         "Returns the difference of multiple sets.";
+    SInterCard = "sintercard", -3, [ReadOnly], NO_KEYS.counted_at(1), Set, MultiKey(Access::Read, Merge::AllOrNone), Unknown,
+        "7.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        "Returns the number of members of the intersect of multiple sets.";
     SInterStore = "sinterstore", -3, [Write, DenyOom], keys(1, -1, 1), Set, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
         "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
         "Stores the intersect of multiple sets in a key.";

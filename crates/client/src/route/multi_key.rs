@@ -52,6 +52,11 @@ impl Client {
         merge: Merge,
         args: &[&[u8]],
     ) -> Result<Reply> {
+        if spec.keys.movable() && spec.keys.keys(args).next().is_none() {
+            // A key count that names no key (0, not a number, more than the arguments): the
+            // node answers Redis's error for it.
+            return self.on_any_node(args).await;
+        }
         if spec.keys.step == 2 && args.len() % 2 == 0 {
             // Keys and values in pairs, or Redis's arity error.
             return Err(Error::new(

@@ -1,5 +1,5 @@
 //! Set commands: SADD, SREM, SISMEMBER, SMISMEMBER, SCARD, SMEMBERS, SPOP, SRANDMEMBER, SMOVE,
-//! SSCAN, SINTER, SUNION, SDIFF and their STORE forms, with Redis 7.0's replies (sets in RESP3
+//! SSCAN, SINTER, SUNION, SDIFF and their STORE forms, SINTERCARD, with Redis 7.0's replies (sets in RESP3
 //! where Redis answers one) and error texts.
 
 use bytes::Bytes;
@@ -329,6 +329,44 @@ pub fn sunion(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 pub fn sdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     if let Some(members) = compute(ctx, &args[1..], Algebra::Diff) {
         reply_members(ctx, &members);
+    }
+    Flow::Continue
+}
+
+/// SINTERCARD numkeys key [key ...] [LIMIT limit]: the intersection's size, counted up to
+/// `limit` (0: no limit).
+pub fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let Some(count) = parse_i64(&args[1]).filter(|&n| n > 0) else {
+        ctx.error("ERR numkeys should be greater than 0");
+        return Flow::Continue;
+    };
+    if count as u64 > (args.len() - 2) as u64 {
+        ctx.error("ERR Number of keys can't be greater than number of args");
+        return Flow::Continue;
+    }
+    let keys = &args[2..2 + count as usize];
+    let mut limit = 0u64;
+    let mut i = 2 + count as usize;
+    while i < args.len() {
+        if super::args::is(&args[i], "LIMIT") && i + 1 < args.len() {
+            // Redis answers the same for a negative LIMIT and one that is not a number.
+            match parse_i64(&args[i + 1]) {
+                Some(n) if n >= 0 => limit = n as u64,
+                _ => {
+                    ctx.error("ERR LIMIT can't be negative");
+                    return Flow::Continue;
+                }
+            }
+            i += 2;
+        } else {
+            ctx.error(errors::SYNTAX);
+            return Flow::Continue;
+        }
+    }
+    if let Some(members) = compute(ctx, keys, Algebra::Inter) {
+        let size = members.len() as u64;
+        let size = if limit > 0 { size.min(limit) } else { size };
+        ctx.reply().int(size as i64);
     }
     Flow::Continue
 }

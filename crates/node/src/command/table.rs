@@ -72,6 +72,7 @@ pub fn handler(id: Cmd) -> Handler {
         Cmd::SInter => sets::sinter,
         Cmd::SUnion => sets::sunion,
         Cmd::SDiff => sets::sdiff,
+        Cmd::SInterCard => sets::sintercard,
         Cmd::SInterStore => sets::sinterstore,
         Cmd::SUnionStore => sets::sunionstore,
         Cmd::SDiffStore => sets::sdiffstore,

@@ -13,9 +13,13 @@ fn write_command_info<S: Service>(ctx: &mut Exchange<'_, S>, spec: &CommandSpec)
     reply.array(10);
     reply.bulk(spec.name.as_bytes());
     reply.int(i64::from(spec.arity));
-    reply.set(spec.flags.len());
+    let movable = spec.keys.movable();
+    reply.set(spec.flags.len() + usize::from(movable));
     for flag in spec.flags.iter().map(|flag| flag.name()) {
         reply.simple(flag);
+    }
+    if movable {
+        reply.simple("movablekeys");
     }
     reply.int(i64::from(spec.keys.first));
     reply.int(i64::from(spec.keys.last));
