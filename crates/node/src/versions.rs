@@ -159,22 +159,11 @@ pub fn supersedes(version: u64, incoming: Option<Payload<'_>>, current: Option<&
 }
 
 impl NodeState {
-    /// A plain command's write of `key`: `decide` sees the live value (a tombstone reads as
-    /// nothing), what it puts is stamped with the node's clock, and a delete of a live key
-    /// leaves a tombstone.
+    /// A command's write of `key`: `decide` sees the live value (a tombstone reads as
+    /// nothing), what it puts is stamped as `stamping` says (see [`Stamping`]: the node's clock
+    /// for a plain write), and a delete of a live key leaves a tombstone. False when a replay
+    /// found the key at another version and left it.
     pub fn write(
-        &self,
-        key: &[u8],
-        now: u64,
-        decide: &mut dyn FnMut(Option<&Value>) -> Change,
-    ) -> Result<(), StoreError> {
-        self.write_stamped(key, now, Stamping::Clock, decide)
-            .map(|_| ())
-    }
-
-    /// A write as [`NodeState::write`], stamped as `stamping` says (see [`Stamping`]); false
-    /// when a replay found the key at another version and left it.
-    pub fn write_stamped(
         &self,
         key: &[u8],
         now: u64,
@@ -217,22 +206,6 @@ impl NodeState {
             }
         })?;
         Ok(matched)
-    }
-
-    /// A plain SET: `value` replaces whatever `key` holds.
-    pub fn set(&self, key: &[u8], value: Value, now: u64) -> Result<(), StoreError> {
-        self.write(key, now, &mut |_| Change::Put(value.clone()))
-    }
-
-    /// A plain DEL; true if a live key was deleted.
-    pub fn remove(&self, key: &[u8], now: u64) -> bool {
-        let mut removed = false;
-        // A delete cannot fail: a tombstone is smaller than any value.
-        let _ = self.write(key, now, &mut |live| {
-            removed = live.is_some();
-            Change::Remove
-        });
-        removed
     }
 }
 

@@ -46,6 +46,21 @@ pub(crate) fn no_nodes() -> Error {
     )
 }
 
+/// `VAPPLY key expected version args…`: `args` run on a node at `version` (`expected` is `*`
+/// for a mutation, stamped with `version` or just above the key's own; or the signed version a
+/// replayed collection write must find there).
+pub(crate) fn vapply<'a>(
+    key: &'a [u8],
+    expected: &'a str,
+    version: &'a str,
+    args: &[&'a [u8]],
+) -> SmallVec<[&'a [u8]; 8]> {
+    let mut wire: SmallVec<[&[u8]; 8]> = SmallVec::with_capacity(args.len() + 4);
+    wire.extend_from_slice(&[b"VAPPLY", key, expected.as_bytes(), version.as_bytes()]);
+    wire.extend_from_slice(args);
+    wire
+}
+
 /// Locks that serialise writes, propagations and fills of one key within a client (a key maps
 /// to one stripe).
 pub(crate) struct Stripes(Vec<tokio::sync::Mutex<()>>);

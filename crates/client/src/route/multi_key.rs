@@ -268,8 +268,7 @@ impl Client {
             }
             // Each attempt at a version of its own (see `Client::mutate`).
             let version = self.next_version().to_string();
-            let mut versioned: Vec<&[u8]> = vec![b"VAPPLY", all_keys[0], b"*", version.as_bytes()];
-            versioned.extend_from_slice(args);
+            let versioned = super::vapply(all_keys[0], "*", &version, args);
             let mut batch = BytesMut::new();
             encode_command(&[b"MULTI"], &mut batch);
             encode_command(&versioned, &mut batch);

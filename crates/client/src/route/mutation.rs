@@ -25,8 +25,8 @@ use cachering_commands::lookup;
 use futures::future::join_all;
 use smallvec::SmallVec;
 
-use super::read::State;
-use super::HintsOnDrop;
+use super::read::{signed_vver, State};
+use super::{vapply, HintsOnDrop};
 use crate::client::Client;
 use crate::connection::{command, encode_command};
 use crate::error::{Error, ErrorKind, Result};
@@ -83,7 +83,8 @@ impl Client {
             if replayed {
                 let [before, outcome, after] =
                     <[Reply; 3]>::try_from(results).map_err(|_| unexpected())?;
-                let (Some(before), Some(after)) = (first_int(&before), first_int(&after)) else {
+                let (Some(before), Some(after)) = (signed_vver(&before), signed_vver(&after))
+                else {
                     return Err(unexpected());
                 };
                 self.observe_version(after.unsigned_abs());
@@ -121,9 +122,7 @@ impl Client {
         // Run at this process's version (or just above the key's): if it waits in a frozen
         // node and runs after the thaw, it is no newer than when it was sent.
         let version = version.to_string();
-        let mut versioned: SmallVec<[&[u8]; 8]> =
-            smallvec::smallvec![&b"VAPPLY"[..], key, &b"*"[..], version.as_bytes()];
-        versioned.extend_from_slice(args);
+        let versioned = vapply(key, "*", &version, args);
         let mut batch = BytesMut::new();
         encode_command(&[b"MULTI"], &mut batch);
         if replayed {
@@ -155,9 +154,7 @@ impl Client {
     ) {
         let version = after.unsigned_abs();
         let (before, stamp) = (before.to_string(), version.to_string());
-        let mut wire: Vec<&[u8]> = vec![b"VAPPLY", key, before.as_bytes(), stamp.as_bytes()];
-        wire.extend_from_slice(args);
-        let bytes = command(&wire);
+        let bytes = command(&vapply(key, &before, &stamp, args));
         let others: Nodes<'_> = replicas
             .iter()
             .filter(|node| !Arc::ptr_eq(node, done))
@@ -199,11 +196,3 @@ impl Client {
 
 /// Some of a key's replicas.
 type Nodes<'a> = SmallVec<[&'a Arc<Node>; 4]>;
-
-/// The first integer of a VVER reply.
-fn first_int(reply: &Reply) -> Option<i64> {
-    match reply {
-        Reply::Array(items) => items.first()?.as_int(),
-        _ => None,
-    }
-}

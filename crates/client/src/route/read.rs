@@ -50,6 +50,15 @@ fn unavailable() -> Error {
     )
 }
 
+/// The signed version in a `VVER` reply for one key (an array of one version, or that version):
+/// 0 nothing known, negative a delete.
+pub(crate) fn signed_vver(reply: &Reply) -> Option<i64> {
+    match reply {
+        Reply::Array(items) if items.len() == 1 => items[0].as_int(),
+        other => other.as_int(),
+    }
+}
+
 /// Where a replica's entry of a key stands in the order of writes: its version, and whether
 /// that version holds a value (a value outranks a delete at the same version).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -67,13 +76,9 @@ impl Rank {
         }
     }
 
-    /// The rank in a `VVER` reply for one key (an array of one version, or that version).
+    /// The rank in a `VVER` reply for one key.
     pub fn from_vver(reply: &Reply) -> Option<Rank> {
-        let version = match reply {
-            Reply::Array(items) if items.len() == 1 => items[0].as_int()?,
-            other => other.as_int()?,
-        };
-        Some(Rank::from_signed(version))
+        signed_vver(reply).map(Rank::from_signed)
     }
 
     /// The version.

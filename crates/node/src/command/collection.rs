@@ -2,11 +2,14 @@
 //! answering WRONGTYPE), and changing one in place under the key's lock.
 
 use super::args::glob_match;
-use super::keys::{scan_cursor, scan_options, ScanOptions};
+use super::keys::{reply_scan, scan_cursor, scan_options, ScanOptions};
 use super::{errors, Ctx};
-use crate::store::Change;
-use crate::store::{Value, NO_DEADLINE};
+use crate::store::{Change, Value, NO_DEADLINE};
 use crate::types::{Body, Hash, Kind, Set};
+
+/// Why a body can be taken as the type a command works on: every command reads or writes it
+/// through [`read`], [`with`] or [`write`], which check the key's kind first.
+pub const KIND_CHECKED: &str = "the key's kind is checked before its body is used";
 
 /// Bytes a new element is charged at most beyond its own (encoding, table slot, allocation
 /// rounding): what a write checks against the largest entry before it changes anything.
@@ -174,14 +177,7 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[bytes::Bytes], kind: Kind, walk: Walk) {
             }
         }),
     };
-    let mut digits = itoa::Buffer::new();
-    let mut reply = ctx.reply();
-    reply.array(2);
-    reply.bulk(digits.format(next).as_bytes());
-    reply.array(found.len());
-    for element in &found {
-        reply.bulk(element);
-    }
+    reply_scan(ctx, next, &found);
 }
 
 /// HRANDFIELD's and SRANDMEMBER's choice among `len` elements: `count` distinct ones (all of

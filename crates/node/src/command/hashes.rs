@@ -14,10 +14,7 @@ const NOT_INTEGER_VALUE: &str = "ERR hash value is not an integer";
 const NOT_FLOAT_VALUE: &str = "ERR hash value is not a float";
 
 fn hash_mut(body: &mut Body) -> &mut Hash {
-    match body {
-        Body::Hash(hash) => hash,
-        _ => unreachable!("the key's kind is checked before its body is changed"),
-    }
+    body.as_hash_mut().expect(collection::KIND_CHECKED)
 }
 
 /// Runs `answer` over the hash at `key`, or over an empty hash when the key is missing;
@@ -169,8 +166,7 @@ fn all_entries(ctx: &mut Ctx<'_>, key: &[u8], parts: Parts) -> Flow {
     with_hash(ctx, key, |ctx, hash| {
         let mut reply = ctx.reply();
         match parts {
-            Parts::Both if reply.protocol() == Protocol::Resp3 => reply.map(hash.len()),
-            Parts::Both => reply.array(hash.len() * 2),
+            Parts::Both => reply.map(hash.len()),
             Parts::Fields | Parts::Values => reply.array(hash.len()),
         }
         for (field, value) in hash.iter() {
@@ -315,11 +311,12 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         let picks = random_entries(hash, count);
         let resp3 = ctx.protocol == Protocol::Resp3;
         let mut reply = ctx.reply();
-        match (with_values, resp3) {
-            (false, _) => reply.array(picks.len()),
-            (true, true) => reply.array(picks.len()),
-            (true, false) => reply.array(picks.len() * 2),
-        }
+        // With values: pairs in RESP3, one flat array in RESP2.
+        reply.array(if with_values && !resp3 {
+            picks.len() * 2
+        } else {
+            picks.len()
+        });
         for (field, value) in picks {
             if with_values && resp3 {
                 reply.array(2);

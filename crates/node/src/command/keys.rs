@@ -214,6 +214,18 @@ pub(super) fn scan_options<'a>(
     Some(options)
 }
 
+/// A SCAN-family reply: the next cursor and the elements found.
+pub(super) fn reply_scan(ctx: &mut Ctx<'_>, next: u64, found: &[Vec<u8>]) {
+    let mut digits = itoa::Buffer::new();
+    let mut reply = ctx.reply();
+    reply.array(2);
+    reply.bulk(digits.format(next).as_bytes());
+    reply.array(found.len());
+    for element in found {
+        reply.bulk(element);
+    }
+}
+
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let Some(cursor) = scan_cursor(ctx, &args[1]) else {
@@ -243,14 +255,7 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
                 .is_some_and(|value| is(wanted, value.type_name()))
         });
     }
-    let mut digits = itoa::Buffer::new();
-    let mut reply = ctx.reply();
-    reply.array(2);
-    reply.bulk(digits.format(next).as_bytes());
-    reply.array(found.len());
-    for key in &found {
-        reply.bulk(key);
-    }
+    reply_scan(ctx, next, &found);
     Flow::Continue
 }
 

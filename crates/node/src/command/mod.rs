@@ -78,9 +78,7 @@ impl Ctx<'_> {
         key: &[u8],
         decide: &mut dyn FnMut(Option<&Value>) -> Change,
     ) -> Result<(), StoreError> {
-        let matched = self
-            .node
-            .write_stamped(key, self.now, self.stamping, decide)?;
+        let matched = self.node.write(key, self.now, self.stamping, decide)?;
         self.matched = matched;
         Ok(())
     }

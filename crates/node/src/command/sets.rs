@@ -4,22 +4,18 @@
 
 use bytes::Bytes;
 
-use super::args::parse_i64;
+use super::args::{is, parse_i64};
 use super::collection::{self, growth};
 use super::{errors, Ctx, Flow};
 use crate::store::{Change, Value, NO_DEADLINE};
 use crate::types::{Body, Kind, Set};
 
 fn set_of(body: &Body) -> &Set {
-    body.as_set()
-        .expect("the key's kind is checked before its body is read")
+    body.as_set().expect(collection::KIND_CHECKED)
 }
 
 fn set_mut(body: &mut Body) -> &mut Set {
-    match body {
-        Body::Set(set) => set,
-        _ => unreachable!("the key's kind is checked before its body is changed"),
-    }
+    body.as_set_mut().expect(collection::KIND_CHECKED)
 }
 
 /// Runs `answer` over the set at `key`, or over an empty set when the key is missing; nothing
@@ -348,7 +344,7 @@ pub fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let mut limit = 0u64;
     let mut i = 2 + count as usize;
     while i < args.len() {
-        if super::args::is(&args[i], "LIMIT") && i + 1 < args.len() {
+        if is(&args[i], "LIMIT") && i + 1 < args.len() {
             // Redis answers the same for a negative LIMIT and one that is not a number.
             match parse_i64(&args[i + 1]) {
                 Some(n) if n >= 0 => limit = n as u64,

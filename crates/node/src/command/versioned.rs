@@ -1,5 +1,5 @@
-//! The versioned commands the client crate writes and reads with: VSET, VDEL, VGET, VVER
-//! (`crate::versions` has the rules).
+//! The versioned commands the client crate writes and reads with: VSET, VDEL, VGET, VVER,
+//! VAPPLY (`crate::versions` has the rules).
 
 use bytes::Bytes;
 use cachering_proto::version;
@@ -164,9 +164,10 @@ pub fn vver(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 ///   same value it met there and leaves the same one, stamped `version`. Answers `:1` if it
 ///   applied, `:0` if the key was at another version (the client then copies the whole value);
 ///   the command's own reply is not sent.
-/// - With `*`, it runs a mutation (any single-key write) stamped `version`, or just above the
-///   key's own version if that is higher, and answers the command's own reply: a mutation that
-///   waited in a frozen node runs as old as it is.
+/// - With `*`, it runs a mutation (a single-key write, or a write of keys sharing their
+///   replicas whose first key is `key`), its writes stamped `version`, or just above each key's
+///   own version if that is higher, and answers the command's own reply: a mutation that waited
+///   in a frozen node runs as old as it is.
 pub fn vapply(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let expected = if args[2].as_ref() == b"*" {
         Some(None)
@@ -189,7 +190,7 @@ pub fn vapply(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         None => spec.versionable(),
     });
     let Some(spec) = allowed else {
-        ctx.error("ERR VAPPLY runs a single-key write of its own key (a deterministic collection write to replay one)");
+        ctx.error("ERR VAPPLY runs a mutation whose first key is its key (with an expected version, a deterministic collection write)");
         return Flow::Continue;
     };
     ctx.stamping = match expected {

@@ -85,6 +85,22 @@ impl Body {
         }
     }
 
+    /// The hash, to change, if it is one.
+    pub fn as_hash_mut(&mut self) -> Option<&mut Hash> {
+        match self {
+            Body::Hash(hash) => Some(hash),
+            _ => None,
+        }
+    }
+
+    /// The set, to change, if it is one.
+    pub fn as_set_mut(&mut self) -> Option<&mut Set> {
+        match self {
+            Body::Set(set) => Some(set),
+            _ => None,
+        }
+    }
+
     /// Elements held (fields of a hash, ...).
     pub fn len(&self) -> usize {
         match self {
