@@ -250,10 +250,8 @@ impl Hash {
     }
 
     /// One step of HSCAN from `cursor`: calls `visit` for about `count` entries and returns the
-    /// cursor to continue from, 0 at the end. A packed hash is returned whole. A table is
-    /// walked by bucket; entries do not move between buckets unless the table is resized or
-    /// rehashed, which changes its generation, and a cursor of another generation starts over
-    /// (entries may then repeat, as SCAN allows, but none present throughout is missed).
+    /// cursor to continue from, 0 at the end. A packed hash is returned whole; a table is
+    /// walked by bucket ([`super::scan_table`]).
     pub fn scan(&self, cursor: u64, count: usize, visit: &mut dyn FnMut(&[u8], &[u8])) -> u64 {
         let Repr::Table(table) = &self.repr else {
             for (field, value) in self.iter() {
@@ -261,29 +259,16 @@ impl Hash {
             }
             return 0;
         };
-        let mut bucket = if cursor & 0xffff == u64::from(table.generation) {
-            (cursor >> 16) as usize
-        } else {
-            0
-        };
-        let buckets = table.entries.num_buckets();
-        // Empty buckets count a tenth of an entry, so a sparse table still moves on.
-        let mut budget = count.saturating_mul(10);
-        while bucket < buckets && budget > 0 {
-            if let Some(entry) = table.entries.get_bucket(bucket) {
+        super::scan_table(
+            &table.entries,
+            table.generation,
+            cursor,
+            count,
+            &mut |entry| {
                 let (field, value) = split(entry);
                 visit(field, value);
-                budget = budget.saturating_sub(10);
-            } else {
-                budget -= 1;
-            }
-            bucket += 1;
-        }
-        if bucket >= buckets {
-            0
-        } else {
-            ((bucket as u64) << 16) | u64::from(table.generation)
-        }
+            },
+        )
     }
 
     /// An entry chosen by `random` (a random number): the entry at that position of a packed

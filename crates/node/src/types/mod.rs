@@ -1,4 +1,4 @@
-//! Collections: the values that are not strings (hashes and sets so far).
+//! Collections: the values that are not strings (hashes, sets and sorted sets so far).
 //!
 //! A collection lives behind one `Arc` in the store's entry ([`crate::store::Value`]) and is
 //! changed in place: a write takes the key's lock in the store (`Store::update`) and the
@@ -16,12 +16,15 @@
 pub mod codec;
 pub mod hash;
 pub mod set;
+pub mod zset;
 
+use hashbrown::HashTable;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub use hash::Hash;
 pub use set::Set;
+pub use zset::ZSet;
 
 /// What kind of collection a value is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +34,8 @@ pub enum Kind {
     Hash,
     /// A set: members, each once.
     Set,
+    /// A sorted set: members, each once, with a score.
+    SortedSet,
 }
 
 impl Kind {
@@ -39,12 +44,13 @@ impl Kind {
         match self {
             Kind::Hash => "hash",
             Kind::Set => "set",
+            Kind::SortedSet => "zset",
         }
     }
 
     /// The kind named `name` (as [`Kind::name`] writes it, any case).
     pub fn from_name(name: &[u8]) -> Option<Kind> {
-        [Kind::Hash, Kind::Set]
+        [Kind::Hash, Kind::Set, Kind::SortedSet]
             .into_iter()
             .find(|kind| name.eq_ignore_ascii_case(kind.name().as_bytes()))
     }
@@ -58,6 +64,8 @@ pub enum Body {
     Hash(Hash),
     /// A set.
     Set(Set),
+    /// A sorted set.
+    SortedSet(ZSet),
 }
 
 impl Body {
@@ -66,6 +74,7 @@ impl Body {
         match self {
             Body::Hash(_) => Kind::Hash,
             Body::Set(_) => Kind::Set,
+            Body::SortedSet(_) => Kind::SortedSet,
         }
     }
 
@@ -81,6 +90,22 @@ impl Body {
     pub fn as_set(&self) -> Option<&Set> {
         match self {
             Body::Set(set) => Some(set),
+            _ => None,
+        }
+    }
+
+    /// The sorted set, if it is one.
+    pub fn as_zset(&self) -> Option<&ZSet> {
+        match self {
+            Body::SortedSet(zset) => Some(zset),
+            _ => None,
+        }
+    }
+
+    /// The sorted set, to change, if it is one.
+    pub fn as_zset_mut(&mut self) -> Option<&mut ZSet> {
+        match self {
+            Body::SortedSet(zset) => Some(zset),
             _ => None,
         }
     }
@@ -106,6 +131,7 @@ impl Body {
         match self {
             Body::Hash(hash) => hash.len(),
             Body::Set(set) => set.len(),
+            Body::SortedSet(zset) => zset.len(),
         }
     }
 
@@ -119,6 +145,7 @@ impl Body {
         match self {
             Body::Hash(hash) => hash.weight(),
             Body::Set(set) => set.weight(),
+            Body::SortedSet(zset) => zset.weight(),
         }
     }
 
@@ -127,6 +154,7 @@ impl Body {
         match self {
             Body::Hash(hash) => hash.encoding(),
             Body::Set(set) => set.encoding(),
+            Body::SortedSet(zset) => zset.encoding(),
         }
     }
 
@@ -135,6 +163,7 @@ impl Body {
         match self {
             Body::Hash(hash) => hash.dump(out),
             Body::Set(set) => set.dump(out),
+            Body::SortedSet(zset) => zset.dump(out),
         }
     }
 
@@ -145,6 +174,7 @@ impl Body {
         match self {
             Body::Hash(hash) => hash.canonical_dump(&mut out),
             Body::Set(set) => set.canonical_dump(&mut out),
+            Body::SortedSet(zset) => zset.dump(&mut out),
         }
         out
     }
@@ -154,6 +184,7 @@ impl Body {
         match kind {
             Kind::Hash => Hash::restore(dump).map(Body::Hash),
             Kind::Set => Set::restore(dump).map(Body::Set),
+            Kind::SortedSet => ZSet::restore(dump).map(Body::SortedSet),
         }
     }
 }
@@ -220,6 +251,42 @@ impl Collection {
         let mut out = Vec::new();
         self.read().dump(&mut out);
         out
+    }
+}
+
+/// One step of a scan (HSCAN, SSCAN, ZSCAN) over a hashbrown table: `visit` gets about
+/// `count` entries from `cursor`, and the cursor to continue from comes back (0 at the end).
+/// Entries do not move between buckets unless the table is resized or rehashed, which its
+/// owner marks by changing `generation`; a cursor of another generation starts over (entries
+/// may then repeat, as SCAN allows, but none present throughout is missed).
+pub fn scan_table<T>(
+    table: &HashTable<T>,
+    generation: u16,
+    cursor: u64,
+    count: usize,
+    visit: &mut dyn FnMut(&T),
+) -> u64 {
+    let mut bucket = if cursor & 0xffff == u64::from(generation) {
+        (cursor >> 16) as usize
+    } else {
+        0
+    };
+    let buckets = table.num_buckets();
+    // Empty buckets count a tenth of an entry, so a sparse table still moves on.
+    let mut budget = count.saturating_mul(10);
+    while bucket < buckets && budget > 0 {
+        if let Some(entry) = table.get_bucket(bucket) {
+            visit(entry);
+            budget = budget.saturating_sub(10);
+        } else {
+            budget -= 1;
+        }
+        bucket += 1;
+    }
+    if bucket >= buckets {
+        0
+    } else {
+        ((bucket as u64) << 16) | u64::from(generation)
     }
 }
 
