@@ -140,6 +140,8 @@ pub enum Group {
     Hash,
     /// Sets.
     Set,
+    /// Sorted sets.
+    SortedSet,
     /// The connection.
     Connection,
     /// The server.
@@ -156,6 +158,7 @@ impl Group {
             Group::Generic => "generic",
             Group::Hash => "hash",
             Group::Set => "set",
+            Group::SortedSet => "sorted-set",
             Group::Connection => "connection",
             Group::Server => "server",
             Group::Transactions => "transactions",
@@ -432,6 +435,7 @@ impl CommandSpec {
             Group::Generic => categories.push("@keyspace"),
             Group::Hash => categories.push("@hash"),
             Group::Set => categories.push("@set"),
+            Group::SortedSet => categories.push("@sortedset"),
             Group::Connection => categories.push("@connection"),
             Group::Transactions => categories.push("@transaction"),
             Group::Server if self.has(Flag::Admin) => {
@@ -465,6 +469,14 @@ pub enum Resp3Shape {
     Pairs,
     /// An array becomes a set.
     Set,
+    /// A bulk string holding a score becomes a double (a nil stays a null).
+    Double,
+    /// An array of scores (and nils) becomes an array of doubles (and nulls).
+    Doubles,
+    /// A flat array of members and scores becomes an array of (member, double) pairs.
+    ScorePairs,
+    /// A flat array of members and scores keeps its shape, its scores becoming doubles.
+    Scores,
 }
 
 impl CommandSpec {
@@ -472,7 +484,7 @@ impl CommandSpec {
     /// replica at the same version can replay it (VAPPLY) instead of receiving the whole
     /// value: every single-key collection write but the random ones (SPOP).
     pub fn replayable(&self) -> bool {
-        matches!(self.group, Group::Hash | Group::Set)
+        matches!(self.group, Group::Hash | Group::Set | Group::SortedSet)
             && self.has(Flag::Write)
             && self.route == Route::Mutation
             && self.id != Cmd::SPop
@@ -490,16 +502,51 @@ impl CommandSpec {
 
     /// The RESP3 shape of this command's reply to `args`.
     pub fn resp3_shape<A: AsRef<[u8]>>(&self, args: &[A]) -> Resp3Shape {
-        let has = |word: &str| {
-            args.iter()
-                .skip(2)
-                .any(|arg| arg.as_ref().eq_ignore_ascii_case(word.as_bytes()))
+        let is = |arg: &A, word: &str| arg.as_ref().eq_ignore_ascii_case(word.as_bytes());
+        // Options follow the keys: a key may be spelled like one.
+        let after_keys = (self.keys.positions(args.len()))
+            .chain(self.keys.counted(args))
+            .max()
+            .map_or(1, |last| last + 1);
+        let has = |word: &str| args.iter().skip(after_keys).any(|arg| is(arg, word));
+        let scores = |word: &str| {
+            if has(word) {
+                Resp3Shape::ScorePairs
+            } else {
+                Resp3Shape::AsIs
+            }
         };
         match self.id {
             Cmd::HGetAll => Resp3Shape::Map,
             Cmd::HRandField if has("WITHVALUES") => Resp3Shape::Pairs,
             Cmd::SMembers | Cmd::SInter | Cmd::SUnion | Cmd::SDiff => Resp3Shape::Set,
             Cmd::SPop if args.len() > 2 => Resp3Shape::Set,
+            Cmd::ZScore | Cmd::ZIncrBy => Resp3Shape::Double,
+            // ZADD's options come before its first score.
+            Cmd::ZAdd => {
+                let options = ["NX", "XX", "GT", "LT", "CH", "INCR"];
+                let incr = args
+                    .iter()
+                    .skip(2)
+                    .take_while(|arg| options.iter().any(|option| is(arg, option)))
+                    .any(|arg| is(arg, "INCR"));
+                if incr {
+                    Resp3Shape::Double
+                } else {
+                    Resp3Shape::AsIs
+                }
+            }
+            Cmd::ZMScore => Resp3Shape::Doubles,
+            Cmd::ZPopMin | Cmd::ZPopMax if args.len() > 2 => Resp3Shape::ScorePairs,
+            Cmd::ZPopMin | Cmd::ZPopMax => Resp3Shape::Scores,
+            Cmd::ZRange
+            | Cmd::ZRangeByScore
+            | Cmd::ZRevRangeByScore
+            | Cmd::ZRevRange
+            | Cmd::ZRandMember
+            | Cmd::ZUnion
+            | Cmd::ZInter
+            | Cmd::ZDiff => scores("WITHSCORES"),
             _ => Resp3Shape::AsIs,
         }
     }

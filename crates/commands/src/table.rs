@@ -200,6 +200,100 @@ table! {
     SDiffStore = "sdiffstore", -3, [Write, DenyOom], keys(1, -1, 1), Set, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
         "1.0.0", "O(N) where N is the total number of elements in all given sets.",
         "Stores the difference of multiple sets in a key.";
+    // sorted sets
+    ZAdd = "zadd", -4, [Write, DenyOom, Fast], keys(1, 1, 1), SortedSet, Mutation, Unknown,
+        "1.2.0", "O(log(N)) for each item added, where N is the number of elements in the sorted set.",
+        "Add one or more members to a sorted set, or update its score if it already exists.";
+    ZIncrBy = "zincrby", 4, [Write, DenyOom, Fast], keys(1, 1, 1), SortedSet, Mutation, Unknown,
+        "1.2.0", "O(log(N)) where N is the number of elements in the sorted set.",
+        "Increment the score of a member in a sorted set.";
+    ZScore = "zscore", 3, [ReadOnly, Fast], keys(1, 1, 1), SortedSet, Read, Nil,
+        "1.2.0", "O(1)",
+        "Get the score associated with the given member in a sorted set.";
+    ZMScore = "zmscore", -3, [ReadOnly, Fast], keys(1, 1, 1), SortedSet, Read, Unknown,
+        "6.2.0", "O(N) where N is the number of members being requested.",
+        "Get the score associated with the given members in a sorted set.";
+    ZCard = "zcard", 2, [ReadOnly, Fast], keys(1, 1, 1), SortedSet, Read, Zero,
+        "1.2.0", "O(1)",
+        "Get the number of members in a sorted set.";
+    ZCount = "zcount", 4, [ReadOnly, Fast], keys(1, 1, 1), SortedSet, Read, Zero,
+        "2.0.0", "O(log(N)) with N being the number of elements in the sorted set.",
+        "Count the members in a sorted set with scores within the given values.";
+    ZLexCount = "zlexcount", 4, [ReadOnly, Fast], keys(1, 1, 1), SortedSet, Read, Zero,
+        "2.8.9", "O(log(N)) with N being the number of elements in the sorted set.",
+        "Count the number of members in a sorted set between a given lexicographical range.";
+    ZRange = "zrange", -4, [ReadOnly], keys(1, 1, 1), SortedSet, Read, EmptyArray,
+        "1.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.",
+        "Return a range of members in a sorted set.";
+    ZRangeStore = "zrangestore", -5, [Write, DenyOom], keys(1, 2, 1), SortedSet, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+        "6.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.",
+        "Store a range of members from sorted set into another key.";
+    ZRangeByScore = "zrangebyscore", -4, [ReadOnly], keys(1, 1, 1), SortedSet, Read, EmptyArray,
+        "1.0.5", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
+        "Return a range of members in a sorted set, by score.";
+    ZRevRangeByScore = "zrevrangebyscore", -4, [ReadOnly], keys(1, 1, 1), SortedSet, Read, EmptyArray,
+        "2.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
+        "Return a range of members in a sorted set, by score, with scores ordered from high to low.";
+    ZRangeByLex = "zrangebylex", -4, [ReadOnly], keys(1, 1, 1), SortedSet, Read, EmptyArray,
+        "2.8.9", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
+        "Return a range of members in a sorted set, by lexicographical range.";
+    ZRevRangeByLex = "zrevrangebylex", -4, [ReadOnly], keys(1, 1, 1), SortedSet, Read, EmptyArray,
+        "2.8.9", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
+        "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.";
+    ZRevRange = "zrevrange", -4, [ReadOnly], keys(1, 1, 1), SortedSet, Read, EmptyArray,
+        "1.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.",
+        "Return a range of members in a sorted set, by index, with scores ordered from high to low.";
+    ZRank = "zrank", 3, [ReadOnly, Fast], keys(1, 1, 1), SortedSet, Read, Nil,
+        "2.0.0", "O(log(N))",
+        "Determine the index of a member in a sorted set.";
+    ZRevRank = "zrevrank", 3, [ReadOnly, Fast], keys(1, 1, 1), SortedSet, Read, Nil,
+        "2.0.0", "O(log(N))",
+        "Determine the index of a member in a sorted set, with scores ordered from high to low.";
+    ZRem = "zrem", -3, [Write, Fast], keys(1, 1, 1), SortedSet, Mutation, Unknown,
+        "1.2.0", "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.",
+        "Remove one or more members from a sorted set.";
+    ZRemRangeByRank = "zremrangebyrank", 4, [Write], keys(1, 1, 1), SortedSet, Mutation, Unknown,
+        "2.0.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+        "Remove all members in a sorted set within the given indexes.";
+    ZRemRangeByScore = "zremrangebyscore", 4, [Write], keys(1, 1, 1), SortedSet, Mutation, Unknown,
+        "1.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+        "Remove all members in a sorted set within the given scores.";
+    ZRemRangeByLex = "zremrangebylex", 4, [Write], keys(1, 1, 1), SortedSet, Mutation, Unknown,
+        "2.8.9", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+        "Remove all members in a sorted set between the given lexicographical range.";
+    ZPopMin = "zpopmin", -2, [Write, Fast], keys(1, 1, 1), SortedSet, Mutation, Unknown,
+        "5.0.0", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
+        "Remove and return members with the lowest scores in a sorted set.";
+    ZPopMax = "zpopmax", -2, [Write, Fast], keys(1, 1, 1), SortedSet, Mutation, Unknown,
+        "5.0.0", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
+        "Remove and return members with the highest scores in a sorted set.";
+    ZRandMember = "zrandmember", -2, [ReadOnly], keys(1, 1, 1), SortedSet, Read, Unknown,
+        "6.2.0", "O(N) where N is the number of elements returned",
+        "Get one or multiple random elements from a sorted set.";
+    ZScan = "zscan", -3, [ReadOnly], keys(1, 1, 1), SortedSet, Read, Unknown,
+        "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
+        "Incrementally iterate sorted sets elements and associated scores.";
+    ZUnion = "zunion", -3, [ReadOnly], NO_KEYS.counted_at(1), SortedSet, MultiKey(Access::Read, Merge::AllOrNone), Unknown,
+        "6.2.0", "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
+        "Add multiple sorted sets.";
+    ZInter = "zinter", -3, [ReadOnly], NO_KEYS.counted_at(1), SortedSet, MultiKey(Access::Read, Merge::AllOrNone), Unknown,
+        "6.2.0", "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
+        "Intersect multiple sorted sets.";
+    ZDiff = "zdiff", -3, [ReadOnly], NO_KEYS.counted_at(1), SortedSet, MultiKey(Access::Read, Merge::AllOrNone), Unknown,
+        "6.2.0", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
+        "Subtract multiple sorted sets.";
+    ZInterCard = "zintercard", -3, [ReadOnly], NO_KEYS.counted_at(1), SortedSet, MultiKey(Access::Read, Merge::AllOrNone), Unknown,
+        "7.0.0", "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.",
+        "Intersect multiple sorted sets and return the cardinality of the result.";
+    ZUnionStore = "zunionstore", -4, [Write, DenyOom], keys(1, 1, 1).counted_at(2), SortedSet, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+        "2.0.0", "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
+        "Add multiple sorted sets and store the resulting sorted set in a new key.";
+    ZInterStore = "zinterstore", -4, [Write, DenyOom], keys(1, 1, 1).counted_at(2), SortedSet, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+        "2.0.0", "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
+        "Intersect multiple sorted sets and store the resulting sorted set in a new key.";
+    ZDiffStore = "zdiffstore", -4, [Write, DenyOom], keys(1, 1, 1).counted_at(2), SortedSet, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+        "6.2.0", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
+        "Subtract multiple sorted sets and store the resulting sorted set in a new key.";
     // versions (cachering's own: how the client orders writes across processes)
     VSet = "vset", -4, [Write, DenyOom], keys(1, 1, 1), Generic, Write, Unknown,
         "cachering 0.1.0", "O(1)",

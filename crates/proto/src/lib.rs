@@ -16,4 +16,4 @@ mod reply;
 pub mod version;
 
 pub use decoder::{parse_i64, DecodeError, Limits, RequestDecoder};
-pub use reply::{format_double, Protocol, ReplyWriter};
+pub use reply::{format_double, format_score, Protocol, ReplyWriter};

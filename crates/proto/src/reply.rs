@@ -182,6 +182,26 @@ impl<'a> ReplyWriter<'a> {
         }
     }
 
+    /// A score as Redis 7.0 replies one (ZSCORE, WITHSCORES): `%.17g` ([`format_score`]), as
+    /// a RESP3 double or a RESP2 bulk string.
+    pub fn score(&mut self, value: f64) {
+        self.score_text(format_score(value).as_bytes());
+    }
+
+    /// A score already formatted by [`format_score`] (as a node sent it): a RESP3 double
+    /// of that text, or a RESP2 bulk string.
+    pub fn score_text(&mut self, text: &[u8]) {
+        match self.protocol {
+            Protocol::Resp2 => self.bulk(text),
+            Protocol::Resp3 => {
+                self.out.reserve(text.len() + 3);
+                self.out.put_u8(b',');
+                self.out.put_slice(text);
+                self.out.put_slice(b"\r\n");
+            }
+        }
+    }
+
     /// Free text such as `INFO`'s: a verbatim string (`=…txt:`) in RESP3, a bulk string in RESP2.
     pub fn verbatim(&mut self, text: &[u8]) {
         match self.protocol {
@@ -257,6 +277,35 @@ pub fn format_double(value: f64) -> String {
     }
 }
 
+/// Formats a score as Redis 7.0 does (C's `%.17g`: 17 significant digits, trailing zeros
+/// dropped, an exponent below 1e-4 and from 1e17), so replies match Redis's byte for byte.
+pub fn format_score(value: f64) -> String {
+    if value.is_infinite() {
+        return if value > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if value == 0.0 {
+        return if value.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    // Rounded to 17 significant digits first: the exponent is the rounded one's.
+    let scientific = format!("{value:.16e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let trim = |text: &str| -> String {
+        if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            text.to_string()
+        }
+    };
+    if !(-4..17).contains(&exponent) {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exponent.abs())
+    } else {
+        let decimals = (16 - exponent) as usize;
+        trim(&format!("{value:.decimals$}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +314,29 @@ mod tests {
         let mut out = BytesMut::new();
         f(&mut ReplyWriter::new(&mut out, protocol));
         String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn scores_are_formatted_as_c_formats_17g() {
+        for (value, text) in [
+            (1.1, "1.1000000000000001"),
+            (2.0, "2"),
+            (-0.0, "-0"),
+            (1e20, "1e+20"),
+            (0.1, "0.10000000000000001"),
+            (3.0000000000000004, "3.0000000000000004"),
+            (1e-5, "1.0000000000000001e-05"),
+            (0.0001, "0.0001"),
+            (123456789012345680.0, "1.2345678901234568e+17"),
+            (12345678901234567.0, "12345678901234568"),
+            (-2.5, "-2.5"),
+            (f64::NEG_INFINITY, "-inf"),
+            (1e300, "1.0000000000000001e+300"),
+        ] {
+            assert_eq!(format_score(value), text, "{value}");
+        }
+        assert_eq!(written(Protocol::Resp3, |r| r.score(1.5)), ",1.5\r\n");
+        assert_eq!(written(Protocol::Resp2, |r| r.score(1.5)), "$3\r\n1.5\r\n");
     }
 
     #[test]

@@ -61,7 +61,38 @@ pub fn write_shaped(out: &mut ReplyWriter<'_>, reply: &Reply, spec: &CommandSpec
                 write_reply(out, item);
             }
         }
+        (Resp3Shape::Double, reply) => write_score(out, reply),
+        (Resp3Shape::Doubles, Reply::Array(items)) => {
+            out.array(items.len());
+            for item in items {
+                write_score(out, item);
+            }
+        }
+        (Resp3Shape::ScorePairs, Reply::Array(items)) if items.len() % 2 == 0 => {
+            out.array(items.len() / 2);
+            for pair in items.chunks(2) {
+                out.array(2);
+                write_reply(out, &pair[0]);
+                write_score(out, &pair[1]);
+            }
+        }
+        (Resp3Shape::Scores, Reply::Array(items)) if items.len() % 2 == 0 => {
+            out.array(items.len());
+            for pair in items.chunks(2) {
+                write_reply(out, &pair[0]);
+                write_score(out, &pair[1]);
+            }
+        }
         _ => write_reply(out, reply),
+    }
+}
+
+/// Writes a score a node sent as a bulk string (formatted as Redis formats scores) as a
+/// double; anything else as it is.
+fn write_score(out: &mut ReplyWriter<'_>, reply: &Reply) {
+    match reply {
+        Reply::Bulk(text) => out.score_text(text),
+        other => write_reply(out, other),
     }
 }
 

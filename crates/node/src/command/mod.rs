@@ -2,7 +2,7 @@
 //! and answers the connection commands; every other request arrives here, in runs, and runs
 //! synchronously against the store.
 //!
-//! Handlers live by family (`strings`, `hashes`, `sets`, `keys`, `expire`, `server`; `collection` has
+//! Handlers live by family (`strings`, `hashes`, `sets`, `zsets`, `keys`, `expire`, `server`; `collection` has
 //! what the collection families share); each is a plain function
 //! over a [`Ctx`] and the request's arguments and writes exactly one reply ([`table`] says
 //! which function runs which command). Error texts are Redis's, word for word.
@@ -17,6 +17,7 @@ mod sets;
 mod strings;
 mod table;
 mod versioned;
+mod zsets;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

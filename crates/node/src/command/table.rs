@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use cachering_commands::Cmd;
 
-use super::{expire, hashes, keys, server, sets, strings, versioned, Ctx, Flow};
+use super::{expire, hashes, keys, server, sets, strings, versioned, zsets, Ctx, Flow};
 
 /// A handler: runs the command and writes one reply.
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Flow;
@@ -76,6 +76,37 @@ pub fn handler(id: Cmd) -> Handler {
         Cmd::SInterStore => sets::sinterstore,
         Cmd::SUnionStore => sets::sunionstore,
         Cmd::SDiffStore => sets::sdiffstore,
+        Cmd::ZAdd => zsets::zadd,
+        Cmd::ZIncrBy => zsets::zincrby,
+        Cmd::ZScore => zsets::zscore,
+        Cmd::ZMScore => zsets::zmscore,
+        Cmd::ZCard => zsets::zcard,
+        Cmd::ZCount => zsets::zcount,
+        Cmd::ZLexCount => zsets::zlexcount,
+        Cmd::ZRange => zsets::zrange,
+        Cmd::ZRangeStore => zsets::zrangestore,
+        Cmd::ZRangeByScore => zsets::zrangebyscore,
+        Cmd::ZRevRangeByScore => zsets::zrevrangebyscore,
+        Cmd::ZRangeByLex => zsets::zrangebylex,
+        Cmd::ZRevRangeByLex => zsets::zrevrangebylex,
+        Cmd::ZRevRange => zsets::zrevrange,
+        Cmd::ZRank => zsets::zrank,
+        Cmd::ZRevRank => zsets::zrevrank,
+        Cmd::ZRem => zsets::zrem,
+        Cmd::ZRemRangeByRank => zsets::zremrangebyrank,
+        Cmd::ZRemRangeByScore => zsets::zremrangebyscore,
+        Cmd::ZRemRangeByLex => zsets::zremrangebylex,
+        Cmd::ZPopMin => zsets::zpopmin,
+        Cmd::ZPopMax => zsets::zpopmax,
+        Cmd::ZRandMember => zsets::zrandmember,
+        Cmd::ZScan => zsets::zscan,
+        Cmd::ZUnion => zsets::zunion,
+        Cmd::ZInter => zsets::zinter,
+        Cmd::ZDiff => zsets::zdiff,
+        Cmd::ZInterCard => zsets::zintercard,
+        Cmd::ZUnionStore => zsets::zunionstore,
+        Cmd::ZInterStore => zsets::zinterstore,
+        Cmd::ZDiffStore => zsets::zdiffstore,
         Cmd::VSet => versioned::vset,
         Cmd::VApply => versioned::vapply,
         Cmd::VDel => versioned::vdel,

@@ -176,11 +176,10 @@ impl Tree {
 }
 
 /// Appends a score: a whole one within ±2^52 as a varint of its zigzag form shifted left
-/// (an even first byte), any other as the byte 1 and the double's eight bytes.
+/// (an even first byte), any other as the byte 1 and the double's eight bytes. -0 is stored
+/// as 0, as Redis's listpack stores it (a tree keeps -0, as Redis's skiplist does).
 fn put_score(out: &mut Vec<u8>, score: f64) {
-    let whole = score == score.trunc()
-        && score.abs() < WHOLE_LIMIT
-        && !(score == 0.0 && score.is_sign_negative());
+    let whole = score == score.trunc() && score.abs() < WHOLE_LIMIT;
     if whole {
         let n = score as i64;
         let zigzag = ((n << 1) ^ (n >> 63)) as u64;
@@ -540,10 +539,9 @@ mod tests {
     }
 
     #[test]
-    fn scores_pack_small_and_keep_their_sign() {
+    fn scores_pack_small() {
         for score in [
             0.0,
-            -0.0,
             1.0,
             -1.0,
             1e15,
@@ -558,6 +556,9 @@ mod tests {
             assert!(rest.is_empty());
             assert_eq!(back.to_bits(), score.to_bits(), "{score}");
         }
+        let mut out = Vec::new();
+        put_score(&mut out, -0.0);
+        assert_eq!(take_score(&out).unwrap().0.to_bits(), 0.0f64.to_bits());
         assert_eq!(packed_len(b"abc", 7.0), 1 + 4);
         assert_eq!(packed_len(b"abc", 0.5), 9 + 4);
     }
