@@ -478,3 +478,12 @@ pub fn bulk(text: &str) -> String {
 pub fn int(n: i64) -> String {
     format!(":{n}\r\n")
 }
+
+/// An array of bulk strings' raw text.
+pub fn array(items: &[&str]) -> String {
+    let mut out = format!("*{}\r\n", items.len());
+    for item in items {
+        out.push_str(&bulk(item));
+    }
+    out
+}

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use crate::Client;
+use crate::{bulk, Client, NodeProcess, ProxyProcess};
 
 /// A connection speaking RESP2 or RESP3 (after `HELLO 3`), with the null and map notation to
 /// expect.
@@ -51,6 +51,34 @@ impl Session {
         }
     }
 
+    /// A score as this protocol carries it: a double in RESP3, a bulk string in RESP2.
+    pub fn score(&self, text: &str) -> String {
+        if self.resp3 {
+            format!(",{text}\r\n")
+        } else {
+            bulk(text)
+        }
+    }
+
+    /// The reply of members with their scores (WITHSCORES): a flat array in RESP2, an array
+    /// of (member, double) pairs in RESP3.
+    pub fn scored(&self, entries: &[(&str, &str)]) -> String {
+        if self.resp3 {
+            let mut out = format!("*{}\r\n", entries.len());
+            for (member, score) in entries {
+                out.push_str(&format!("*2\r\n{}{}", bulk(member), self.score(score)));
+            }
+            out
+        } else {
+            let mut out = format!("*{}\r\n", entries.len() * 2);
+            for (member, score) in entries {
+                out.push_str(&bulk(member));
+                out.push_str(&bulk(score));
+            }
+            out
+        }
+    }
+
     /// Asserts the reply to `args`.
     #[track_caller]
     pub fn expect(&mut self, args: &[&str], reply: &str) {
@@ -68,6 +96,13 @@ impl Session {
     pub fn call(&mut self, args: &[&str]) -> String {
         self.client.call(args)
     }
+}
+
+/// Runs `test` against a node and a proxy over three nodes, each in both protocols.
+pub fn on_node_and_proxy(test: impl Fn(&mut Session)) {
+    let node = NodeProcess::start(&[]);
+    let proxy = ProxyProcess::start(&[], &[]);
+    each_endpoint_and_protocol(&[node.addr, proxy.addr], test);
 }
 
 /// Runs `test` on a fresh key space of each endpoint in `addrs`, in RESP2 and then RESP3.

@@ -1,25 +1,10 @@
 //! The data types, written from Redis 7.0's command reference: every command, option and error
 //! text, asserted byte for byte against a node and through the proxy, in RESP2 and RESP3.
 
-use cachering_tests::session::{each_endpoint_and_protocol, Session};
-use cachering_tests::{bulk, int, NodeProcess, ProxyProcess};
+use cachering_tests::session::{on_node_and_proxy, Session};
+use cachering_tests::{array, bulk, int};
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-
-/// A node and a proxy over three nodes, each tested in both protocols.
-fn on_node_and_proxy(test: impl Fn(&mut Session)) {
-    let node = NodeProcess::start(&[]);
-    let proxy = ProxyProcess::start(&[], &[]);
-    each_endpoint_and_protocol(&[node.addr, proxy.addr], test);
-}
-
-fn array(items: &[&str]) -> String {
-    let mut out = format!("*{}\r\n", items.len());
-    for item in items {
-        out.push_str(&bulk(item));
-    }
-    out
-}
 
 #[test]
 fn hash_commands_answer_as_redis() {

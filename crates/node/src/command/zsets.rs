@@ -128,7 +128,12 @@ pub fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         ctx.error("ERR XX and NX options at the same time are not compatible");
         return Flow::Continue;
     }
-    if [flags.gt, flags.lt, flags.nx].iter().filter(|on| **on).count() > 1 {
+    if [flags.gt, flags.lt, flags.nx]
+        .iter()
+        .filter(|on| **on)
+        .count()
+        > 1
+    {
         ctx.error("ERR GT, LT, and/or NX options at the same time are not compatible");
         return Flow::Continue;
     }
