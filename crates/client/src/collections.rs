@@ -1,4 +1,4 @@
-//! Typed hash and set commands. Each is [`Client::call`] with its reply converted, so it takes
+//! Typed hash and set commands (sorted sets are in `zsets`). Each is [`Client::call`] with its reply converted, so it takes
 //! the route the command table gives it: reads go to the key's replicas by the client's read
 //! consistency, writes run on one replica and are replayed on the others.
 
@@ -9,25 +9,25 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::reply::Reply;
 
 /// A reply that is not the shape its command answers.
-fn unexpected(command: &str) -> Error {
+pub(crate) fn unexpected(command: &str) -> Error {
     Error::new(
         ErrorKind::Protocol,
         format!("unexpected reply to {command}"),
     )
 }
 
-fn int(reply: Reply, command: &str) -> Result<i64> {
+pub(crate) fn int(reply: Reply, command: &str) -> Result<i64> {
     reply.as_int().ok_or_else(|| unexpected(command))
 }
 
-fn array(reply: Reply, command: &str) -> Result<Vec<Reply>> {
+pub(crate) fn array(reply: Reply, command: &str) -> Result<Vec<Reply>> {
     match reply {
         Reply::Array(items) => Ok(items),
         _ => Err(unexpected(command)),
     }
 }
 
-fn bulk_or_nil(reply: Reply) -> Option<Bytes> {
+pub(crate) fn bulk_or_nil(reply: Reply) -> Option<Bytes> {
     match reply {
         Reply::Bulk(bytes) => Some(bytes),
         _ => None,
@@ -312,14 +312,14 @@ impl Client {
     }
 
     /// Runs `command args…`, answering an integer that is a count or a flag.
-    async fn count(&self, command: &str, args: &[&[u8]]) -> Result<u64> {
+    pub(crate) async fn count(&self, command: &str, args: &[&[u8]]) -> Result<u64> {
         let mut full: Vec<&[u8]> = vec![command.as_bytes()];
         full.extend_from_slice(args);
         Ok(int(self.call(&full).await?, command)?.max(0) as u64)
     }
 
     /// Runs `command key member…`, answering a count.
-    async fn with_members<M: AsRef<[u8]>>(
+    pub(crate) async fn with_members<M: AsRef<[u8]>>(
         &self,
         command: &str,
         key: &[u8],

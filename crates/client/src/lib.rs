@@ -42,6 +42,7 @@ mod reply;
 pub mod ring;
 mod route;
 mod topology;
+mod zsets;
 
 pub use client::{Client, SetOptions, SetOutcome, Ttl};
 pub use error::{Error, ErrorKind, Result};
