@@ -1,4 +1,4 @@
-//! Collections under failures: hashes and sets written and mutated through the library and a proxy
+//! Collections under failures: hashes, sets and sorted sets written and mutated through the library and a proxy
 //! (two client processes) while one node is killed, frozen or cut off. Afterwards a process
 //! that never saw the failure (a new proxy, a new library client) reads every key exactly as
 //! written, through every entry point, and every key's replicas hold the same value at the same
@@ -19,6 +19,14 @@ fn key(i: usize) -> String {
 fn set_key(i: usize) -> String {
     format!("set:{i}")
 }
+
+/// A sorted set, and (sharing its hash tag, so its replicas) a copy of its range.
+fn zset_keys(i: usize) -> (String, String) {
+    (format!("{{z:{i}}}board"), format!("{{z:{i}}}top"))
+}
+
+/// The raw RESP2 reply of ZRANGE … WITHSCORES after the writes of the scenario.
+const BOARD_AFTER: &str = "*4\r\n$1\r\nc\r\n$1\r\n5\r\n$1\r\na\r\n$2\r\n11\r\n";
 
 /// The library with the same fast failure detection as the proxies.
 fn library(addrs: &[String]) -> Client {
@@ -109,6 +117,11 @@ async fn scenario(fault: Fault) {
             .await
             .unwrap();
         writer.sadd(set_key(i), ["a", "b"]).await.unwrap();
+        let (board, _) = zset_keys(i);
+        writer
+            .zadd_many(&board, [(1.0, "a"), (2.0, "b"), (3.0, "c")])
+            .await
+            .unwrap();
     }
     cluster.begin(fault);
     // Both processes write every hash while the node is away: a field set by the library, a
@@ -125,6 +138,26 @@ async fn scenario(fault: Fault) {
         let s = set_key(i);
         assert_eq!(through_proxy.call(&["SADD", &s, "c"]), ":1\r\n", "{s}");
         assert_eq!(writer.srem(&s, ["a"]).await.unwrap(), 1, "{s}");
+        // Sorted sets: an increment through the proxy, a pop by the typed API, a flagged
+        // ZADD by `call`, and a ZRANGESTORE (two keys, one replica set) through the proxy.
+        let (board, top) = zset_keys(i);
+        assert_eq!(
+            through_proxy.call(&["ZINCRBY", &board, "10", "a"]),
+            "$2\r\n11\r\n",
+            "{board}"
+        );
+        let popped = writer.zpop_min(&board, 1).await.unwrap();
+        assert_eq!(popped, [(bytes::Bytes::from("b"), 2.0)], "{board}");
+        let raised = writer
+            .call(&["ZADD", &board, "GT", "CH", "5", "c", "1", "a"])
+            .await
+            .unwrap();
+        assert_eq!(raised, Reply::Int(1), "{board}");
+        assert_eq!(
+            through_proxy.call(&["ZRANGESTORE", &top, &board, "0", "-1"]),
+            ":2\r\n",
+            "{top}"
+        );
     }
     drop(through_proxy);
     drop(proxy); // its hints die with it
@@ -178,6 +211,21 @@ async fn scenario(fault: Fault) {
         if members != ["b", "c"] {
             stale.push(format!("library {s}: {members:?}"));
         }
+        let (board, top) = zset_keys(i);
+        for k in [&board, &top] {
+            let got = fresh_proxy.call(&["ZRANGE", k, "0", "-1", "WITHSCORES"]);
+            if got != BOARD_AFTER {
+                stale.push(format!("proxy {k}: {got:?}"));
+            }
+            let entries = bystander.zrange_withscores(k, 0, -1).await.unwrap();
+            let want = [(bytes::Bytes::from("c"), 5.0), (bytes::Bytes::from("a"), 11.0)];
+            if entries != want {
+                stale.push(format!("library {k}: {entries:?}"));
+            }
+        }
+        if bystander.zscore(&board, "b").await.unwrap().is_some() {
+            stale.push(format!("library {board}: the popped member is back"));
+        }
     }
     // A pipeline of reads through the library that wrote during the failure.
     let names: Vec<String> = (0..KEYS).map(key).collect();
@@ -210,13 +258,16 @@ async fn scenario(fault: Fault) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let mut differing = Vec::new();
-        for k in (0..KEYS).flat_map(|i| [key(i), set_key(i)]) {
+        for k in (0..KEYS).flat_map(|i| {
+            let (board, top) = zset_keys(i);
+            [key(i), set_key(i), board, top]
+        }) {
             let states: Vec<String> = bystander
                 .replica_set(k.as_bytes())
                 .into_iter()
                 .map(|index| cluster.raw(index).call(&["VGET", &k]))
                 .collect();
-            let written = states[0].contains("new") || k.starts_with("set:");
+            let written = states[0].contains("new") || !k.starts_with("hash:");
             if states.windows(2).any(|pair| pair[0] != pair[1]) || !written {
                 differing.push(format!("{k}: {states:?}"));
             }
@@ -233,16 +284,16 @@ async fn scenario(fault: Fault) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hashes_survive_a_killed_node() {
+async fn collections_survive_a_killed_node() {
     scenario(Fault::Kill).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hashes_survive_a_frozen_node() {
+async fn collections_survive_a_frozen_node() {
     scenario(Fault::Freeze).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hashes_survive_a_node_cut_off() {
+async fn collections_survive_a_node_cut_off() {
     scenario(Fault::Cut).await;
 }
