@@ -215,3 +215,73 @@ def test_sets(endpoint_port, protocol):
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
         r.hget("{t}c", "f")
     r.close()
+
+
+@pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
+def test_sorted_sets(endpoint_port, protocol):
+    r = redis.Redis(port=endpoint_port, protocol=protocol, decode_responses=True)
+
+    def pairs(reply):
+        # redis-py gives (member, score) tuples in RESP2 and the server's [member, score]
+        # arrays in RESP3 (against Redis too).
+        return [tuple(pair) for pair in reply]
+
+    assert r.zadd("board", {"ada": 120, "bob": 95, "cy": 130}) == 3
+    assert r.zadd("board", {"bob": 200}, xx=True, ch=True) == 1
+    assert r.zadd("board", {"dan": 1}, nx=True) == 1
+    assert r.zadd("board", {"ada": 10}, gt=True) == 0
+    assert r.zadd("board", {"dan": 2.5}, incr=True) == 3.5
+    assert r.zscore("board", "ada") == 120.0
+    assert r.zscore("board", "nobody") is None
+    assert r.zmscore("board", ["cy", "nobody"]) == [130.0, None]
+    assert r.zincrby("board", 0.5, "cy") == 130.5
+    assert r.zcard("board") == 4
+    assert r.zcount("board", 100, "+inf") == 3
+    assert r.zrank("board", "dan") == 0
+    assert r.zrevrank("board", "bob") == 0
+    assert r.zrange("board", 0, 1) == ["dan", "ada"]
+    assert pairs(r.zrange("board", 0, 1, withscores=True)) == [("dan", 3.5), ("ada", 120.0)]
+    assert pairs(r.zrange("board", 0, 0, desc=True, withscores=True)) == [("bob", 200.0)]
+    assert r.zrevrange("board", 0, 1) == ["bob", "cy"]
+    assert pairs(r.zrangebyscore("board", 100, 150, withscores=True)) == [
+        ("ada", 120.0),
+        ("cy", 130.5),
+    ]
+    assert r.zrevrangebyscore("board", "+inf", 100, start=1, num=1) == ["cy"]
+    assert r.zrange("board", "(100", "+inf", byscore=True, offset=0, num=2) == ["ada", "cy"]
+    assert dict(r.zscan_iter("board")) == {
+        "dan": 3.5,
+        "ada": 120.0,
+        "cy": 130.5,
+        "bob": 200.0,
+    }
+    assert r.zrandmember("board") in {"dan", "ada", "cy", "bob"}
+    # Without a count Redis answers RESP3 with one flat pair, which redis-py passes on.
+    assert r.zpopmin("board") == ([("dan", 3.5)] if protocol == 2 else ["dan", 3.5])
+    assert pairs(r.zpopmax("board", 2)) == [("bob", 200.0), ("cy", 130.5)]
+    assert r.zrem("board", "ada", "nobody") == 1
+    assert r.exists("board") == 0
+    r.zadd("lex", {"a": 0, "b": 0, "c": 0, "d": 0})
+    assert r.zrangebylex("lex", "[b", "(d") == ["b", "c"]
+    assert r.zlexcount("lex", "-", "+") == 4
+    assert r.zremrangebylex("lex", "[a", "[b") == 2
+    assert r.zremrangebyrank("lex", 0, 0) == 1
+    assert r.zremrangebyscore("lex", "-inf", "+inf") == 1
+    r.zadd("{g}a", {"x": 1, "y": 2})
+    r.zadd("{g}b", {"y": 10, "z": 20})
+    assert pairs(r.zunion(["{g}a", "{g}b"], withscores=True)) == [
+        ("x", 1.0),
+        ("y", 12.0),
+        ("z", 20.0),
+    ]
+    assert r.zinter({"{g}a": 2, "{g}b": 1}, aggregate="MAX") == ["y"]
+    assert r.zdiff(["{g}a", "{g}b"]) == ["x"]
+    assert r.zunionstore("{g}u", ["{g}a", "{g}b"]) == 3
+    assert r.zinterstore("{g}i", ["{g}a", "{g}b"], aggregate="MIN") == 1
+    assert r.zdiffstore("{g}d", ["{g}a", "{g}b"]) == 1
+    assert r.zrangestore("{g}r", "{g}u", 0, 1) == 2
+    assert r.zintercard(2, ["{g}a", "{g}b"]) == 1
+    assert r.type("{g}u") == "zset"
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        r.sadd("{g}u", "x")
+    r.close()
