@@ -2,9 +2,11 @@
 """Collections: memory per element against redis-server, and what a write to a large
 collection costs on the ring.
 
-Memory: K hashes of F fields (field `f<i>`, value of V bytes), or K sets of F members, loaded
-into one node and into redis-server (same machine, same run), RSS growth divided by the
-elements; small hashes stay packed (listpack in Redis), large ones are tables in both.
+Memory: K hashes of F fields (field `f<i>`, value of V bytes), K sets of F members, or K sorted
+sets of F members (`f<i>` with score i, or i + 0.5), loaded into one node and into redis-server
+(same machine, same run), RSS growth divided by the elements; small collections stay packed
+(listpack in Redis), large ones are tables (a skiplist and a dict for Redis's sorted sets) in
+both.
 
 Ring: one hash of N fields behind a proxy (three nodes, R = 2). Timed, medians of
 `--writes` sequential writes through the proxy: HSET of one field (run on one replica, replayed
@@ -32,13 +34,18 @@ def node(port: int) -> Server:
     return Server("node", [BINARY, "node", "--port", str(port), "--maxmemory", "0", "--log-level", "warn"], port)
 
 
-def load_hashes(conn: Conn, keys: int, fields: int, value: bytes | None) -> None:
-    """K hashes of F fields (`f<i>`, `value`), or K sets of F members (`f<i>`) when `value` is
-    None."""
+def load_hashes(conn: Conn, keys: int, fields: int, value: bytes | None, kind: str = "hash") -> None:
+    """K hashes of F fields (`f<i>`, `value`), K sets of F members (`f<i>`) when `value` is
+    None, or K sorted sets (kind `zset`: `f<i>` scored i, or kind `zset-float`: i + 0.5)."""
     for k in range(keys):
         for start in range(0, fields, 500):
             batch = range(start, min(fields, start + 500))
-            if value is None:
+            if kind.startswith("zset"):
+                args = [b"ZADD", b"z:%d" % k]
+                for f in batch:
+                    score = b"%d" % f if kind == "zset" else b"%d.5" % f
+                    args += [score, b"f%d" % f]
+            elif value is None:
                 args = [b"SADD", b"s:%d" % k] + [b"f%d" % f for f in batch]
             else:
                 args = [b"HSET", b"h:%d" % k]
@@ -49,12 +56,12 @@ def load_hashes(conn: Conn, keys: int, fields: int, value: bytes | None) -> None
             conn.reply()
 
 
-def bytes_per_element(server: Server, keys: int, fields: int, value_len: int | None) -> float:
+def bytes_per_element(server: Server, keys: int, fields: int, value_len: int | None, kind: str) -> float:
     conn = Conn(server.port)
     conn.call(b"FLUSHALL")
     time.sleep(0.2)
     before = server.rss()
-    load_hashes(conn, keys, fields, None if value_len is None else b"v" * value_len)
+    load_hashes(conn, keys, fields, None if value_len is None else b"v" * value_len, kind)
     time.sleep(0.2)
     return (server.rss() - before) / (keys * fields)
 
@@ -62,18 +69,23 @@ def bytes_per_element(server: Server, keys: int, fields: int, value_len: int | N
 def memory(args: argparse.Namespace) -> None:
     print("| collections x elements, value bytes | node B/element | redis B/element | ratio |")
     print("|---|---|---|---|")
-    for keys, fields, value_len in [(100_000, 10, 10), (20_000, 100, 10), (10, 100_000, 10), (10, 100_000, 100),
-                                    (100_000, 10, None), (20_000, 100, None), (10, 100_000, None)]:
+    rows = [("hash", 100_000, 10, 10), ("hash", 20_000, 100, 10), ("hash", 10, 100_000, 10),
+            ("hash", 10, 100_000, 100), ("set", 100_000, 10, None), ("set", 20_000, 100, None),
+            ("set", 10, 100_000, None), ("zset", 100_000, 10, None), ("zset", 20_000, 100, None),
+            ("zset", 10, 100_000, None), ("zset-float", 100_000, 10, None), ("zset-float", 10, 100_000, None)]
+    if args.only:
+        rows = [row for row in rows if row[0] == args.only]
+    for kind, keys, fields, value_len in rows:
         port = free_port()
         ours = node(port)
         redis = start_redis()
         try:
-            mine = bytes_per_element(ours, keys, fields, value_len)
-            theirs = bytes_per_element(redis, keys, fields, value_len)
+            mine = bytes_per_element(ours, keys, fields, value_len, kind)
+            theirs = bytes_per_element(redis, keys, fields, value_len, kind)
         finally:
             ours.stop()
             redis.stop()
-        what = f"hashes {keys:,} x {fields:,}, {value_len}" if value_len is not None else f"sets {keys:,} x {fields:,}"
+        what = f"{kind} {keys:,} x {fields:,}" + (f", {value_len}" if value_len is not None else "")
         print(f"| {what} | {mine:.1f} | {theirs:.1f} | {mine / theirs:.2f} |")
 
 
@@ -116,10 +128,13 @@ def main() -> None:
     parser.add_argument("--fields", type=int, default=10_000)
     parser.add_argument("--writes", type=int, default=200)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-ring", action="store_true")
+    parser.add_argument("--only", choices=["hash", "set", "zset", "zset-float"], help="memory rows of one kind")
     args = parser.parse_args()
     if not os.path.exists(BINARY):
         subprocess.run(["cargo", "build", "--release", "-p", "cachering"], cwd=ROOT, check=True)
-    ring(args)
+    if not args.skip_ring:
+        ring(args)
     if not args.skip_memory:
         memory(args)
 

@@ -218,7 +218,10 @@ async fn scenario(fault: Fault) {
                 stale.push(format!("proxy {k}: {got:?}"));
             }
             let entries = bystander.zrange_withscores(k, 0, -1).await.unwrap();
-            let want = [(bytes::Bytes::from("c"), 5.0), (bytes::Bytes::from("a"), 11.0)];
+            let want = [
+                (bytes::Bytes::from("c"), 5.0),
+                (bytes::Bytes::from("a"), 11.0),
+            ];
             if entries != want {
                 stale.push(format!("library {k}: {entries:?}"));
             }

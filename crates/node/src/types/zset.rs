@@ -6,15 +6,15 @@
 //! `[score][len][member]...`, where a whole score takes a varint of one to a few bytes and
 //! any other score nine. Past that the sorted set becomes a tree: an order-statistic B-tree
 //! (`indexset`, for ranks and positions in about O(log n)) of (score, member) and a hash table
-//! (hashbrown) from member to score, both holding one shared allocation of the member. It
-//! stays a tree, as Redis's skiplist stays one.
-
-use std::cmp::Ordering;
-use std::hash::BuildHasher;
-use std::sync::Arc;
+//! (hashbrown) from member to score, both holding one shared allocation of the member behind
+//! an 8-byte pointer (`triomphe::ThinArc`), so an entry is 16 bytes in each. It stays a tree,
+//! as Redis's skiplist stays one.
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 use indexset::BTreeSet;
+use std::cmp::Ordering;
+use std::hash::BuildHasher;
+use triomphe::ThinArc;
 
 use super::{allocation, codec};
 
@@ -51,17 +51,26 @@ impl Default for Repr {
     }
 }
 
+/// A member held once, shared by the tree and the table.
+type Member = ThinArc<(), u8>;
+
 /// A member with its score, ordered as Redis orders them.
 #[derive(Debug, Clone)]
 struct Entry {
     score: f64,
-    member: Arc<[u8]>,
+    member: Member,
+}
+
+impl Entry {
+    fn member(&self) -> &[u8] {
+        &self.member.slice
+    }
 }
 
 impl Ord for Entry {
     fn cmp(&self, other: &Self) -> Ordering {
         // Scores are never NaN (every write refuses one), so this order is total.
-        compare(self.score, &self.member, other.score, &other.member)
+        compare(self.score, self.member(), other.score, other.member())
     }
 }
 
@@ -113,17 +122,17 @@ impl Default for Tree {
 impl Tree {
     fn find(&self, member: &[u8]) -> Option<&Entry> {
         self.scores
-            .find(self.state.hash_one(member), |e| *e.member == *member)
+            .find(self.state.hash_one(member), |e| e.member() == member)
     }
 
     fn insert(&mut self, member: &[u8], score: f64) -> bool {
         let hash = self.state.hash_one(member);
-        if let Some(found) = self.scores.find_mut(hash, |e| *e.member == *member) {
+        if let Some(found) = self.scores.find_mut(hash, |e| e.member() == member) {
             let old = std::mem::replace(&mut found.score, score);
-            let shared = Arc::clone(&found.member);
+            let shared = found.member.clone();
             self.order.remove(&Entry {
                 score: old,
-                member: Arc::clone(&shared),
+                member: shared.clone(),
             });
             self.order.insert(Entry {
                 score,
@@ -131,7 +140,7 @@ impl Tree {
             });
             return false;
         }
-        let shared: Arc<[u8]> = Arc::from(member);
+        let shared: Member = ThinArc::from_header_and_slice((), member);
         self.bytes += allocation(16 + member.len());
         if self.scores.len() == self.scores.capacity() {
             self.generation = self.generation.wrapping_add(1);
@@ -141,9 +150,9 @@ impl Tree {
             hash,
             Entry {
                 score,
-                member: Arc::clone(&shared),
+                member: shared.clone(),
             },
-            |e| state.hash_one(&*e.member),
+            |e| state.hash_one(e.member()),
         );
         self.order.insert(Entry {
             score,
@@ -154,16 +163,16 @@ impl Tree {
 
     fn remove(&mut self, member: &[u8]) -> bool {
         let hash = self.state.hash_one(member);
-        let Ok(found) = self.scores.find_entry(hash, |e| *e.member == *member) else {
+        let Ok(found) = self.scores.find_entry(hash, |e| e.member() == member) else {
             return false;
         };
         let (entry, _) = found.remove();
-        self.bytes -= allocation(16 + entry.member.len());
+        self.bytes -= allocation(16 + entry.member().len());
         self.order.remove(&entry);
         if self.scores.capacity() > 4 * self.scores.len() + 16 {
             self.generation = self.generation.wrapping_add(1);
             let state = &self.state;
-            self.scores.shrink_to_fit(|e| state.hash_one(&*e.member));
+            self.scores.shrink_to_fit(|e| state.hash_one(e.member()));
         }
         true
     }
@@ -175,32 +184,91 @@ impl Tree {
     }
 }
 
-/// Appends a score: a whole one within ±2^52 as a varint of its zigzag form shifted left
-/// (an even first byte), any other as the byte 1 and the double's eight bytes. -0 is stored
-/// as 0, as Redis's listpack stores it (a tree keeps -0, as Redis's skiplist does).
+/// Tag of a score stored as its eight bytes.
+const RAW: u8 = 1;
+/// Tag of a score stored as decimal digits and a power of ten.
+const DECIMAL: u8 = 3;
+/// Powers of ten that are exact doubles.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+/// Largest digits a decimal score holds (2^53: every such integer is an exact double).
+const DIGITS_LIMIT: i64 = 1 << 53;
+
+fn zigzag(n: i64) -> u64 {
+    ((n << 1) ^ (n >> 63)) as u64
+}
+
+fn unzigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
+}
+
+/// `digits × 10^exponent`, computed exactly (both exact doubles, one correctly rounded
+/// operation).
+fn from_decimal(digits: i64, exponent: i8) -> Option<f64> {
+    let scale = *POW10.get(usize::from(exponent.unsigned_abs()))?;
+    Some(if exponent < 0 {
+        digits as f64 / scale
+    } else {
+        digits as f64 * scale
+    })
+}
+
+/// The shortest decimal form of `score` (as Rust prints it) as digits and a power of ten, if
+/// it reads back to the same double exactly: 0.5 is (5, -1), 130.25 is (13025, -2).
+fn to_decimal(score: f64) -> Option<(i64, i8)> {
+    let text = format!("{score:e}");
+    let (mantissa, exponent) = text.split_once('e')?;
+    let exponent: i32 = exponent.parse().ok()?;
+    let fraction = mantissa.split_once('.').map_or(0, |(_, f)| f.len()) as i32;
+    let digits: i64 = mantissa.replace('.', "").parse().ok()?;
+    let exponent = i8::try_from(exponent - fraction).ok()?;
+    if digits.abs() >= DIGITS_LIMIT {
+        return None;
+    }
+    let back = from_decimal(digits, exponent)?;
+    (back.to_bits() == score.to_bits()).then_some((digits, exponent))
+}
+
+/// Appends a score: a whole one within ±2^52 as a varint of its zigzag form shifted left (an
+/// even first byte: one byte up to ±31); one with a short decimal form as the byte 3, its
+/// digits (a zigzag varint) and a power of ten (0.5 takes three bytes); any other as the byte
+/// 1 and the double's eight bytes. Redis's listpack keeps a score as its `%.17g` text. -0 is
+/// stored as 0, as Redis's listpack stores it (a tree keeps -0, as Redis's skiplist does).
 fn put_score(out: &mut Vec<u8>, score: f64) {
     let whole = score == score.trunc() && score.abs() < WHOLE_LIMIT;
     if whole {
-        let n = score as i64;
-        let zigzag = ((n << 1) ^ (n >> 63)) as u64;
-        codec::put_len(out, (zigzag << 1) as usize);
+        codec::put_len(out, (zigzag(score as i64) << 1) as usize);
+    } else if let Some((digits, exponent)) = to_decimal(score) {
+        out.push(DECIMAL);
+        codec::put_len(out, zigzag(digits) as usize);
+        out.push(exponent as u8);
     } else {
-        out.push(1);
+        out.push(RAW);
         out.extend_from_slice(&score.to_le_bytes());
     }
 }
 
 /// Reads a score written by [`put_score`]; `None` if cut short or NaN.
 fn take_score(input: &[u8]) -> Option<(f64, &[u8])> {
-    if input.first() == Some(&1) {
-        let bytes: [u8; 8] = input.get(1..9)?.try_into().ok()?;
-        let score = f64::from_le_bytes(bytes);
-        return (!score.is_nan()).then_some((score, &input[9..]));
+    match input.first() {
+        Some(&RAW) => {
+            let bytes: [u8; 8] = input.get(1..9)?.try_into().ok()?;
+            let score = f64::from_le_bytes(bytes);
+            (!score.is_nan()).then_some((score, &input[9..]))
+        }
+        Some(&DECIMAL) => {
+            let (digits, rest) = codec::take_len(&input[1..])?;
+            let (&exponent, rest) = rest.split_first()?;
+            let score = from_decimal(unzigzag(digits as u64), exponent as i8)?;
+            Some((score, rest))
+        }
+        _ => {
+            let (tagged, rest) = codec::take_len(input)?;
+            Some((unzigzag((tagged as u64) >> 1) as f64, rest))
+        }
     }
-    let (tagged, rest) = codec::take_len(input)?;
-    let zigzag = (tagged as u64) >> 1;
-    let n = ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
-    Some((n as f64, rest))
 }
 
 /// Bytes a packed entry takes.
@@ -341,10 +409,7 @@ impl ZSet {
     pub fn at(&self, index: usize) -> Option<(&[u8], f64)> {
         match &self.repr {
             Repr::Packed { buf, .. } => Self::packed(buf).nth(index).map(|(_, m, s, _)| (m, s)),
-            Repr::Tree(tree) => tree
-                .order
-                .get_index(index)
-                .map(|e| (&e.member[..], e.score)),
+            Repr::Tree(tree) => tree.order.get_index(index).map(|e| (e.member(), e.score)),
         }
     }
 
@@ -364,7 +429,7 @@ impl ZSet {
             Repr::Tree(tree) => Box::new(
                 tree.order
                     .range_idx(start..end)
-                    .map(|e| (&e.member[..], e.score)),
+                    .map(|e| (e.member(), e.score)),
             ),
         }
     }
@@ -411,7 +476,7 @@ impl ZSet {
             }
             Repr::Tree(tree) => {
                 super::scan_table(&tree.scores, tree.generation, cursor, count, &mut |e| {
-                    visit(&e.member, e.score)
+                    visit(e.member(), e.score)
                 })
             }
         }
@@ -547,6 +612,9 @@ mod tests {
             1e15,
             -4.5e15,
             0.1,
+            0.1 + 0.2,
+            1.5e-300,
+            123.456,
             f64::INFINITY,
             f64::NEG_INFINITY,
         ] {
@@ -560,7 +628,30 @@ mod tests {
         put_score(&mut out, -0.0);
         assert_eq!(take_score(&out).unwrap().0.to_bits(), 0.0f64.to_bits());
         assert_eq!(packed_len(b"abc", 7.0), 1 + 4);
-        assert_eq!(packed_len(b"abc", 0.5), 9 + 4);
+        assert_eq!(packed_len(b"abc", 0.5), 3 + 4);
+        assert_eq!(
+            packed_len(b"abc", 0.1 + 0.2),
+            9 + 4,
+            "no short decimal form"
+        );
+        assert_eq!(to_decimal(130.25), Some((13025, -2)));
+        assert_eq!(to_decimal(1.1), Some((11, -1)));
+        assert_eq!(
+            to_decimal(1e-30),
+            None,
+            "a power of ten beyond the exact ones"
+        );
+        // Every double with a short decimal form reads back bit for bit.
+        for i in 0..100_000u32 {
+            let score = f64::from(i) / 1000.0 - 37.5;
+            let mut out = Vec::new();
+            put_score(&mut out, score);
+            assert_eq!(
+                take_score(&out).unwrap().0.to_bits(),
+                score.to_bits(),
+                "{score}"
+            );
+        }
     }
 
     #[test]
