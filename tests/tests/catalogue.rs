@@ -535,3 +535,76 @@ mod auth {
         }
     }
 }
+
+/// A negative count asks for that many random picks, repeats allowed: Redis's bound lets it be
+/// 2^62. The picks are drawn as they are written and the reply stops at the output limit, which
+/// closes the connection; through the proxy, the node closes the proxy's connection the same
+/// way and the proxy answers an error. Memory stays bounded and other clients are served.
+fn huge_random_picks(t: &Target) {
+    t.check(48 * MB, |t| {
+        let mut setup = t.client();
+        assert_eq!(setup.call(&["HSET", "h", "f", "v"]), ":1\r\n");
+        assert_eq!(setup.call(&["SADD", "s", "m"]), ":1\r\n");
+        assert_eq!(setup.call(&["ZADD", "z", "1", "m"]), ":1\r\n");
+        let huge = (-(i64::MAX / 2)).to_string();
+        for args in [
+            ["HRANDFIELD", "h", &huge, "WITHVALUES"],
+            ["SRANDMEMBER", "s", &huge, ""],
+            ["ZRANDMEMBER", "z", &huge, "WITHSCORES"],
+        ] {
+            let args: Vec<&[u8]> = args
+                .iter()
+                .filter(|a| !a.is_empty())
+                .map(|a| a.as_bytes())
+                .collect();
+            let mut client = t.client();
+            client.send_raw(&encode(&args));
+            let mut head = [0u8; 32];
+            let read = client.stream().read(&mut head).unwrap_or(0);
+            let head = String::from_utf8_lossy(&head[..read]).to_string();
+            let command = String::from_utf8_lossy(args[0]);
+            match t {
+                Target::Node(_) => {
+                    // Dropped with the connection, or cut off after a header that announces
+                    // every pick (doubled for the flat pairs of RESP2).
+                    let announced = if args.len() == 4 {
+                        i64::MAX - 1
+                    } else {
+                        i64::MAX / 2
+                    };
+                    assert!(
+                        head.is_empty() || head.starts_with(&format!("*{announced}\r\n")),
+                        "{command}: {head:?}"
+                    );
+                    assert!(client.is_closed(), "{command}: closed at the output limit");
+                }
+                Target::Proxy(_) => {
+                    assert!(
+                        head.starts_with("-ERR") || client.is_closed(),
+                        "{command}: {head:?}"
+                    )
+                }
+            }
+        }
+        // A node may still be writing its cut-off reply when the proxy has given up on it (its
+        // request timeout is short here); it serves again once done.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while t.client().call(&["SET", "canary", "alive"]) != "+OK\r\n" {
+            assert!(Instant::now() < deadline, "not serving again");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+}
+
+#[test]
+fn node_random_picks_with_a_huge_negative_count() {
+    huge_random_picks(&Target::node(&[], &[]));
+}
+
+#[test]
+fn proxy_random_picks_with_a_huge_negative_count() {
+    huge_random_picks(&Target::proxy(
+        &["--client-output-buffer-limit", "256kb"],
+        &[],
+    ));
+}

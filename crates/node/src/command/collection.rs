@@ -181,26 +181,31 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[bytes::Bytes], kind: Kind, walk: Walk) {
     reply_scan(ctx, next, &found);
 }
 
-/// HRANDFIELD's and SRANDMEMBER's choice among `len` elements: `count` distinct ones (all of
-/// them, in the collection's order, when there are no more), or for a negative count that many
-/// picks that may repeat. `all` lists the elements; `pick` chooses one by a random number.
-pub fn random_picks<T>(
+/// HRANDFIELD's, SRANDMEMBER's and ZRANDMEMBER's choice among `len` elements: `count`
+/// distinct ones (all of them, in the collection's order, when there are no more), or for a
+/// negative count that many picks that may repeat. `all` lists the elements; `pick` chooses
+/// one by a random number. The number of picks, and the picks: repeated ones are drawn as
+/// they are written, so a reply of 2^62 picks costs no memory before it is cut off at the
+/// connection's output limit ([`Ctx::output_limit`]).
+pub fn random_picks<'a, T: 'a>(
     len: usize,
     count: i64,
     all: impl FnOnce() -> Vec<T>,
-    pick: impl Fn(u64) -> Option<T>,
-) -> Vec<T> {
+    pick: impl Fn(u64) -> Option<T> + 'a,
+) -> (usize, Box<dyn Iterator<Item = T> + 'a>) {
     if len == 0 || count == 0 {
-        return Vec::new();
+        return (0, Box::new(std::iter::empty()));
     }
     if count < 0 {
-        return (0..count.unsigned_abs())
-            .filter_map(|_| pick(rand::random()))
-            .collect();
+        let n = count.unsigned_abs() as usize;
+        return (
+            n,
+            Box::new((0..n).filter_map(move |_| pick(rand::random()))),
+        );
     }
     let mut all = all();
     if count as u64 >= all.len() as u64 {
-        return all;
+        return (all.len(), Box::new(all.into_iter()));
     }
     let wanted = count as usize;
     // A partial Fisher-Yates shuffle: the first `wanted` are a uniform choice.
@@ -209,5 +214,5 @@ pub fn random_picks<T>(
         all.swap(i, j);
     }
     all.truncate(wanted);
-    all
+    (wanted, Box::new(all.into_iter()))
 }

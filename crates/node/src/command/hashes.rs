@@ -308,16 +308,21 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         return Flow::Continue;
     }
     with_hash(ctx, &args[1], |ctx, hash| {
-        let picks = random_entries(hash, count);
+        let (n, picks) = collection::random_picks(
+            hash.len(),
+            count,
+            || hash.iter().collect(),
+            |random| hash.pick(random),
+        );
         let resp3 = ctx.protocol == Protocol::Resp3;
+        let limit = ctx.output_limit;
         let mut reply = ctx.reply();
         // With values: pairs in RESP3, one flat array in RESP2.
-        reply.array(if with_values && !resp3 {
-            picks.len() * 2
-        } else {
-            picks.len()
-        });
+        reply.array(if with_values && !resp3 { n * 2 } else { n });
         for (field, value) in picks {
+            if reply.len() > limit {
+                break;
+            }
             if with_values && resp3 {
                 reply.array(2);
             }
@@ -328,15 +333,6 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         }
     });
     Flow::Continue
-}
-
-fn random_entries(hash: &Hash, count: i64) -> Vec<(&[u8], &[u8])> {
-    collection::random_picks(
-        hash.len(),
-        count,
-        || hash.iter().collect(),
-        |random| hash.pick(random),
-    )
 }
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]

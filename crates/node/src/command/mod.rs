@@ -70,6 +70,9 @@ pub struct Ctx<'a> {
     pub stamping: Stamping,
     /// Whether a replayed write found its key at the expected version (VAPPLY's answer).
     pub matched: bool,
+    /// The most output the connection holds before it is closed: a reply of unbounded
+    /// length (HRANDFIELD with a huge negative count) stops once past it.
+    pub output_limit: usize,
 }
 
 impl Ctx<'_> {
@@ -187,6 +190,7 @@ impl Service for NodeService {
             now: crate::clock::now_ms(),
             stamping: Stamping::Clock,
             matched: false,
+            output_limit: ctx.output_limit,
         };
         let mut flow = Flow::Continue;
         for request in requests {

@@ -176,11 +176,15 @@ pub fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         return Flow::Continue;
     }
     with_set(ctx, &args[1], |ctx, set| {
-        let picks =
+        let (n, picks) =
             collection::random_picks(set.len(), count, || set.iter().collect(), |r| set.pick(r));
+        let limit = ctx.output_limit;
         let mut reply = ctx.reply();
-        reply.array(picks.len());
+        reply.array(n);
         for member in picks {
+            if reply.len() > limit {
+                break;
+            }
             reply.bulk(member);
         }
     });

@@ -772,13 +772,28 @@ pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         return Flow::Continue;
     }
     with_zset(ctx, &args[1], |ctx, zset| {
-        let picks = collection::random_picks(
+        let (n, picks) = collection::random_picks(
             zset.len(),
             count,
-            || zset.iter().map(|(m, s)| (m.to_vec(), s)).collect(),
-            |r| zset.pick(r).map(|(m, s)| (m.to_vec(), s)),
+            || zset.iter().collect(),
+            |r| zset.pick(r),
         );
-        reply_entries(ctx, &picks, with_scores);
+        let pairs = with_scores && ctx.protocol == cachering_proto::Protocol::Resp3;
+        let limit = ctx.output_limit;
+        let mut reply = ctx.reply();
+        reply.array(if with_scores && !pairs { n * 2 } else { n });
+        for (member, score) in picks {
+            if reply.len() > limit {
+                break;
+            }
+            if pairs {
+                reply.array(2);
+            }
+            reply.bulk(member);
+            if with_scores {
+                reply.score(score);
+            }
+        }
     });
     Flow::Continue
 }
