@@ -5,7 +5,7 @@ use super::args::glob_match;
 use super::keys::{reply_scan, scan_cursor, scan_options, ScanOptions};
 use super::{errors, Ctx};
 use crate::store::{Change, Value, NO_DEADLINE};
-use crate::types::{Body, Hash, Kind, Set, ZSet};
+use crate::types::{Body, Hash, Kind, List, Set, ZSet};
 
 /// Why a body can be taken as the type a command works on: every command reads or writes it
 /// through [`read`], [`with`] or [`write`], which check the key's kind first.
@@ -21,6 +21,7 @@ fn empty(kind: Kind) -> Body {
         Kind::Hash => Body::Hash(Hash::new()),
         Kind::Set => Body::Set(Set::new()),
         Kind::SortedSet => Body::SortedSet(ZSet::new()),
+        Kind::List => Body::List(List::new()),
     }
 }
 

@@ -1,4 +1,4 @@
-//! Collections: the values that are not strings (hashes, sets and sorted sets so far).
+//! Collections: the values that are not strings (hashes, sets, sorted sets and lists so far).
 //!
 //! A collection lives behind one `Arc` in the store's entry ([`crate::store::Value`]) and is
 //! changed in place: a write takes the key's lock in the store (`Store::update`) and the
@@ -15,6 +15,7 @@
 
 pub mod codec;
 pub mod hash;
+pub mod list;
 pub mod set;
 pub mod zset;
 
@@ -23,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub use hash::Hash;
+pub use list::List;
 pub use set::Set;
 pub use zset::ZSet;
 
@@ -36,6 +38,8 @@ pub enum Kind {
     Set,
     /// A sorted set: members, each once, with a score.
     SortedSet,
+    /// A list: elements in order.
+    List,
 }
 
 impl Kind {
@@ -45,12 +49,13 @@ impl Kind {
             Kind::Hash => "hash",
             Kind::Set => "set",
             Kind::SortedSet => "zset",
+            Kind::List => "list",
         }
     }
 
     /// The kind named `name` (as [`Kind::name`] writes it, any case).
     pub fn from_name(name: &[u8]) -> Option<Kind> {
-        [Kind::Hash, Kind::Set, Kind::SortedSet]
+        [Kind::Hash, Kind::Set, Kind::SortedSet, Kind::List]
             .into_iter()
             .find(|kind| name.eq_ignore_ascii_case(kind.name().as_bytes()))
     }
@@ -66,6 +71,8 @@ pub enum Body {
     Set(Set),
     /// A sorted set.
     SortedSet(ZSet),
+    /// A list.
+    List(List),
 }
 
 impl Body {
@@ -75,6 +82,7 @@ impl Body {
             Body::Hash(_) => Kind::Hash,
             Body::Set(_) => Kind::Set,
             Body::SortedSet(_) => Kind::SortedSet,
+            Body::List(_) => Kind::List,
         }
     }
 
@@ -90,6 +98,22 @@ impl Body {
     pub fn as_set(&self) -> Option<&Set> {
         match self {
             Body::Set(set) => Some(set),
+            _ => None,
+        }
+    }
+
+    /// The list, if it is one.
+    pub fn as_list(&self) -> Option<&List> {
+        match self {
+            Body::List(list) => Some(list),
+            _ => None,
+        }
+    }
+
+    /// The list, to change, if it is one.
+    pub fn as_list_mut(&mut self) -> Option<&mut List> {
+        match self {
+            Body::List(list) => Some(list),
             _ => None,
         }
     }
@@ -132,6 +156,7 @@ impl Body {
             Body::Hash(hash) => hash.len(),
             Body::Set(set) => set.len(),
             Body::SortedSet(zset) => zset.len(),
+            Body::List(list) => list.len(),
         }
     }
 
@@ -146,6 +171,7 @@ impl Body {
             Body::Hash(hash) => hash.weight(),
             Body::Set(set) => set.weight(),
             Body::SortedSet(zset) => zset.weight(),
+            Body::List(list) => list.weight(),
         }
     }
 
@@ -155,6 +181,7 @@ impl Body {
             Body::Hash(hash) => hash.encoding(),
             Body::Set(set) => set.encoding(),
             Body::SortedSet(zset) => zset.encoding(),
+            Body::List(list) => list.encoding(),
         }
     }
 
@@ -164,6 +191,7 @@ impl Body {
             Body::Hash(hash) => hash.dump(out),
             Body::Set(set) => set.dump(out),
             Body::SortedSet(zset) => zset.dump(out),
+            Body::List(list) => list.dump(out),
         }
     }
 
@@ -175,6 +203,7 @@ impl Body {
             Body::Hash(hash) => hash.canonical_dump(&mut out),
             Body::Set(set) => set.canonical_dump(&mut out),
             Body::SortedSet(zset) => zset.dump(&mut out),
+            Body::List(list) => list.dump(&mut out),
         }
         out
     }
@@ -185,6 +214,7 @@ impl Body {
             Kind::Hash => Hash::restore(dump).map(Body::Hash),
             Kind::Set => Set::restore(dump).map(Body::Set),
             Kind::SortedSet => ZSet::restore(dump).map(Body::SortedSet),
+            Kind::List => List::restore(dump).map(Body::List),
         }
     }
 }
