@@ -142,6 +142,8 @@ pub enum Group {
     Set,
     /// Sorted sets.
     SortedSet,
+    /// Lists.
+    List,
     /// The connection.
     Connection,
     /// The server.
@@ -159,6 +161,7 @@ impl Group {
             Group::Hash => "hash",
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
+            Group::List => "list",
             Group::Connection => "connection",
             Group::Server => "server",
             Group::Transactions => "transactions",
@@ -436,6 +439,7 @@ impl CommandSpec {
             Group::Hash => categories.push("@hash"),
             Group::Set => categories.push("@set"),
             Group::SortedSet => categories.push("@sortedset"),
+            Group::List => categories.push("@list"),
             Group::Connection => categories.push("@connection"),
             Group::Transactions => categories.push("@transaction"),
             Group::Server if self.has(Flag::Admin) => {
@@ -484,8 +488,10 @@ impl CommandSpec {
     /// replica at the same version can replay it (VAPPLY) instead of receiving the whole
     /// value: every single-key collection write but the random ones (SPOP).
     pub fn replayable(&self) -> bool {
-        matches!(self.group, Group::Hash | Group::Set | Group::SortedSet)
-            && self.has(Flag::Write)
+        matches!(
+            self.group,
+            Group::Hash | Group::Set | Group::SortedSet | Group::List
+        ) && self.has(Flag::Write)
             && self.route == Route::Mutation
             && self.id != Cmd::SPop
     }
@@ -498,6 +504,16 @@ impl CommandSpec {
             self.route,
             Route::Mutation | Route::WriteUnless(_) | Route::MultiKey(Access::Mutation, _)
         )
+    }
+
+    /// Whether this command's nil reply to `args` is RESP2's null array (`*-1`) rather than
+    /// the null bulk string: LPOP and RPOP with a count, LMPOP.
+    pub fn nil_is_array<A: AsRef<[u8]>>(&self, args: &[A]) -> bool {
+        match self.id {
+            Cmd::LPop | Cmd::RPop => args.len() > 2,
+            Cmd::LMPop => true,
+            _ => false,
+        }
     }
 
     /// The RESP3 shape of this command's reply to `args`.

@@ -294,6 +294,58 @@ table! {
     ZDiffStore = "zdiffstore", -4, [Write, DenyOom], keys(1, 1, 1).counted_at(2), SortedSet, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
         "6.2.0", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
         "Subtract multiple sorted sets and store the resulting sorted set in a new key.";
+    // lists
+    LPush = "lpush", -3, [Write, DenyOom, Fast], keys(1, 1, 1), List, Mutation, Unknown,
+        "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        "Prepend one or multiple elements to a list.";
+    RPush = "rpush", -3, [Write, DenyOom, Fast], keys(1, 1, 1), List, Mutation, Unknown,
+        "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        "Append one or multiple elements to a list.";
+    LPushX = "lpushx", -3, [Write, DenyOom, Fast], keys(1, 1, 1), List, Mutation, Unknown,
+        "2.2.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        "Prepend an element to a list, only if the list exists.";
+    RPushX = "rpushx", -3, [Write, DenyOom, Fast], keys(1, 1, 1), List, Mutation, Unknown,
+        "2.2.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        "Append an element to a list, only if the list exists.";
+    LPop = "lpop", -2, [Write, Fast], keys(1, 1, 1), List, Mutation, Unknown,
+        "1.0.0", "O(N) where N is the number of elements returned",
+        "Remove and get the first elements in a list.";
+    RPop = "rpop", -2, [Write, Fast], keys(1, 1, 1), List, Mutation, Unknown,
+        "1.0.0", "O(N) where N is the number of elements returned",
+        "Remove and get the last elements in a list.";
+    LLen = "llen", 2, [ReadOnly, Fast], keys(1, 1, 1), List, Read, Zero,
+        "1.0.0", "O(1)",
+        "Get the length of a list.";
+    LRange = "lrange", 4, [ReadOnly], keys(1, 1, 1), List, Read, EmptyArray,
+        "1.0.0", "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.",
+        "Get a range of elements from a list.";
+    LIndex = "lindex", 3, [ReadOnly], keys(1, 1, 1), List, Read, Nil,
+        "1.0.0", "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).",
+        "Get an element from a list by its index.";
+    LSet = "lset", 4, [Write, DenyOom], keys(1, 1, 1), List, Mutation, Unknown,
+        "1.0.0", "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).",
+        "Set the value of an element in a list by its index.";
+    LInsert = "linsert", 5, [Write, DenyOom], keys(1, 1, 1), List, Mutation, Unknown,
+        "2.2.0", "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).",
+        "Insert an element before or after another element in a list.";
+    LRem = "lrem", 4, [Write], keys(1, 1, 1), List, Mutation, Unknown,
+        "1.0.0", "O(N+M) where N is the length of the list and M is the number of elements removed.",
+        "Remove elements from a list.";
+    LTrim = "ltrim", 4, [Write], keys(1, 1, 1), List, Mutation, Unknown,
+        "1.0.0", "O(N) where N is the number of elements to be removed by the operation.",
+        "Trim a list to the specified range.";
+    LPos = "lpos", -3, [ReadOnly], keys(1, 1, 1), List, Read, Unknown,
+        "6.0.6", "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.",
+        "Return the index of matching elements on a list.";
+    LMove = "lmove", 5, [Write, DenyOom], keys(1, 2, 1), List, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+        "6.2.0", "O(1)",
+        "Pop an element from a list, push it to another list and return it.";
+    RPopLPush = "rpoplpush", 3, [Write, DenyOom], keys(1, 2, 1), List, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+        "1.2.0", "O(1)",
+        "Remove the last element in a list, prepend it to another list and return it.";
+    LMPop = "lmpop", -4, [Write], NO_KEYS.counted_at(1), List, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+        "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
+        "Pop elements from a list.";
     // versions (cachering's own: how the client orders writes across processes)
     VSet = "vset", -4, [Write, DenyOom], keys(1, 1, 1), Generic, Write, Unknown,
         "cachering 0.1.0", "O(1)",

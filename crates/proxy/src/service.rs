@@ -61,6 +61,7 @@ pub fn write_shaped(out: &mut ReplyWriter<'_>, reply: &Reply, spec: &CommandSpec
                 write_reply(out, item);
             }
         }
+        (_, Reply::Nil) if spec.nil_is_array(args) => out.null_array(),
         (Resp3Shape::Double, reply) => write_score(out, reply),
         (Resp3Shape::Doubles, Reply::Array(items)) => {
             out.array(items.len());

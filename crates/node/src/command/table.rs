@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use cachering_commands::Cmd;
 
-use super::{expire, hashes, keys, server, sets, strings, versioned, zsets, Ctx, Flow};
+use super::{expire, hashes, keys, lists, server, sets, strings, versioned, zsets, Ctx, Flow};
 
 /// A handler: runs the command and writes one reply.
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Flow;
@@ -107,6 +107,23 @@ pub fn handler(id: Cmd) -> Handler {
         Cmd::ZUnionStore => zsets::zunionstore,
         Cmd::ZInterStore => zsets::zinterstore,
         Cmd::ZDiffStore => zsets::zdiffstore,
+        Cmd::LPush => lists::lpush,
+        Cmd::RPush => lists::rpush,
+        Cmd::LPushX => lists::lpushx,
+        Cmd::RPushX => lists::rpushx,
+        Cmd::LPop => lists::lpop,
+        Cmd::RPop => lists::rpop,
+        Cmd::LLen => lists::llen,
+        Cmd::LRange => lists::lrange,
+        Cmd::LIndex => lists::lindex,
+        Cmd::LSet => lists::lset,
+        Cmd::LInsert => lists::linsert,
+        Cmd::LRem => lists::lrem,
+        Cmd::LTrim => lists::ltrim,
+        Cmd::LPos => lists::lpos,
+        Cmd::LMove => lists::lmove,
+        Cmd::RPopLPush => lists::rpoplpush,
+        Cmd::LMPop => lists::lmpop,
         Cmd::VSet => versioned::vset,
         Cmd::VApply => versioned::vapply,
         Cmd::VDel => versioned::vdel,
