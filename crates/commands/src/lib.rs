@@ -183,6 +183,8 @@ pub struct KeySpec {
     pub step: i32,
     /// Position of the argument that counts the keys following it; 0 for none.
     pub numkeys: i32,
+    /// Arguments the command requires after its counted keys (LMPOP's LEFT|RIGHT).
+    pub required_after: i32,
 }
 
 impl KeySpec {
@@ -192,6 +194,7 @@ impl KeySpec {
         last: 0,
         step: 0,
         numkeys: 0,
+        required_after: 0,
     };
 
     /// Keys at `first..=last` every `step`.
@@ -201,6 +204,7 @@ impl KeySpec {
             last,
             step,
             numkeys: 0,
+            required_after: 0,
         }
     }
 
@@ -208,6 +212,15 @@ impl KeySpec {
     pub const fn counted_at(self, position: i32) -> Self {
         Self {
             numkeys: position,
+            ..self
+        }
+    }
+
+    /// These keys, with `count` arguments required after the counted keys: a count that
+    /// leaves no room for them names no key.
+    pub const fn then_required(self, count: i32) -> Self {
+        Self {
+            required_after: count,
             ..self
         }
     }
@@ -232,7 +245,11 @@ impl KeySpec {
             .and_then(|arg| std::str::from_utf8(arg.as_ref()).ok())
             .and_then(|text| text.parse::<usize>().ok());
         match count {
-            Some(count) if self.numkeys > 0 && count > 0 && at + count < args.len() => {
+            Some(count)
+                if self.numkeys > 0
+                    && count > 0
+                    && at + count + (self.required_after.max(0) as usize) < args.len() =>
+            {
                 at + 1..at + 1 + count
             }
             _ => 0..0,

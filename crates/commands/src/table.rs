@@ -343,7 +343,7 @@ table! {
     RPopLPush = "rpoplpush", 3, [Write, DenyOom], keys(1, 2, 1), List, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
         "1.2.0", "O(1)",
         "Remove the last element in a list, prepend it to another list and return it.";
-    LMPop = "lmpop", -4, [Write], NO_KEYS.counted_at(1), List, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+    LMPop = "lmpop", -4, [Write], NO_KEYS.counted_at(1).then_required(1), List, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
         "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
         "Pop elements from a list.";
     // versions (cachering's own: how the client orders writes across processes)

@@ -117,6 +117,11 @@ fn pop_some(
 /// LPOP and RPOP: one element (or nil), or with a count an array (RESP2's null array for a
 /// missing key).
 fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Flow {
+    if args.len() > 3 {
+        let name = String::from_utf8_lossy(&args[0]).to_lowercase();
+        ctx.wrong_arity(&name);
+        return Flow::Continue;
+    }
     let count = match args.get(2) {
         None => None,
         Some(arg) => match parse_i64(arg).filter(|n| *n >= 0) {
