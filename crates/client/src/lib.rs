@@ -35,6 +35,7 @@ mod collections;
 mod connection;
 mod discovery;
 mod error;
+mod lists;
 pub mod metrics;
 mod node;
 mod options;
