@@ -1,4 +1,4 @@
-//! Collections under failures: hashes, sets and sorted sets written and mutated through the library and a proxy
+//! Collections under failures: hashes, sets, sorted sets and lists written and mutated through the library and a proxy
 //! (two client processes) while one node is killed, frozen or cut off. Afterwards a process
 //! that never saw the failure (a new proxy, a new library client) reads every key exactly as
 //! written, through every entry point, and every key's replicas hold the same value at the same
@@ -23,6 +23,11 @@ fn set_key(i: usize) -> String {
 /// A sorted set, and (sharing its hash tag, so its replicas) a copy of its range.
 fn zset_keys(i: usize) -> (String, String) {
     (format!("{{z:{i}}}board"), format!("{{z:{i}}}top"))
+}
+
+/// A list, and (sharing its hash tag) the list LMOVE moves to.
+fn list_keys(i: usize) -> (String, String) {
+    (format!("{{q:{i}}}jobs"), format!("{{q:{i}}}done"))
 }
 
 /// The raw RESP2 reply of ZRANGE … WITHSCORES after the writes of the scenario.
@@ -122,6 +127,8 @@ async fn scenario(fault: Fault) {
             .zadd_many(&board, [(1.0, "a"), (2.0, "b"), (3.0, "c")])
             .await
             .unwrap();
+        let (jobs, _) = list_keys(i);
+        writer.rpush(&jobs, ["j1", "j2", "j3"]).await.unwrap();
     }
     cluster.begin(fault);
     // Both processes write every hash while the node is away: a field set by the library, a
@@ -157,6 +164,25 @@ async fn scenario(fault: Fault) {
             through_proxy.call(&["ZRANGESTORE", &top, &board, "0", "-1"]),
             ":2\r\n",
             "{top}"
+        );
+        // Lists: a push through the proxy, a pop by the typed API, an LSET by `call`, and an
+        // LMOVE (two keys, one replica set) through the proxy.
+        let (jobs, done) = list_keys(i);
+        assert_eq!(
+            through_proxy.call(&["RPUSH", &jobs, "j4"]),
+            ":4\r\n",
+            "{jobs}"
+        );
+        assert_eq!(
+            writer.lpop(&jobs).await.unwrap().as_deref(),
+            Some(&b"j1"[..])
+        );
+        let set = writer.call(&["LSET", &jobs, "-1", "J4"]).await.unwrap();
+        assert_eq!(set, Reply::Status("OK".into()), "{jobs}");
+        assert_eq!(
+            through_proxy.call(&["LMOVE", &jobs, &done, "LEFT", "RIGHT"]),
+            "$2\r\nj2\r\n",
+            "{jobs}"
         );
     }
     drop(through_proxy);
@@ -229,6 +255,17 @@ async fn scenario(fault: Fault) {
         if bystander.zscore(&board, "b").await.unwrap().is_some() {
             stale.push(format!("library {board}: the popped member is back"));
         }
+        let (jobs, done) = list_keys(i);
+        let got = fresh_proxy.call(&["LRANGE", &jobs, "0", "-1"]);
+        if got != "*2\r\n$2\r\nj3\r\n$2\r\nJ4\r\n" {
+            stale.push(format!("proxy {jobs}: {got:?}"));
+        }
+        if bystander.lrange(&jobs, 0, -1).await.unwrap() != ["j3", "J4"] {
+            stale.push(format!("library {jobs}"));
+        }
+        if bystander.lrange(&done, 0, -1).await.unwrap() != ["j2"] {
+            stale.push(format!("library {done}"));
+        }
     }
     // A pipeline of reads through the library that wrote during the failure.
     let names: Vec<String> = (0..KEYS).map(key).collect();
@@ -263,7 +300,8 @@ async fn scenario(fault: Fault) {
         let mut differing = Vec::new();
         for k in (0..KEYS).flat_map(|i| {
             let (board, top) = zset_keys(i);
-            [key(i), set_key(i), board, top]
+            let (jobs, done) = list_keys(i);
+            [key(i), set_key(i), board, top, jobs, done]
         }) {
             let states: Vec<String> = bystander
                 .replica_set(k.as_bytes())
