@@ -285,3 +285,36 @@ def test_sorted_sets(endpoint_port, protocol):
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
         r.sadd("{g}u", "x")
     r.close()
+
+
+@pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
+def test_lists(endpoint_port, protocol):
+    r = redis.Redis(port=endpoint_port, protocol=protocol, decode_responses=True)
+    assert r.rpush("jobs", "a", "b", "c") == 3
+    assert r.lpush("jobs", "first") == 4
+    assert r.lrange("jobs", 0, -1) == ["first", "a", "b", "c"]
+    assert r.llen("jobs") == 4
+    assert r.lindex("jobs", -1) == "c"
+    assert r.lset("jobs", 1, "A") is True
+    assert r.linsert("jobs", "AFTER", "A", "a2") == 5
+    assert r.lpos("jobs", "b") == 3
+    assert r.lpos("jobs", "zz") is None
+    assert r.lrem("jobs", 0, "a2") == 1
+    assert r.lpop("jobs") == "first"
+    assert r.rpop("jobs", 2) == ["c", "b"]
+    assert r.lpop("missing", 2) is None
+    assert r.lpushx("missing", "x") == 0
+    assert r.rpushx("jobs", "z") == 2
+    assert r.ltrim("jobs", 0, 0) is True
+    assert r.lrange("jobs", 0, -1) == ["A"]
+    r.rpush("{q}a", "1", "2", "3")
+    assert r.lmove("{q}a", "{q}b", "LEFT", "RIGHT") == "1"
+    assert r.rpoplpush("{q}a", "{q}b") == "3"
+    assert r.lrange("{q}b", 0, -1) == ["3", "1"]
+    assert r.lmpop(2, "{q}none", "{q}b", direction="RIGHT", count=5) == ["{q}b", ["1", "3"]]
+    assert r.type("{q}a") == "list"
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        r.sadd("{q}a", "x")
+    with pytest.raises(redis.ResponseError, match="no such key"):
+        r.lset("missing", 0, "x")
+    r.close()
