@@ -3,7 +3,7 @@
 collection costs on the ring.
 
 Memory: K hashes of F fields (field `f<i>`, value of V bytes), K sets of F members, or K sorted
-sets of F members (`f<i>` with score i, or i + 0.5), loaded into one node and into redis-server
+sets of F members (`f<i>` with score i, or i + 0.5), or K lists of F elements (`f<i>`), loaded into one node and into redis-server
 (same machine, same run), RSS growth divided by the elements; small collections stay packed
 (listpack in Redis), large ones are tables (a skiplist and a dict for Redis's sorted sets) in
 both.
@@ -40,7 +40,9 @@ def load_hashes(conn: Conn, keys: int, fields: int, value: bytes | None, kind: s
     for k in range(keys):
         for start in range(0, fields, 500):
             batch = range(start, min(fields, start + 500))
-            if kind.startswith("zset"):
+            if kind == "list":
+                args = [b"RPUSH", b"l:%d" % k] + [b"f%d" % f for f in batch]
+            elif kind.startswith("zset"):
                 args = [b"ZADD", b"z:%d" % k]
                 for f in batch:
                     score = b"%d" % f if kind == "zset" else b"%d.5" % f
@@ -72,7 +74,8 @@ def memory(args: argparse.Namespace) -> None:
     rows = [("hash", 100_000, 10, 10), ("hash", 20_000, 100, 10), ("hash", 10, 100_000, 10),
             ("hash", 10, 100_000, 100), ("set", 100_000, 10, None), ("set", 20_000, 100, None),
             ("set", 10, 100_000, None), ("zset", 100_000, 10, None), ("zset", 20_000, 100, None),
-            ("zset", 10, 100_000, None), ("zset-float", 100_000, 10, None), ("zset-float", 10, 100_000, None)]
+            ("zset", 10, 100_000, None), ("zset-float", 100_000, 10, None), ("zset-float", 10, 100_000, None),
+            ("list", 100_000, 10, None), ("list", 20_000, 100, None), ("list", 10, 100_000, None)]
     if args.only:
         rows = [row for row in rows if row[0] == args.only]
     for kind, keys, fields, value_len in rows:
@@ -129,7 +132,7 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=200)
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-ring", action="store_true")
-    parser.add_argument("--only", choices=["hash", "set", "zset", "zset-float"], help="memory rows of one kind")
+    parser.add_argument("--only", choices=["hash", "set", "zset", "zset-float", "list"], help="memory rows of one kind")
     args = parser.parse_args()
     if not os.path.exists(BINARY):
         subprocess.run(["cargo", "build", "--release", "-p", "cachering"], cwd=ROOT, check=True)
