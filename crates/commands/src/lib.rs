@@ -144,6 +144,8 @@ pub enum Group {
     SortedSet,
     /// Lists.
     List,
+    /// Bitmaps (bit operations on strings).
+    Bitmap,
     /// The connection.
     Connection,
     /// The server.
@@ -162,6 +164,7 @@ impl Group {
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
             Group::List => "list",
+            Group::Bitmap => "bitmap",
             Group::Connection => "connection",
             Group::Server => "server",
             Group::Transactions => "transactions",
@@ -457,6 +460,7 @@ impl CommandSpec {
             Group::Set => categories.push("@set"),
             Group::SortedSet => categories.push("@sortedset"),
             Group::List => categories.push("@list"),
+            Group::Bitmap => categories.push("@bitmap"),
             Group::Connection => categories.push("@connection"),
             Group::Transactions => categories.push("@transaction"),
             Group::Server if self.has(Flag::Admin) => {
@@ -503,11 +507,12 @@ pub enum Resp3Shape {
 impl CommandSpec {
     /// Whether a write of a collection that gives the same result on the same value, so a
     /// replica at the same version can replay it (VAPPLY) instead of receiving the whole
-    /// value: every single-key collection write but the random ones (SPOP).
+    /// value: every single-key collection write but the random ones (SPOP), and the bitmap
+    /// writes (SETBIT, BITFIELD), so a bit set in a large string is not a copy of the string.
     pub fn replayable(&self) -> bool {
         matches!(
             self.group,
-            Group::Hash | Group::Set | Group::SortedSet | Group::List
+            Group::Hash | Group::Set | Group::SortedSet | Group::List | Group::Bitmap
         ) && self.has(Flag::Write)
             && self.route == Route::Mutation
             && self.id != Cmd::SPop

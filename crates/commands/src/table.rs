@@ -346,6 +346,28 @@ table! {
     LMPop = "lmpop", -4, [Write], NO_KEYS.counted_at(1).then_required(1), List, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
         "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
         "Pop elements from a list.";
+    // bitmaps
+    SetBit = "setbit", 4, [Write, DenyOom], keys(1, 1, 1), Bitmap, Mutation, Unknown,
+        "2.2.0", "O(1)",
+        "Sets or clears the bit at offset in the string value stored at key.";
+    GetBit = "getbit", 3, [ReadOnly, Fast], keys(1, 1, 1), Bitmap, Read, Zero,
+        "2.2.0", "O(1)",
+        "Returns the bit value at offset in the string value stored at key.";
+    BitCount = "bitcount", -2, [ReadOnly], keys(1, 1, 1), Bitmap, Read, Zero,
+        "2.6.0", "O(N)",
+        "Count set bits in a string.";
+    BitPos = "bitpos", -3, [ReadOnly], keys(1, 1, 1), Bitmap, Read, Unknown,
+        "2.8.7", "O(N)",
+        "Find first bit set or clear in a string.";
+    BitOp = "bitop", -4, [Write, DenyOom], keys(2, -1, 1), Bitmap, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+        "2.6.0", "O(N)",
+        "Perform bitwise operations between strings.";
+    BitField = "bitfield", -2, [Write, DenyOom], keys(1, 1, 1), Bitmap, Mutation, Unknown,
+        "3.2.0", "O(1) for each subcommand specified",
+        "Perform arbitrary bitfield integer operations on strings.";
+    BitFieldRo = "bitfield_ro", -2, [ReadOnly, Fast], keys(1, 1, 1), Bitmap, Read, Unknown,
+        "6.0.0", "O(1) for each subcommand specified",
+        "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD.";
     // versions (cachering's own: how the client orders writes across processes)
     VSet = "vset", -4, [Write, DenyOom], keys(1, 1, 1), Generic, Write, Unknown,
         "cachering 0.1.0", "O(1)",

@@ -94,7 +94,7 @@ fn is_collection(current: Option<&Value>) -> bool {
 
 /// A string value's bytes and deadline (empty, no deadline, for a missing key); `None` for a
 /// collection.
-fn string_and_deadline(current: Option<&Value>) -> Option<(&[u8], u64)> {
+pub(super) fn string_and_deadline(current: Option<&Value>) -> Option<(&[u8], u64)> {
     match current {
         None => Some((&[], NO_DEADLINE)),
         Some(value) => Some((value.string()?, value.deadline())),
@@ -359,7 +359,7 @@ pub fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     Flow::Continue
 }
 
-fn too_long(ctx: &Ctx<'_>, len: u64) -> bool {
+pub(super) fn too_long(ctx: &Ctx<'_>, len: u64) -> bool {
     len > ctx
         .node
         .endpoint

@@ -6,7 +6,9 @@
 use bytes::Bytes;
 use cachering_commands::Cmd;
 
-use super::{expire, hashes, keys, lists, server, sets, strings, versioned, zsets, Ctx, Flow};
+use super::{
+    bitmaps, expire, hashes, keys, lists, server, sets, strings, versioned, zsets, Ctx, Flow,
+};
 
 /// A handler: runs the command and writes one reply.
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Flow;
@@ -124,6 +126,13 @@ pub fn handler(id: Cmd) -> Handler {
         Cmd::LMove => lists::lmove,
         Cmd::RPopLPush => lists::rpoplpush,
         Cmd::LMPop => lists::lmpop,
+        Cmd::SetBit => bitmaps::setbit,
+        Cmd::GetBit => bitmaps::getbit,
+        Cmd::BitCount => bitmaps::bitcount,
+        Cmd::BitPos => bitmaps::bitpos,
+        Cmd::BitOp => bitmaps::bitop,
+        Cmd::BitField => bitmaps::bitfield,
+        Cmd::BitFieldRo => bitmaps::bitfield_ro,
         Cmd::VSet => versioned::vset,
         Cmd::VApply => versioned::vapply,
         Cmd::VDel => versioned::vdel,
