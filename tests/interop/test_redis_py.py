@@ -318,3 +318,28 @@ def test_lists(endpoint_port, protocol):
     with pytest.raises(redis.ResponseError, match="no such key"):
         r.lset("missing", 0, "x")
     r.close()
+
+
+@pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
+def test_bitmaps(endpoint_port, protocol):
+    r = redis.Redis(port=endpoint_port, protocol=protocol, decode_responses=False)
+    assert r.setbit("flags", 7, 1) == 0
+    assert r.setbit("flags", 7, 0) == 1
+    assert r.setbit("flags", 100, 1) == 0
+    assert r.getbit("flags", 100) == 1
+    assert r.bitcount("flags") == 1
+    r.set("s", b"abc")
+    assert r.bitcount("s", 1, -1) == 7
+    assert r.bitcount("s", 0, 1, "bit") == 1
+    assert r.bitpos("s", 1) == 1
+    assert r.bitpos("s", 1, 7, 15, "bit") == 7
+    assert r.bitop("AND", "{b}d", "{b}x", "{b}y") == 0
+    r.set("{b}x", b"abc")
+    assert r.bitop("NOT", "{b}d", "{b}x") == 3
+    assert r.get("{b}d") == bytes(~b & 0xFF for b in b"abc")
+    field = r.bitfield("f")
+    assert field.set("u8", 0, 300).get("u8", 0).overflow("FAIL").incrby("u8", 0, 300).execute() == [0, 44, None]
+    assert r.bitfield_ro("f", "u8", 0, items=[("i8", 0)]) == [44, 44]
+    with pytest.raises(redis.ResponseError, match="bit offset"):
+        r.setbit("flags", -1, 1)
+    r.close()

@@ -30,6 +30,7 @@
 //! `docs/client.md` describes the behaviour under failures in full; [`Client`] lists it.
 
 mod backoff;
+mod bitmaps;
 mod client;
 mod collections;
 mod connection;
