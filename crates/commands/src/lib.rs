@@ -146,6 +146,8 @@ pub enum Group {
     List,
     /// Bitmaps (bit operations on strings).
     Bitmap,
+    /// HyperLogLog (distinct counts kept in strings).
+    HyperLogLog,
     /// The connection.
     Connection,
     /// The server.
@@ -165,6 +167,7 @@ impl Group {
             Group::SortedSet => "sorted-set",
             Group::List => "list",
             Group::Bitmap => "bitmap",
+            Group::HyperLogLog => "hyperloglog",
             Group::Connection => "connection",
             Group::Server => "server",
             Group::Transactions => "transactions",
@@ -461,6 +464,7 @@ impl CommandSpec {
             Group::SortedSet => categories.push("@sortedset"),
             Group::List => categories.push("@list"),
             Group::Bitmap => categories.push("@bitmap"),
+            Group::HyperLogLog => categories.push("@hyperloglog"),
             Group::Connection => categories.push("@connection"),
             Group::Transactions => categories.push("@transaction"),
             Group::Server if self.has(Flag::Admin) => {
@@ -508,11 +512,17 @@ impl CommandSpec {
     /// Whether a write of a collection that gives the same result on the same value, so a
     /// replica at the same version can replay it (VAPPLY) instead of receiving the whole
     /// value: every single-key collection write but the random ones (SPOP), and the bitmap
-    /// writes (SETBIT, BITFIELD), so a bit set in a large string is not a copy of the string.
+    /// writes (SETBIT, BITFIELD) and PFADD, so a bit set in a large string is not a copy of
+    /// the string.
     pub fn replayable(&self) -> bool {
         matches!(
             self.group,
-            Group::Hash | Group::Set | Group::SortedSet | Group::List | Group::Bitmap
+            Group::Hash
+                | Group::Set
+                | Group::SortedSet
+                | Group::List
+                | Group::Bitmap
+                | Group::HyperLogLog
         ) && self.has(Flag::Write)
             && self.route == Route::Mutation
             && self.id != Cmd::SPop

@@ -368,6 +368,16 @@ table! {
     BitFieldRo = "bitfield_ro", -2, [ReadOnly, Fast], keys(1, 1, 1), Bitmap, Read, Unknown,
         "6.0.0", "O(1) for each subcommand specified",
         "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD.";
+    // HyperLogLog
+    PfAdd = "pfadd", -2, [Write, DenyOom, Fast], keys(1, 1, 1), HyperLogLog, Mutation, Unknown,
+        "2.8.9", "O(1) to add every element.",
+        "Adds the specified elements to the specified HyperLogLog.";
+    PfCount = "pfcount", -2, [ReadOnly], keys(1, -1, 1), HyperLogLog, MultiKey(Access::Read, Merge::AllOrNone), Unknown,
+        "2.8.9", "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",
+        "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).";
+    PfMerge = "pfmerge", -2, [Write, DenyOom], keys(1, -1, 1), HyperLogLog, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
+        "2.8.9", "O(N) to merge N HyperLogLogs, but with high constant times.",
+        "Merge N different HyperLogLogs into a single one.";
     // versions (cachering's own: how the client orders writes across processes)
     VSet = "vset", -4, [Write, DenyOom], keys(1, 1, 1), Generic, Write, Unknown,
         "cachering 0.1.0", "O(1)",

@@ -2,7 +2,7 @@
 //! and answers the connection commands; every other request arrives here, in runs, and runs
 //! synchronously against the store.
 //!
-//! Handlers live by family (`strings`, `bitmaps`, `hashes`, `sets`, `zsets`, `lists`, `keys`, `expire`, `server`; `collection` has
+//! Handlers live by family (`strings`, `bitmaps`, `hyperloglog`, `hashes`, `sets`, `zsets`, `lists`, `keys`, `expire`, `server`; `collection` has
 //! what the collection families share); each is a plain function
 //! over a [`Ctx`] and the request's arguments and writes exactly one reply ([`table`] says
 //! which function runs which command). Error texts are Redis's, word for word.
@@ -12,6 +12,7 @@ mod bitmaps;
 mod collection;
 mod expire;
 mod hashes;
+mod hyperloglog;
 mod keys;
 mod lists;
 mod server;

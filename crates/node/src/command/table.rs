@@ -7,7 +7,8 @@ use bytes::Bytes;
 use cachering_commands::Cmd;
 
 use super::{
-    bitmaps, expire, hashes, keys, lists, server, sets, strings, versioned, zsets, Ctx, Flow,
+    bitmaps, expire, hashes, hyperloglog, keys, lists, server, sets, strings, versioned, zsets,
+    Ctx, Flow,
 };
 
 /// A handler: runs the command and writes one reply.
@@ -133,6 +134,9 @@ pub fn handler(id: Cmd) -> Handler {
         Cmd::BitOp => bitmaps::bitop,
         Cmd::BitField => bitmaps::bitfield,
         Cmd::BitFieldRo => bitmaps::bitfield_ro,
+        Cmd::PfAdd => hyperloglog::pfadd,
+        Cmd::PfCount => hyperloglog::pfcount,
+        Cmd::PfMerge => hyperloglog::pfmerge,
         Cmd::VSet => versioned::vset,
         Cmd::VApply => versioned::vapply,
         Cmd::VDel => versioned::vdel,
