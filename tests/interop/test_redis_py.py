@@ -343,3 +343,21 @@ def test_bitmaps(endpoint_port, protocol):
     with pytest.raises(redis.ResponseError, match="bit offset"):
         r.setbit("flags", -1, 1)
     r.close()
+
+
+@pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
+def test_hyperloglog(endpoint_port, protocol):
+    r = redis.Redis(port=endpoint_port, protocol=protocol, decode_responses=True)
+    assert r.pfadd("{v}mon", "ada", "bob", "ada") == 1
+    assert r.pfadd("{v}mon", "ada") == 0
+    assert r.pfadd("{v}tue", *[f"user{i}" for i in range(1000)]) == 1
+    assert r.pfcount("{v}mon") == 2
+    # Redis counts 1,011 for exactly these elements (an estimate: 1,000 were added).
+    assert r.pfcount("{v}tue") == 1011
+    assert r.pfcount("{v}mon", "{v}tue") == 1013
+    assert r.pfmerge("{v}week", "{v}mon", "{v}tue") is True
+    assert r.pfcount("{v}week") == 1013
+    r.set("{v}plain", "abc")
+    with pytest.raises(redis.ResponseError, match="not a valid HyperLogLog"):
+        r.pfadd("{v}plain", "x")
+    r.close()

@@ -36,6 +36,7 @@ mod collections;
 mod connection;
 mod discovery;
 mod error;
+mod hyperloglog;
 mod lists;
 pub mod metrics;
 mod node;
