@@ -597,6 +597,53 @@ fn server_commands() {
             &["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"],
             &format!("*2\r\n{}{}", bulk("a"), bulk("b")),
         );
+        // GETKEYSANDFLAGS: each key with Redis 7.0's key-spec flags (replies taken from
+        // redis-server 7.0.15).
+        s.expect(
+            &["COMMAND", "GETKEYSANDFLAGS", "LMOVE", "a", "b", "LEFT", "LEFT"],
+            "*2\r\n*2\r\n$1\r\na\r\n*3\r\n+RW\r\n+access\r\n+delete\r\n*2\r\n$1\r\nb\r\n*2\r\n+RW\r\n+insert\r\n",
+        );
+        s.expect(
+            &["COMMAND", "GETKEYSANDFLAGS", "ZUNIONSTORE", "d", "2", "a", "b"],
+            "*3\r\n*2\r\n$1\r\nd\r\n*2\r\n+OW\r\n+update\r\n*2\r\n$1\r\na\r\n*2\r\n+RO\r\n+access\r\n*2\r\n$1\r\nb\r\n*2\r\n+RO\r\n+access\r\n",
+        );
+        // Flags that depend on the arguments: SET with GET reads; BITFIELD of GETs only reads.
+        s.expect(
+            &["COMMAND", "GETKEYSANDFLAGS", "SET", "k", "v", "NX"],
+            "*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+OW\r\n+update\r\n",
+        );
+        s.expect(
+            &["COMMAND", "GETKEYSANDFLAGS", "SET", "k", "v", "GET"],
+            "*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+update\r\n",
+        );
+        s.expect(
+            &[
+                "COMMAND",
+                "GETKEYSANDFLAGS",
+                "BITFIELD",
+                "k",
+                "GET",
+                "u8",
+                "0",
+            ],
+            "*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+RO\r\n+access\r\n",
+        );
+        s.expect(
+            &["COMMAND", "GETKEYSANDFLAGS", "ZUNIONSTORE", "d", "5", "a"],
+            "-ERR Invalid arguments specified for command\r\n",
+        );
+        s.expect(
+            &["COMMAND", "GETKEYSANDFLAGS", "GET", "k", "x"],
+            "-ERR Invalid number of arguments specified for command\r\n",
+        );
+        s.expect(
+            &["COMMAND", "GETKEYSANDFLAGS", "PING", "x"],
+            "-ERR The command has no key arguments\r\n",
+        );
+        s.expect(
+            &["COMMAND", "GETKEYS", "GET"],
+            "-ERR wrong number of arguments for 'command|getkeys' command\r\n",
+        );
         let all = s.call(&["COMMAND"]);
         assert!(all.starts_with(&format!("*{count}\r\n")));
         s.expect(

@@ -13,6 +13,7 @@
 //! Code that needs to tell commands apart matches on [`Cmd`], never on names: a `match` on
 //! names elsewhere is a second table that will disagree with this one.
 
+mod key_flags;
 mod table;
 
 use std::collections::HashMap;
@@ -277,6 +278,13 @@ impl KeySpec {
             0..0
         };
         range.step_by(step)
+    }
+
+    /// Whether a command with keys counted by an argument has a count that names keys (the
+    /// count is a positive integer and the arguments hold that many keys and what must
+    /// follow them); true for commands whose keys are not counted.
+    pub fn count_is_valid<A: AsRef<[u8]>>(&self, args: &[A]) -> bool {
+        !self.movable() || !self.counted(args).is_empty()
     }
 
     /// The keys of a request, in argument order.
@@ -545,6 +553,30 @@ impl CommandSpec {
             Cmd::LPop | Cmd::RPop => args.len() > 2,
             Cmd::LMPop => true,
             _ => false,
+        }
+    }
+
+    /// The flags COMMAND GETKEYSANDFLAGS gives the key at position `position` of `args`
+    /// (Redis's key-specification flags: `RO`, `RW`, `OW`, `RM` and the access kinds).
+    pub fn key_flags<A: AsRef<[u8]>>(
+        &self,
+        args: &[A],
+        position: usize,
+    ) -> &'static [&'static str] {
+        let options = |word: &str| {
+            args.iter()
+                .skip(3)
+                .any(|arg| arg.as_ref().eq_ignore_ascii_case(word.as_bytes()))
+        };
+        match self.id {
+            // Variable flags: SET with GET reads the old value; BITFIELD with only GETs reads.
+            Cmd::Set if !options("GET") => &["OW", "update"],
+            Cmd::BitField if !["SET", "INCRBY"].iter().any(|w| options(w)) => &["RO", "access"],
+            _ => key_flags::key_flags(self.id)
+                .iter()
+                .rev()
+                .find(|(start, _)| *start as usize <= position)
+                .map_or(&[], |(_, flags)| *flags),
         }
     }
 

@@ -125,8 +125,9 @@ pub(super) fn command<S: Service>(ctx: &mut Exchange<'_, S>, args: &[Bytes]) {
                 reply.bulk(name.as_bytes());
             }
         }
-        "getkeys" if args.len() >= 3 => command_getkeys(ctx, &args[2..]),
-        "count" | "getkeys" => ctx.wrong_arity(&format!("command|{sub}")),
+        "getkeys" if args.len() >= 4 => command_getkeys(ctx, &args[2..], false),
+        "getkeysandflags" if args.len() >= 4 => command_getkeys(ctx, &args[2..], true),
+        "count" | "getkeys" | "getkeysandflags" => ctx.wrong_arity(&format!("command|{sub}")),
         _ => ctx.error(&format!(
             "ERR unknown subcommand '{}'. Try COMMAND HELP.",
             String::from_utf8_lossy(&args[1])
@@ -137,7 +138,8 @@ pub(super) fn command<S: Service>(ctx: &mut Exchange<'_, S>, args: &[Bytes]) {
     }
 }
 
-fn command_getkeys<S: Service>(ctx: &mut Exchange<'_, S>, command: &[Bytes]) {
+/// GETKEYS: the keys of `command`; GETKEYSANDFLAGS (`flags`): each with its key-spec flags.
+fn command_getkeys<S: Service>(ctx: &mut Exchange<'_, S>, command: &[Bytes], flags: bool) {
     let Some(spec) = lookup(&command[0]) else {
         ctx.error("ERR Invalid command specified");
         return;
@@ -150,10 +152,39 @@ fn command_getkeys<S: Service>(ctx: &mut Exchange<'_, S>, command: &[Bytes]) {
         ctx.error("ERR The command has no key arguments");
         return;
     }
-    let keys: Vec<&[u8]> = spec.keys.keys(command).collect();
+    if !spec.keys.count_is_valid(command) {
+        ctx.error("ERR Invalid arguments specified for command");
+        return;
+    }
+    let positions: Vec<usize> = spec.keys.positions(command.len()).collect();
+    let keys: Vec<(usize, &[u8])> = spec
+        .keys
+        .keys(command)
+        .enumerate()
+        .map(|(i, key)| {
+            // Counted keys follow the positional ones; find their argument positions.
+            let position = positions.get(i).copied().unwrap_or_else(|| {
+                command
+                    .iter()
+                    .position(|arg| std::ptr::eq(arg.as_ref(), key))
+                    .unwrap_or(0)
+            });
+            (position, key)
+        })
+        .collect();
     let mut reply = ctx.reply();
     reply.array(keys.len());
-    for key in keys {
-        reply.bulk(key);
+    for (position, key) in keys {
+        if flags {
+            let key_flags = spec.key_flags(command, position);
+            reply.array(2);
+            reply.bulk(key);
+            reply.array(key_flags.len());
+            for flag in key_flags {
+                reply.simple(flag);
+            }
+        } else {
+            reply.bulk(key);
+        }
     }
 }
