@@ -1,7 +1,10 @@
 //! What every collection command shares: finding a key's collection of the right kind (or
 //! answering WRONGTYPE), and changing one in place under the key's lock.
 
-use super::args::glob_match;
+use bytes::Bytes;
+use cachering_proto::{Protocol, ReplyWriter};
+
+use super::args::{glob_match, is, parse_i64};
 use super::keys::{reply_scan, scan_cursor, scan_options, ScanOptions};
 use super::{errors, Ctx};
 use crate::store::{Change, Value, NO_DEADLINE};
@@ -180,6 +183,62 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[bytes::Bytes], kind: Kind, walk: Walk) {
         }),
     };
     reply_scan(ctx, next, &found);
+}
+
+/// The `count [WITHVALUES|WITHSCORES]` after the key of HRANDFIELD and ZRANDMEMBER (`with`
+/// names the option): the count, if given, and whether the option is; `None` after replying
+/// the error.
+pub fn random_args(ctx: &mut Ctx<'_>, args: &[Bytes], with: &str) -> Option<(Option<i64>, bool)> {
+    if args.len() == 2 {
+        return Some((None, false));
+    }
+    let Some(count) = parse_i64(&args[2]) else {
+        ctx.error(errors::NOT_INTEGER);
+        return None;
+    };
+    let wanted = match args.get(3) {
+        None => false,
+        Some(arg) if args.len() == 4 && is(arg, with) => true,
+        Some(_) => {
+            ctx.error(errors::SYNTAX);
+            return None;
+        }
+    };
+    // Redis's bound: a negative count's size must fit, doubled for the pairs.
+    if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+        ctx.error("ERR value is out of range");
+        return None;
+    }
+    Some((Some(count), wanted))
+}
+
+/// Writes `n` elements as HRANDFIELD and ZRANDMEMBER (and the sorted-set ranges) answer them:
+/// each element's first part, or with `both` its two parts, as (first, second) pairs in RESP3
+/// and one flat array in RESP2; `second` writes a second part. Stops once the connection's
+/// output passes its limit (the connection then closes).
+pub fn reply_pairs<'a, T>(
+    ctx: &mut Ctx<'_>,
+    n: usize,
+    elements: impl Iterator<Item = (&'a [u8], T)>,
+    both: bool,
+    second: impl Fn(&mut ReplyWriter<'_>, T),
+) {
+    let pairs = both && ctx.protocol == Protocol::Resp3;
+    let limit = ctx.output_limit;
+    let mut reply = ctx.reply();
+    reply.array(if both && !pairs { n * 2 } else { n });
+    for (first, rest) in elements {
+        if reply.len() > limit {
+            break;
+        }
+        if pairs {
+            reply.array(2);
+        }
+        reply.bulk(first);
+        if both {
+            second(&mut reply, rest);
+        }
+    }
 }
 
 /// HRANDFIELD's, SRANDMEMBER's and ZRANDMEMBER's choice among `len` elements: `count`

@@ -3,9 +3,9 @@
 //! error texts.
 
 use bytes::Bytes;
-use cachering_proto::{format_double, Protocol};
+use cachering_proto::format_double;
 
-use super::args::{is, parse_f64, parse_i64};
+use super::args::{parse_f64, parse_i64};
 use super::collection::{self, growth};
 use super::{errors, Ctx, Flow};
 use crate::types::{Body, Hash, Kind};
@@ -283,30 +283,16 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 
 /// HRANDFIELD key [count [WITHVALUES]]
 pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    if args.len() == 2 {
+    let Some((count, with_values)) = collection::random_args(ctx, args, "WITHVALUES") else {
+        return Flow::Continue;
+    };
+    let Some(count) = count else {
         with_hash(ctx, &args[1], |ctx, hash| match hash.pick(rand::random()) {
             Some((field, _)) => ctx.reply().bulk(field),
             None => ctx.reply().null(),
         });
         return Flow::Continue;
-    }
-    let Some(count) = parse_i64(&args[2]) else {
-        ctx.error(errors::NOT_INTEGER);
-        return Flow::Continue;
     };
-    let with_values = match args.get(3) {
-        None => false,
-        Some(arg) if args.len() == 4 && is(arg, "WITHVALUES") => true,
-        Some(_) => {
-            ctx.error(errors::SYNTAX);
-            return Flow::Continue;
-        }
-    };
-    // Redis's bound: a negative count's size must fit, doubled for the values.
-    if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
-        ctx.error("ERR value is out of range");
-        return Flow::Continue;
-    }
     with_hash(ctx, &args[1], |ctx, hash| {
         let (n, picks) = collection::random_picks(
             hash.len(),
@@ -314,23 +300,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
             || hash.iter().collect(),
             |random| hash.pick(random),
         );
-        let resp3 = ctx.protocol == Protocol::Resp3;
-        let limit = ctx.output_limit;
-        let mut reply = ctx.reply();
-        // With values: pairs in RESP3, one flat array in RESP2.
-        reply.array(if with_values && !resp3 { n * 2 } else { n });
-        for (field, value) in picks {
-            if reply.len() > limit {
-                break;
-            }
-            if with_values && resp3 {
-                reply.array(2);
-            }
-            reply.bulk(field);
-            if with_values {
-                reply.bulk(value);
-            }
-        }
+        collection::reply_pairs(ctx, n, picks, with_values, |reply, value| reply.bulk(value));
     });
     Flow::Continue
 }

@@ -36,22 +36,10 @@ fn with_zset(ctx: &mut Ctx<'_>, key: &[u8], answer: impl FnOnce(&mut Ctx<'_>, &Z
 /// Writes members with their scores: flat in RESP2 (and in RESP3 without scores), as
 /// (member, double) pairs in RESP3 with scores.
 fn reply_entries(ctx: &mut Ctx<'_>, entries: &[(Vec<u8>, f64)], with_scores: bool) {
-    let pairs = with_scores && ctx.protocol == cachering_proto::Protocol::Resp3;
-    let mut reply = ctx.reply();
-    reply.array(if with_scores && !pairs {
-        entries.len() * 2
-    } else {
-        entries.len()
+    let elements = entries.iter().map(|(member, score)| (&member[..], *score));
+    collection::reply_pairs(ctx, entries.len(), elements, with_scores, |reply, score| {
+        reply.score(score)
     });
-    for (member, score) in entries {
-        if pairs {
-            reply.array(2);
-        }
-        reply.bulk(member);
-        if with_scores {
-            reply.score(*score);
-        }
-    }
 }
 
 /// ZADD's flags.
@@ -747,30 +735,16 @@ pub fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 
 /// ZRANDMEMBER key [count [WITHSCORES]]
 pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    if args.len() == 2 {
+    let Some((count, with_scores)) = collection::random_args(ctx, args, "WITHSCORES") else {
+        return Flow::Continue;
+    };
+    let Some(count) = count else {
         with_zset(ctx, &args[1], |ctx, zset| match zset.pick(rand::random()) {
             Some((member, _)) => ctx.reply().bulk(member),
             None => ctx.reply().null(),
         });
         return Flow::Continue;
-    }
-    let Some(count) = parse_i64(&args[2]) else {
-        ctx.error(errors::NOT_INTEGER);
-        return Flow::Continue;
     };
-    let with_scores = match args.get(3) {
-        None => false,
-        Some(arg) if args.len() == 4 && is(arg, "WITHSCORES") => true,
-        Some(_) => {
-            ctx.error(errors::SYNTAX);
-            return Flow::Continue;
-        }
-    };
-    // Redis's bound, as HRANDFIELD's.
-    if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
-        ctx.error("ERR value is out of range");
-        return Flow::Continue;
-    }
     with_zset(ctx, &args[1], |ctx, zset| {
         let (n, picks) = collection::random_picks(
             zset.len(),
@@ -778,22 +752,9 @@ pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
             || zset.iter().collect(),
             |r| zset.pick(r),
         );
-        let pairs = with_scores && ctx.protocol == cachering_proto::Protocol::Resp3;
-        let limit = ctx.output_limit;
-        let mut reply = ctx.reply();
-        reply.array(if with_scores && !pairs { n * 2 } else { n });
-        for (member, score) in picks {
-            if reply.len() > limit {
-                break;
-            }
-            if pairs {
-                reply.array(2);
-            }
-            reply.bulk(member);
-            if with_scores {
-                reply.score(score);
-            }
-        }
+        collection::reply_pairs(ctx, n, picks, with_scores, |reply, score| {
+            reply.score(score)
+        });
     });
     Flow::Continue
 }

@@ -21,6 +21,14 @@ pub fn encoded_len(element: &[u8]) -> usize {
     (element.len() as u64).required_space() + element.len()
 }
 
+/// Replaces `range` of an exact-size buffer with `insert`, leaving it at its new exact size
+/// (a packed collection is reallocated on each change, as Redis reallocates a listpack).
+pub fn splice(buf: &mut Box<[u8]>, range: std::ops::Range<usize>, insert: &[u8]) {
+    let mut edited = std::mem::take(buf).into_vec();
+    edited.splice(range, insert.iter().copied());
+    *buf = edited.into_boxed_slice();
+}
+
 /// Reads a varint length; `None` if `input` does not start with one.
 pub fn take_len(input: &[u8]) -> Option<(usize, &[u8])> {
     let (len, used) = u64::decode_var(input)?;

@@ -175,17 +175,16 @@ impl Hash {
                     let value_at = end - codec::encoded_len(old);
                     let mut encoded = Vec::with_capacity(codec::encoded_len(value));
                     codec::put(&mut encoded, value);
-                    let mut edited = std::mem::take(buf).into_vec();
-                    edited.splice(value_at..end, encoded);
-                    *buf = edited.into_boxed_slice();
+                    codec::splice(buf, value_at..end, &encoded);
                     return false;
                 }
                 None if fits && (*len as usize) < PACKED_MAX_ENTRIES => {
-                    let mut grown = std::mem::take(buf).into_vec();
-                    grown.reserve_exact(codec::encoded_len(field) + codec::encoded_len(value));
-                    codec::put(&mut grown, field);
-                    codec::put(&mut grown, value);
-                    *buf = grown.into_boxed_slice();
+                    let mut encoded =
+                        Vec::with_capacity(codec::encoded_len(field) + codec::encoded_len(value));
+                    codec::put(&mut encoded, field);
+                    codec::put(&mut encoded, value);
+                    let end = buf.len();
+                    codec::splice(buf, end..end, &encoded);
                     *len += 1;
                     return true;
                 }
@@ -206,9 +205,7 @@ impl Hash {
                 else {
                     return false;
                 };
-                let mut shrunk = std::mem::take(buf).into_vec();
-                shrunk.drain(start..end);
-                *buf = shrunk.into_boxed_slice();
+                codec::splice(buf, start..end, &[]);
                 *len -= 1;
                 true
             }

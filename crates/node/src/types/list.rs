@@ -51,9 +51,7 @@ impl Chunk {
         for element in insert {
             codec::put(&mut encoded, element);
         }
-        let mut edited = std::mem::take(&mut self.buf).into_vec();
-        edited.splice(start..end, encoded);
-        self.buf = edited.into_boxed_slice();
+        codec::splice(&mut self.buf, start..end, &encoded);
         self.count = self.count + insert.len() as u32 - remove as u32;
     }
 

@@ -343,18 +343,16 @@ impl ZSet {
             let fits = member.len() <= PACKED_MAX_VALUE
                 && (found.is_some() || (*len as usize) < PACKED_MAX_ENTRIES);
             if fits {
-                let mut edited = std::mem::take(buf).into_vec();
                 if let Some((start, _, end)) = found {
-                    edited.drain(start..end);
+                    codec::splice(buf, start..end, &[]);
                 }
-                let at = Self::packed(&edited)
+                let at = Self::packed(buf)
                     .find(|(_, m, s, _)| compare(*s, m, score, member) == Ordering::Greater)
-                    .map_or(edited.len(), |(start, _, _, _)| start);
+                    .map_or(buf.len(), |(start, _, _, _)| start);
                 let mut encoded = Vec::with_capacity(packed_len(member, score));
                 put_score(&mut encoded, score);
                 codec::put(&mut encoded, member);
-                edited.splice(at..at, encoded);
-                *buf = edited.into_boxed_slice();
+                codec::splice(buf, at..at, &encoded);
                 if found.is_none() {
                     *len += 1;
                 }
@@ -376,9 +374,7 @@ impl ZSet {
                 else {
                     return false;
                 };
-                let mut shrunk = std::mem::take(buf).into_vec();
-                shrunk.drain(start..end);
-                *buf = shrunk.into_boxed_slice();
+                codec::splice(buf, start..end, &[]);
                 *len -= 1;
                 true
             }
