@@ -74,3 +74,29 @@ def test_auth(secured_node):
     assert secured_node.cli("SET", "k", "v", extra=("-a", "s3cret", "--no-auth-warning")) == "OK\n"
     # A wrong password: redis-cli reports the failed AUTH on stderr, then the command is refused.
     assert secured_node.cli("GET", "k", extra=("-a", "wrong", "--no-auth-warning")).startswith("NOAUTH")
+
+
+def test_monitor(node):
+    # `redis-cli monitor` prints each command another client sends, as against Redis.
+    import subprocess
+    import threading
+    import time
+
+    from conftest import redis_cli
+
+    monitor = subprocess.Popen([redis_cli(), "-p", str(node.port), "monitor"], stdout=subprocess.PIPE, text=True)
+    # A monitor that never prints ends the reads with EOF after 10 s instead of hanging.
+    watchdog = threading.Timer(10, monitor.kill)
+    watchdog.start()
+    try:
+        assert monitor.stdout.readline() == "OK\n"
+        node.cli("SET", "watched", "1")
+        node.cli("GET", "watched")
+        first, second = monitor.stdout.readline(), monitor.stdout.readline()
+    finally:
+        watchdog.cancel()
+        monitor.kill()
+        monitor.wait()
+    assert first.split("] ", 1)[1] == '"SET" "watched" "1"\n', first
+    assert second.split("] ", 1)[1] == '"GET" "watched"\n', second
+    assert float(first.split(" ", 1)[0]) > time.time() - 60

@@ -513,6 +513,9 @@ table! {
     Config = "config", -2, [Admin, NoScript, Loading, Stale], NO_KEYS, Server, NodeOnly, Unknown,
         "2.0.0", "Depends on subcommand.",
         "A container for server configuration commands.";
+    Monitor = "monitor", 1, [Admin, NoScript, Loading, Stale], NO_KEYS, Server, Connection, Unknown,
+        "1.0.0", "O(1)",
+        "Listens for all requests received by the server in real-time.";
     Command = "command", -1, [Loading, Stale], NO_KEYS, Server, Connection, Unknown,
         "2.8.13", "O(N) where N is the total number of Redis commands",
         "Returns detailed information about all commands.";

@@ -308,6 +308,12 @@ async fn run<S: Service>(
             }
         };
         let (mut reader, mut writer) = stream.split();
+        let monitored = async {
+            match session.monitor.as_mut() {
+                Some(monitor) => monitor.next().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
             () = client.killed() => return Ending::Killed,
@@ -327,6 +333,13 @@ async fn run<S: Service>(
                 }
                 Err(e) => return Ending::Io(e),
             },
+            // After the socket's branches, so a busy server's lines do not starve reads.
+            line = monitored => {
+                output.extend_from_slice(&line);
+                if output.len() > limits.output_buffer {
+                    return Ending::OutputBufferLimit;
+                }
+            }
             () = idle => return Ending::Idle,
         }
     }

@@ -88,6 +88,13 @@ pub(crate) fn answered_here(spec: &CommandSpec) -> bool {
     spec.route == Route::Connection
 }
 
+/// What a connection in MONITOR mode may still send, as in Redis.
+fn monitor_may_run(request: &Request) -> bool {
+    request
+        .known()
+        .is_some_and(|spec| matches!(spec.id, Cmd::Ping | Cmd::Quit | Cmd::Reset | Cmd::Monitor))
+}
+
 /// Commands that run at once inside MULTI instead of being queued.
 fn runs_inside_multi(spec: &CommandSpec) -> bool {
     matches!(
@@ -105,6 +112,7 @@ fn for_service(session: &Session, request: &Request) -> bool {
     (session.authenticated || spec.has(Flag::NoAuth))
         && spec.arity_ok(request.args.len())
         && session.queued.is_none()
+        && session.monitor.is_none()
         && !answered_here(spec)
 }
 
@@ -152,7 +160,21 @@ async fn run_service<S: Service>(x: &mut Exchange<'_, S>, run: &[Request]) -> Fl
         std::sync::atomic::Ordering::Relaxed,
     );
     let service = x.service;
-    service.run(&mut x.ctx(), run).await
+    let flow = service.run(&mut x.ctx(), run).await;
+    feed_monitors(x, run);
+    flow
+}
+
+/// Shows commands that ran to the clients in MONITOR mode, after they ran (so a
+/// transaction's commands come before its EXEC, as in Redis).
+fn feed_monitors<S: Service>(x: &Exchange<'_, S>, ran: &[Request]) {
+    if !x.endpoint.monitors.any() {
+        return;
+    }
+    let addr = x.client.addr.to_string();
+    for request in ran {
+        x.endpoint.monitors.feed(request, &addr);
+    }
 }
 
 /// Runs one request while replies are off or the next is skipped: its reply is dropped,
@@ -191,6 +213,10 @@ async fn answer<S: Service>(x: &mut Exchange<'_, S>, request: &Request) -> Flow 
         x.refuse(&wrong_arity_error(spec.name));
         return Flow::Continue;
     }
+    if x.session.monitor.is_some() && !monitor_may_run(request) {
+        x.refuse("ERR Replica can't interact with the keyspace");
+        return Flow::Continue;
+    }
     if x.session.queued.is_some() && !runs_inside_multi(spec) {
         if spec.has(Flag::NoMulti) {
             x.refuse(errors::NOT_IN_MULTI);
@@ -206,12 +232,15 @@ async fn answer<S: Service>(x: &mut Exchange<'_, S>, request: &Request) -> Flow 
     if !answered_here(spec) {
         // Only reachable for a service command inside EXEC: run it alone.
         let service = x.service;
-        return service
+        let flow = service
             .run(&mut x.ctx(), std::slice::from_ref(request))
             .await;
+        feed_monitors(x, std::slice::from_ref(request));
+        return flow;
     }
     let started = x.service.timing().then(Instant::now);
     let flow = crate::commands::run(x, spec, &request.args).await;
     x.service.observe(spec, started.map(|s| s.elapsed()));
+    feed_monitors(x, std::slice::from_ref(request));
     flow
 }

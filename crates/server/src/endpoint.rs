@@ -60,6 +60,8 @@ pub struct Endpoint {
     pub run_id: String,
     /// When the server started.
     pub started: Instant,
+    /// The clients that asked for MONITOR.
+    pub monitors: crate::monitor::Monitors,
     port: AtomicUsize,
     shutdown: watch::Sender<bool>,
 }
@@ -74,6 +76,7 @@ impl Endpoint {
             stats: Stats::default(),
             run_id: bytes.iter().map(|b| format!("{b:02x}")).collect(),
             started: Instant::now(),
+            monitors: crate::monitor::Monitors::default(),
             port: AtomicUsize::new(0),
             shutdown: watch::channel(false).0,
         }

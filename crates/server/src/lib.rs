@@ -32,6 +32,7 @@ mod dispatch;
 mod endpoint;
 pub mod glob;
 mod listener;
+pub mod monitor;
 mod service;
 mod session;
 

@@ -24,6 +24,8 @@ pub struct Session {
     pub(crate) replies: Replies,
     /// Set by CLIENT REPLY while it runs, so the dispatcher knows the mode was just changed.
     pub(crate) replies_changed: bool,
+    /// Set by MONITOR: the lines this connection receives.
+    pub(crate) monitor: Option<crate::monitor::Monitor>,
 }
 
 /// CLIENT REPLY's modes.

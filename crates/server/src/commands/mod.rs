@@ -63,6 +63,12 @@ pub(crate) async fn run<S: Service>(
             let text = x.service.info(&sections);
             x.reply().verbatim(text.as_bytes());
         }
+        Cmd::Monitor => {
+            if x.session.monitor.is_none() {
+                x.session.monitor = Some(x.endpoint.monitors.subscribe());
+            }
+            x.reply().ok();
+        }
         Cmd::Multi => transaction::multi(x),
         Cmd::Discard => transaction::discard(x),
         Cmd::Exec => return Box::pin(transaction::exec(x)).await,
