@@ -402,6 +402,17 @@ fn connection_commands() {
         );
         s.expect_error(&["CLIENT", "KILL", "1.2.3.4:5"], "ERR No such client");
         s.expect(&["CLIENT", "KILL", "ID", "999999"], &int(0));
+        // CLIENT UNBLOCK: 0 for a client that is not blocked; Redis's errors.
+        s.expect(&["CLIENT", "UNBLOCK", "999999"], &int(0));
+        s.expect(&["CLIENT", "UNBLOCK", "1", "ERROR"], &int(0));
+        s.expect_error(
+            &["CLIENT", "UNBLOCK", "x"],
+            "ERR value is not an integer or out of range",
+        );
+        s.expect_error(
+            &["CLIENT", "UNBLOCK", "1", "FOO"],
+            "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+        );
         s.expect_error(&["HELLO", "4"], "NOPROTO unsupported protocol version");
         s.expect_error(
             &["HELLO", "x"],

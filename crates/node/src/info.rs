@@ -101,9 +101,10 @@ fn server(node: &NodeState, text: &mut String) {
 fn clients(node: &NodeState, text: &mut String) {
     let _ = write!(
         text,
-        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n",
+        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n",
         node.endpoint.clients.len(),
         node.endpoint.with_settings(|s| s.maxclients),
+        node.endpoint.clients.blocked(),
     );
 }
 

@@ -42,6 +42,11 @@ pub struct ClientInfo {
     pub output_buffer: AtomicUsize,
     killed: AtomicBool,
     kill: Notify,
+    /// Waiting in a blocking command (BLPOP, ...).
+    blocked: AtomicBool,
+    /// Why CLIENT UNBLOCK ended the wait: 0 not asked, 1 as a timeout, 2 with an error.
+    unblock_reason: AtomicU8,
+    unblock: Notify,
 }
 
 impl ClientInfo {
@@ -60,6 +65,41 @@ impl ClientInfo {
     pub async fn killed(&self) {
         while !self.is_killed() {
             self.kill.notified().await;
+        }
+    }
+
+    /// Marks the client as waiting in a blocking command, or no longer.
+    pub fn set_blocked(&self, blocked: bool) {
+        self.blocked.store(blocked, Ordering::Release);
+        if !blocked {
+            self.unblock_reason.store(0, Ordering::Release);
+        }
+    }
+
+    /// Whether the client waits in a blocking command (INFO's `blocked_clients`).
+    pub fn is_blocked(&self) -> bool {
+        self.blocked.load(Ordering::Acquire)
+    }
+
+    /// CLIENT UNBLOCK: ends the wait of a blocked client, as if it timed out or with an
+    /// error; false if it is not blocked.
+    pub fn unblock(&self, with_error: bool) -> bool {
+        if !self.is_blocked() {
+            return false;
+        }
+        self.unblock_reason
+            .store(if with_error { 2 } else { 1 }, Ordering::Release);
+        self.unblock.notify_one();
+        true
+    }
+
+    /// Completes when CLIENT UNBLOCK ends this client's wait: true if with an error.
+    pub async fn unblocked(&self) -> bool {
+        loop {
+            match self.unblock_reason.load(Ordering::Acquire) {
+                0 => self.unblock.notified().await,
+                reason => return reason == 2,
+            }
         }
     }
 
@@ -140,6 +180,9 @@ impl ClientRegistry {
             output_buffer: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
+            blocked: AtomicBool::new(false),
+            unblock_reason: AtomicU8::new(0),
+            unblock: Notify::new(),
         });
         self.clients.insert(id, Arc::clone(&info));
         info
@@ -153,6 +196,14 @@ impl ClientRegistry {
     /// Removes a closed connection.
     pub fn unregister(&self, id: u64) {
         self.clients.remove(&id);
+    }
+
+    /// How many clients wait in a blocking command.
+    pub fn blocked(&self) -> usize {
+        self.clients
+            .iter()
+            .filter(|entry| entry.value().is_blocked())
+            .count()
     }
 
     /// How many clients are connected.

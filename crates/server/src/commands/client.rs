@@ -46,6 +46,7 @@ pub(super) fn client<S: Service>(ctx: &mut Exchange<'_, S>, args: &[Bytes]) -> F
         "setinfo" => args.len() == 4,
         "list" => true,
         "kill" => args.len() >= 3,
+        "unblock" => args.len() == 3 || args.len() == 4,
         _ => {
             ctx.error(&format!(
                 "ERR unknown subcommand '{}'. Try CLIENT HELP.",
@@ -62,6 +63,7 @@ pub(super) fn client<S: Service>(ctx: &mut Exchange<'_, S>, args: &[Bytes]) -> F
         return Flow::Continue;
     }
     match sub.as_str() {
+        "unblock" => client_unblock(ctx, args),
         "id" => {
             let id = ctx.client.id as i64;
             ctx.reply().int(id);
@@ -128,6 +130,28 @@ pub(super) fn client<S: Service>(ctx: &mut Exchange<'_, S>, args: &[Bytes]) -> F
         }
     }
     Flow::Continue
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if the client was blocked and now is not.
+fn client_unblock<S: Service>(ctx: &mut Exchange<'_, S>, args: &[Bytes]) {
+    let Some(id) = parse_i64(&args[2]) else {
+        ctx.error(errors::NOT_INTEGER);
+        return;
+    };
+    let with_error = match args.get(3) {
+        None => false,
+        Some(reason) if is(reason, "TIMEOUT") => false,
+        Some(reason) if is(reason, "ERROR") => true,
+        Some(_) => {
+            ctx.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    };
+    let unblocked = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.endpoint.clients.get(id))
+        .is_some_and(|client| client.unblock(with_error));
+    ctx.reply().int(i64::from(unblocked));
 }
 
 fn client_setinfo<S: Service>(ctx: &mut Exchange<'_, S>, args: &[Bytes]) {
