@@ -134,6 +134,11 @@ pub fn key_flags(id: Cmd) -> &'static [(i32, &'static [&'static str])] {
         Cmd::Rename => &[(1, &["RW", "access", "delete"]), (2, &["OW", "update"])],
         Cmd::RenameNx => &[(1, &["RW", "access", "delete"]), (2, &["OW", "insert"])],
         Cmd::Copy => &[(1, &["RO", "access"]), (2, &["OW", "update"])],
+        Cmd::BLPop | Cmd::BRPop => &[(1, &["RW", "access", "delete"])],
+        Cmd::BLMPop => &[(2, &["RW", "access", "delete"])],
+        Cmd::BLMove | Cmd::BRPopLPush => {
+            &[(1, &["RW", "access", "delete"]), (2, &["RW", "insert"])]
+        }
         // OBJECT's subcommands (OBJECT ENCODING key, ...).
         Cmd::Object => &[(2, &["RO"])],
         // cachering's own.

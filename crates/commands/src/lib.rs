@@ -35,6 +35,8 @@ pub enum Flag {
     Admin,
     /// Not allowed in scripts.
     NoScript,
+    /// May wait for data (BLPOP, ...).
+    Blocking,
     /// Allowed while loading.
     Loading,
     /// Allowed on a stale replica.
@@ -51,12 +53,13 @@ pub enum Flag {
     SkipSlowlog,
 }
 
-const ALL_FLAGS: [Flag; 12] = [
+const ALL_FLAGS: [Flag; 13] = [
     Flag::Write,
     Flag::ReadOnly,
     Flag::DenyOom,
     Flag::Admin,
     Flag::NoScript,
+    Flag::Blocking,
     Flag::Loading,
     Flag::Stale,
     Flag::Fast,
@@ -75,6 +78,7 @@ impl Flag {
             Flag::DenyOom => "denyoom",
             Flag::Admin => "admin",
             Flag::NoScript => "noscript",
+            Flag::Blocking => "blocking",
             Flag::Loading => "loading",
             Flag::Stale => "stale",
             Flag::Fast => "fast",

@@ -378,6 +378,22 @@ table! {
     PfMerge = "pfmerge", -2, [Write, DenyOom], keys(1, -1, 1), HyperLogLog, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
         "2.8.9", "O(N) to merge N HyperLogLogs, but with high constant times.",
         "Merge N different HyperLogLogs into a single one.";
+    // blocking lists (a node's own for now: the ring does not route them yet)
+    BLPop = "blpop", -3, [Write, NoScript, Blocking], keys(1, -2, 1), List, NodeOnly, Unknown,
+        "2.0.0", "O(N) where N is the number of provided keys.",
+        "Remove and get the first element in a list, or block until one is available.";
+    BRPop = "brpop", -3, [Write, NoScript, Blocking], keys(1, -2, 1), List, NodeOnly, Unknown,
+        "2.0.0", "O(N) where N is the number of provided keys.",
+        "Remove and get the last element in a list, or block until one is available.";
+    BLMove = "blmove", 6, [Write, DenyOom, NoScript, Blocking], keys(1, 2, 1), List, NodeOnly, Unknown,
+        "6.2.0", "O(1)",
+        "Pop an element from a list, push it to another list and return it; or block until one is available.";
+    BRPopLPush = "brpoplpush", 4, [Write, DenyOom, NoScript, Blocking], keys(1, 2, 1), List, NodeOnly, Unknown,
+        "2.2.0", "O(1)",
+        "Pop an element from a list, push it to another list and return it; or block until one is available.";
+    BLMPop = "blmpop", -5, [Write, Blocking], NO_KEYS.counted_at(2).then_required(1), List, NodeOnly, Unknown,
+        "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
+        "Pop elements from a list, or block until one is available.";
     // versions (cachering's own: how the client orders writes across processes)
     VSet = "vset", -4, [Write, DenyOom], keys(1, 1, 1), Generic, Write, Unknown,
         "cachering 0.1.0", "O(1)",

@@ -49,6 +49,8 @@ pub struct NodeState {
     pub timing: bool,
     /// The node's name (INFO `cachering_node_name`): the configured one, or the host name.
     pub name: String,
+    /// Woken whenever a list changes, so the clients blocked in BLPOP and its kin look again.
+    pub lists_changed: tokio::sync::Notify,
 }
 
 impl NodeState {
@@ -72,6 +74,7 @@ impl NodeState {
             config: RwLock::new(config),
             endpoint,
             stats: Stats::default(),
+            lists_changed: tokio::sync::Notify::new(),
         }
     }
 

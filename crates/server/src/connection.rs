@@ -197,7 +197,32 @@ async fn run<S: Service>(
                 out: &mut output,
                 output_limit: limits.output_buffer,
             };
-            let flow = run_batch(&mut exchange, &batch.requests).await;
+            let blocking = batch.requests.iter().any(|request| {
+                request
+                    .known()
+                    .is_some_and(|spec| spec.has(cachering_commands::Flag::Blocking))
+            });
+            let flow = if blocking {
+                // A blocking command may wait for long: watch the socket meanwhile, so a
+                // client that goes away ends the wait before anything is taken for it.
+                let running = run_batch(&mut exchange, &batch.requests);
+                tokio::pin!(running);
+                let mut watching = !eof;
+                loop {
+                    tokio::select! {
+                        flow = &mut running => break flow,
+                        gone = peer_gone(stream), if watching => {
+                            if gone {
+                                return Ending::ClientClosed;
+                            }
+                            // More requests arrived: they wait in the socket.
+                            watching = false;
+                        }
+                    }
+                }
+            } else {
+                run_batch(&mut exchange, &batch.requests).await
+            };
             if output.len() > limits.output_buffer {
                 return Ending::OutputBufferLimit;
             }
@@ -343,6 +368,12 @@ async fn run<S: Service>(
             () = idle => return Ending::Idle,
         }
     }
+}
+
+/// Completes when the peer closed the connection (true) or sent more bytes (false).
+async fn peer_gone(stream: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    !matches!(stream.peek(&mut byte).await, Ok(n) if n > 0)
 }
 
 /// Writes what the socket takes of `output` without waiting and removes it from `output`;

@@ -26,6 +26,8 @@ pub struct Session {
     pub(crate) replies_changed: bool,
     /// Set by MONITOR: the lines this connection receives.
     pub(crate) monitor: Option<crate::monitor::Monitor>,
+    /// Set while EXEC runs the queued commands (a blocking command does not block there).
+    pub(crate) executing: bool,
 }
 
 /// CLIENT REPLY's modes.
@@ -47,6 +49,12 @@ impl Session {
             authenticated,
             ..Self::default()
         }
+    }
+
+    /// Whether EXEC is running the transaction's commands: a blocking command answers at
+    /// once there, as in Redis.
+    pub fn executing(&self) -> bool {
+        self.executing
     }
 
     /// Whether a MULTI is open.

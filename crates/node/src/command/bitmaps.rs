@@ -46,6 +46,18 @@ fn set_bit(data: &mut [u8], offset: u64, on: bool) {
     }
 }
 
+/// Whether a string grown to hold bit `offset` could not be stored (larger than the largest
+/// entry the store holds): then OOM is replied before the string is built, so a SETBIT at
+/// 2^32 - 1 does not allocate 512 MiB to be refused.
+fn beyond_largest_entry(ctx: &mut Ctx<'_>, key: &[u8], offset: u64) -> bool {
+    let needed = (offset >> 3) + 1 + key.len() as u64;
+    if needed > ctx.node.store.max_entry() {
+        ctx.error(errors::OOM);
+        return true;
+    }
+    false
+}
+
 /// Reads the string at `key` (empty when missing); `None` after WRONGTYPE.
 fn read(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<(Option<Value>, bool)> {
     let value = ctx.node.store.get(key, ctx.now);
@@ -72,6 +84,9 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
             return Flow::Continue;
         }
     };
+    if beyond_largest_entry(ctx, &args[1], offset) {
+        return Flow::Continue;
+    }
     let (mut old, mut wrong_type) = (false, false);
     let written = ctx.write(&args[1], &mut |current| {
         let Some((data, deadline)) = string_and_deadline(current) else {
@@ -523,6 +538,16 @@ fn field_command(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> Flow {
         return Flow::Continue;
     };
     let writes = ops.iter().any(|op| !matches!(op, FieldOp::Get(..)));
+    let furthest = ops
+        .iter()
+        .filter_map(|op| match op {
+            FieldOp::Get(..) => None,
+            FieldOp::Set(f, at, ..) | FieldOp::IncrBy(f, at, ..) => Some(at + u64::from(f.bits)),
+        })
+        .max();
+    if furthest.is_some_and(|end| beyond_largest_entry(ctx, &args[1], end)) {
+        return Flow::Continue;
+    }
     if !writes {
         let Some((value, _)) = read(ctx, &args[1]) else {
             return Flow::Continue;

@@ -120,6 +120,10 @@ pub fn write<T>(
         ctx.error(errors::OOM);
         return Err(());
     }
+    if kind == Kind::List {
+        // Clients blocked in BLPOP and its kin look again.
+        ctx.node.lists_changed.notify_waiters();
+    }
     Ok(answer)
 }
 

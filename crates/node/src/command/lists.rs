@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use super::args::{is, parse_i64};
+use super::args::{is, parse_f64, parse_i64};
 use super::collection::{self, growth};
 use super::{errors, Ctx, Flow};
 use crate::types::{Body, Kind, List};
@@ -530,18 +530,27 @@ pub fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pops from the first non-empty list
 /// of the keys; `[key, [elements]]`, or RESP2's null array when every list is empty.
 pub fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
-    let numkeys = parse_i64(&args[1]).filter(|n| *n > 0);
+    if mpop(ctx, args, 1) == Some(false) {
+        ctx.reply().null_array();
+    }
+    Flow::Continue
+}
+
+/// LMPOP's work from its `numkeys` argument at `at`: `Some(true)` if it popped and replied,
+/// `Some(false)` if every list was empty (nothing replied), `None` after an error reply.
+fn mpop(ctx: &mut Ctx<'_>, args: &[Bytes], at: usize) -> Option<bool> {
+    let numkeys = parse_i64(&args[at]).filter(|n| *n > 0);
     let Some(numkeys) = numkeys else {
         ctx.error("ERR numkeys should be greater than 0");
-        return Flow::Continue;
+        return None;
     };
-    let where_at = 2 + numkeys as u64;
+    let where_at = (at as u64 + 1).saturating_add(numkeys as u64);
     let Some(end) = args
         .get(usize::try_from(where_at).unwrap_or(usize::MAX))
         .and_then(|arg| end_arg(arg))
     else {
         ctx.error(errors::SYNTAX);
-        return Flow::Continue;
+        return None;
     };
     let where_at = where_at as usize;
     let mut count = 1usize;
@@ -551,25 +560,20 @@ pub fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
             Some(n) => count = n as usize,
             None => {
                 ctx.error("ERR count should be greater than 0");
-                return Flow::Continue;
+                return None;
             }
         },
         _ => {
             ctx.error(errors::SYNTAX);
-            return Flow::Continue;
+            return None;
         }
     }
-    for key in &args[2..where_at] {
-        let Ok(found) = collection::read(ctx, key, Kind::List) else {
-            return Flow::Continue;
-        };
+    for key in &args[at + 1..where_at] {
+        let found = collection::read(ctx, key, Kind::List).ok()?;
         if found.is_none() {
             continue;
         }
-        let Ok(popped) = pop_some(ctx, key, end, count) else {
-            return Flow::Continue;
-        };
-        let popped = popped.unwrap_or_default();
+        let popped = pop_some(ctx, key, end, count).ok()?.unwrap_or_default();
         let mut reply = ctx.reply();
         reply.array(2);
         reply.bulk(key);
@@ -577,8 +581,119 @@ pub fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         for element in &popped {
             reply.bulk(element);
         }
-        return Flow::Continue;
+        return Some(true);
     }
-    ctx.reply().null_array();
+    Some(false)
+}
+
+/// A blocking command's timeout in seconds (a float; 0 waits for ever): when the wait ends,
+/// `None` for never; `Err` after replying the error.
+fn block_deadline(ctx: &mut Ctx<'_>, arg: &[u8]) -> Result<Option<std::time::Instant>, ()> {
+    let Some(seconds) = parse_f64(arg).filter(|s| s.is_finite()) else {
+        ctx.error("ERR timeout is not a float or out of range");
+        return Err(());
+    };
+    if seconds < 0.0 {
+        ctx.error("ERR timeout is negative");
+        return Err(());
+    }
+    if seconds == 0.0 {
+        return Ok(None);
+    }
+    let wait = std::time::Duration::try_from_secs_f64(seconds).map_err(|_| {
+        ctx.error("ERR timeout is out of range");
+    })?;
+    Ok(std::time::Instant::now().checked_add(wait))
+}
+
+/// After a blocking command found nothing: waits (the node runs it again when a list
+/// changes, until `deadline`), or inside EXEC answers at once as its non-blocking form does
+/// (the null array, or for a move the null bulk string), as Redis does.
+fn wait_or_nil(ctx: &mut Ctx<'_>, deadline: Option<std::time::Instant>, moves: bool) {
+    if ctx.may_block {
+        ctx.blocked = Some(deadline);
+    } else if moves {
+        ctx.reply().null();
+    } else {
+        ctx.reply().null_array();
+    }
+}
+
+/// BLPOP and BRPOP: `[key, element]` from the first non-empty list of the keys.
+fn bpop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Flow {
+    let Ok(deadline) = block_deadline(ctx, &args[args.len() - 1]) else {
+        return Flow::Continue;
+    };
+    for key in &args[1..args.len() - 1] {
+        let Ok(found) = collection::read(ctx, key, Kind::List) else {
+            return Flow::Continue;
+        };
+        if found.is_none() {
+            continue;
+        }
+        let Ok(popped) = pop_some(ctx, key, end, 1) else {
+            return Flow::Continue;
+        };
+        if let Some(element) = popped.and_then(|mut p| p.pop()) {
+            let mut reply = ctx.reply();
+            reply.array(2);
+            reply.bulk(key);
+            reply.bulk(&element);
+            return Flow::Continue;
+        }
+    }
+    wait_or_nil(ctx, deadline, false);
+    Flow::Continue
+}
+
+/// BLPOP key [key ...] timeout
+pub fn blpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    bpop(ctx, args, End::Left)
+}
+
+/// BRPOP key [key ...] timeout
+pub fn brpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    bpop(ctx, args, End::Right)
+}
+
+/// BLMOVE and BRPOPLPUSH: LMOVE, waiting while the source is empty.
+fn bmove(ctx: &mut Ctx<'_>, args: &[Bytes], from: End, to: End, timeout: &[u8]) {
+    let Ok(deadline) = block_deadline(ctx, timeout) else {
+        return;
+    };
+    let Ok(found) = collection::read(ctx, &args[1], Kind::List) else {
+        return;
+    };
+    if found.is_none() {
+        wait_or_nil(ctx, deadline, true);
+        return;
+    }
+    move_one(ctx, &args[1], &args[2], from, to);
+}
+
+/// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
+pub fn blmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let (Some(from), Some(to)) = (end_arg(&args[3]), end_arg(&args[4])) else {
+        ctx.error(errors::SYNTAX);
+        return Flow::Continue;
+    };
+    bmove(ctx, args, from, to, &args[5]);
+    Flow::Continue
+}
+
+/// BRPOPLPUSH source destination timeout
+pub fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    bmove(ctx, args, End::Right, End::Left, &args[3]);
+    Flow::Continue
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
+pub fn blmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let Ok(deadline) = block_deadline(ctx, &args[1]) else {
+        return Flow::Continue;
+    };
+    if mpop(ctx, args, 2) == Some(false) {
+        wait_or_nil(ctx, deadline, false);
+    }
     Flow::Continue
 }

@@ -76,6 +76,11 @@ pub struct Ctx<'a> {
     /// The most output the connection holds before it is closed: a reply of unbounded
     /// length (HRANDFIELD with a huge negative count) stops once past it.
     pub output_limit: usize,
+    /// Whether a blocking command may wait (not inside EXEC).
+    pub may_block: bool,
+    /// Set by a blocking command that found nothing and may wait: until when (`None`: no
+    /// limit). It has written no reply; the node runs it again when a list changes.
+    pub blocked: Option<Option<std::time::Instant>>,
 }
 
 impl Ctx<'_> {
@@ -161,6 +166,96 @@ impl NodeService {
     }
 }
 
+/// Marks a client blocked while it lives.
+struct Blocked<'a>(&'a ClientInfo);
+
+impl<'a> Blocked<'a> {
+    fn new(client: &'a ClientInfo) -> Self {
+        client.set_blocked(true);
+        Self(client)
+    }
+}
+
+impl Drop for Blocked<'_> {
+    fn drop(&mut self) {
+        self.0.set_blocked(false);
+    }
+}
+
+impl NodeService {
+    /// Runs requests among which a blocking command (BLPOP, ...) is: one that finds nothing
+    /// waits, without a reply, until a list changes (then runs again), its timeout passes
+    /// (the null array), CLIENT UNBLOCK (the null array, or an error), or CLIENT KILL. The
+    /// connection drops this future when the client goes away meanwhile, which ends the wait
+    /// before anything is popped for it.
+    async fn run_blocking(
+        &self,
+        ctx: &mut cachering_server::Ctx<'_, Tally>,
+        requests: &[Request],
+    ) -> Flow {
+        let client = ctx.client;
+        let mut flow = Flow::Continue;
+        for request in requests {
+            // The first attempt's deadline stands through the retries.
+            let mut deadline: Option<Option<std::time::Instant>> = None;
+            loop {
+                // Registered before the attempt, so a change made after it wakes the wait.
+                let changed = self.node.lists_changed.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                let blocked = {
+                    let mut node_ctx = Ctx {
+                        node: &self.node,
+                        client,
+                        protocol: ctx.session.protocol,
+                        tally: ctx.local,
+                        out: ctx.out,
+                        now: crate::clock::now_ms(),
+                        stamping: Stamping::Clock,
+                        matched: false,
+                        output_limit: ctx.output_limit,
+                        may_block: true,
+                        blocked: None,
+                    };
+                    flow = run(&mut node_ctx, request.spec(), &request.args);
+                    node_ctx.blocked
+                };
+                let Some(until) = blocked else {
+                    break;
+                };
+                let until = *deadline.get_or_insert(until);
+                let _blocked = Blocked::new(client);
+                let timeout = async {
+                    match until {
+                        Some(at) => tokio::time::sleep_until(at.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    () = &mut changed => continue,
+                    () = timeout => {
+                        ReplyWriter::new(ctx.out, ctx.session.protocol).null_array();
+                    }
+                    with_error = client.unblocked() => {
+                        let mut reply = ReplyWriter::new(ctx.out, ctx.session.protocol);
+                        if with_error {
+                            reply.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                        } else {
+                            reply.null_array();
+                        }
+                    }
+                    () = client.killed() => return Flow::Close,
+                }
+                break;
+            }
+            if flow == Flow::Close || ctx.out.len() > ctx.output_limit {
+                return Flow::Close;
+            }
+        }
+        flow
+    }
+}
+
 /// Runs a command, timed when metrics are exported.
 fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Flow {
     let handler = table::handler(spec.id);
@@ -183,6 +278,13 @@ impl Service for NodeService {
         ctx: &'a mut cachering_server::Ctx<'_, Tally>,
         requests: &'a [Request],
     ) -> impl std::future::Future<Output = Flow> + Send + 'a {
+        if !ctx.session.executing()
+            && requests
+                .iter()
+                .any(|request| request.spec().has(cachering_commands::Flag::Blocking))
+        {
+            return futures::future::Either::Right(Box::pin(self.run_blocking(ctx, requests)));
+        }
         // One clock read per run, as Redis caches its time per event-loop turn.
         let mut node_ctx = Ctx {
             node: &self.node,
@@ -194,6 +296,8 @@ impl Service for NodeService {
             stamping: Stamping::Clock,
             matched: false,
             output_limit: ctx.output_limit,
+            may_block: false,
+            blocked: None,
         };
         let mut flow = Flow::Continue;
         for request in requests {
@@ -203,7 +307,7 @@ impl Service for NodeService {
                 break;
             }
         }
-        std::future::ready(flow)
+        futures::future::Either::Left(std::future::ready(flow))
     }
 
     fn info(&self, sections: &[String]) -> String {

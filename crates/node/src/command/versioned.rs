@@ -75,6 +75,10 @@ pub fn vset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
             })
         }
     });
+    if applied && kind == Some(Kind::List) {
+        // A list copied here: clients blocked on it look again.
+        node.lists_changed.notify_waiters();
+    }
     match result {
         Ok(()) => ctx.reply().int(i64::from(applied)),
         Err(e) => ctx.store_error(&e),

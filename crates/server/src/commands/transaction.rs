@@ -64,7 +64,10 @@ pub(super) async fn exec<S: Service>(x: &mut Exchange<'_, S>) -> Flow {
         return Flow::Continue;
     }
     x.reply().array(queued.len());
-    run_batch(x, &queued).await
+    x.session.executing = true;
+    let flow = run_batch(x, &queued).await;
+    x.session.executing = false;
+    flow
 }
 
 /// DISCARD
