@@ -104,6 +104,18 @@ fn timeouts_and_client_unblock_end_the_wait() {
 }
 
 #[test]
+fn a_list_renamed_to_the_key_wakes_its_waiter() {
+    let node = NodeProcess::start(&[]);
+    let mut waiter = node.client();
+    send(&mut waiter, &["BLPOP", "jobs", "0"]);
+    until_blocked(&node, 1);
+    let mut other = node.client();
+    assert_eq!(other.call(&["RPUSH", "staging", "s1"]), ":1\r\n");
+    assert_eq!(other.call(&["RENAME", "staging", "jobs"]), "+OK\r\n");
+    assert_eq!(waiter.read_reply().unwrap(), array(&["jobs", "s1"]));
+}
+
+#[test]
 fn a_client_gone_while_blocked_takes_nothing() {
     let node = NodeProcess::start(&[]);
     let mut gone = node.client();

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use super::args::{glob_match, is, parse_i64};
 use super::{errors, Ctx, Flow};
 use crate::store::{Change, Value};
+use crate::types::Kind;
 
 /// SCAN's default COUNT, as in Redis.
 const DEFAULT_SCAN_COUNT: usize = 10;
@@ -386,6 +387,10 @@ fn place_copy(ctx: &mut Ctx<'_>, value: &Value, to: &[u8], overwrite: bool) -> O
             Change::Keep
         }
     });
+    if placed && value.kind() == Some(Kind::List) {
+        // A list under a new name: clients blocked on that name look again.
+        ctx.node.lists_changed.notify_waiters();
+    }
     match written {
         Ok(()) => Some(placed),
         Err(e) => {
