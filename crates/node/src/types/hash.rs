@@ -107,12 +107,9 @@ impl Table {
                 false
             }
             None => {
-                if self.entries.len() == self.entries.capacity() {
-                    // No room left: this insert grows or rehashes the table.
-                    self.generation = self.generation.wrapping_add(1);
-                }
-                self.entries
-                    .insert_unique(hash, new, |e| state.hash_one(split(e).0));
+                super::insert_scanned(&mut self.entries, &mut self.generation, hash, new, |e| {
+                    state.hash_one(split(e).0)
+                });
                 true
             }
         }
@@ -211,10 +208,11 @@ impl Hash {
             }
             Repr::Table(table) => {
                 let removed = table.remove(field);
-                if removed && table.entries.capacity() > 4 * table.entries.len() + 16 {
-                    table.generation = table.generation.wrapping_add(1);
+                if removed {
                     let state = &table.state;
-                    table.entries.shrink_to_fit(|e| state.hash_one(split(e).0));
+                    super::shrink_scanned(&mut table.entries, &mut table.generation, |e| {
+                        state.hash_one(split(e).0)
+                    });
                 }
                 removed
             }

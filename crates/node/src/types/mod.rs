@@ -320,6 +320,35 @@ pub fn scan_table<T>(
     }
 }
 
+/// Inserts `value` (new, at `hash`) into a table that [`scan_table`] walks, changing
+/// `generation` when the insert may move entries between buckets (a full table grows or
+/// rehashes).
+pub fn insert_scanned<T>(
+    table: &mut HashTable<T>,
+    generation: &mut u16,
+    hash: u64,
+    value: T,
+    hasher: impl Fn(&T) -> u64,
+) {
+    if table.len() == table.capacity() {
+        *generation = generation.wrapping_add(1);
+    }
+    table.insert_unique(hash, value, hasher);
+}
+
+/// After a removal from a table that [`scan_table`] walks: shrinks it once it is at most a
+/// quarter full, changing `generation` (its entries move).
+pub fn shrink_scanned<T>(
+    table: &mut HashTable<T>,
+    generation: &mut u16,
+    hasher: impl Fn(&T) -> u64,
+) {
+    if table.capacity() > 4 * table.len() + 16 {
+        *generation = generation.wrapping_add(1);
+        table.shrink_to_fit(hasher);
+    }
+}
+
 /// What the allocator hands out for a request of `len` bytes (glibc: 16-byte chunks with an
 /// 8-byte header, 32 bytes at least), so charges follow what memory actually holds.
 pub fn allocation(len: usize) -> u64 {

@@ -142,18 +142,14 @@ impl Tree {
         }
         let shared: Member = ThinArc::from_header_and_slice((), member);
         self.bytes += allocation(16 + member.len());
-        if self.scores.len() == self.scores.capacity() {
-            self.generation = self.generation.wrapping_add(1);
-        }
         let state = &self.state;
-        self.scores.insert_unique(
-            hash,
-            Entry {
-                score,
-                member: shared.clone(),
-            },
-            |e| state.hash_one(e.member()),
-        );
+        let entry = Entry {
+            score,
+            member: shared.clone(),
+        };
+        super::insert_scanned(&mut self.scores, &mut self.generation, hash, entry, |e| {
+            state.hash_one(e.member())
+        });
         self.order.insert(Entry {
             score,
             member: shared,
@@ -169,11 +165,10 @@ impl Tree {
         let (entry, _) = found.remove();
         self.bytes -= allocation(16 + entry.member().len());
         self.order.remove(&entry);
-        if self.scores.capacity() > 4 * self.scores.len() + 16 {
-            self.generation = self.generation.wrapping_add(1);
-            let state = &self.state;
-            self.scores.shrink_to_fit(|e| state.hash_one(e.member()));
-        }
+        let state = &self.state;
+        super::shrink_scanned(&mut self.scores, &mut self.generation, |e| {
+            state.hash_one(e.member())
+        });
         true
     }
 
