@@ -318,14 +318,7 @@ pub fn bitop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         };
     }
     let value = (!result.is_empty()).then(|| Value::new(&result, crate::store::NO_DEADLINE));
-    let written = ctx.write(&args[2], &mut |_| match &value {
-        Some(value) => Change::Put(value.clone()),
-        None => Change::Remove,
-    });
-    match written {
-        Ok(()) => ctx.reply().int(len as i64),
-        Err(e) => ctx.store_error(&e),
-    }
+    ctx.store_result(&args[2], value, len as i64);
     Flow::Continue
 }
 

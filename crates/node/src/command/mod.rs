@@ -100,6 +100,20 @@ impl Ctx<'_> {
         self.write(key, &mut |_| Change::Put(value.clone()))
     }
 
+    /// What the STORE forms (SINTERSTORE, ZUNIONSTORE, BITOP, ...) do with their result:
+    /// `value` replaces whatever `key` holds, or with none (an empty result) the key is
+    /// deleted; then the reply `count`, or the store's error.
+    pub fn store_result(&mut self, key: &[u8], value: Option<Value>, count: i64) {
+        let written = self.write(key, &mut |_| match &value {
+            Some(value) => Change::Put(value.clone()),
+            None => Change::Remove,
+        });
+        match written {
+            Ok(()) => self.reply().int(count),
+            Err(e) => self.store_error(&e),
+        }
+    }
+
     /// A plain DEL of `key` by the running command; true if a live key was deleted.
     pub fn remove(&mut self, key: &[u8]) -> bool {
         let mut removed = false;
@@ -183,6 +197,28 @@ impl Drop for Blocked<'_> {
 }
 
 impl NodeService {
+    /// The context a command of this run runs in (`may_block`: a blocking command may wait).
+    /// The time is read once per context, as Redis caches its time per event-loop turn.
+    fn ctx<'c>(
+        &'c self,
+        ctx: &'c mut cachering_server::Ctx<'_, Tally>,
+        may_block: bool,
+    ) -> Ctx<'c> {
+        Ctx {
+            node: &self.node,
+            client: ctx.client,
+            protocol: ctx.session.protocol,
+            tally: ctx.local,
+            out: ctx.out,
+            now: crate::clock::now_ms(),
+            stamping: Stamping::Clock,
+            matched: false,
+            output_limit: ctx.output_limit,
+            may_block,
+            blocked: None,
+        }
+    }
+
     /// Runs requests among which a blocking command (BLPOP, ...) is: one that finds nothing
     /// waits, without a reply, until a list changes (then runs again), its timeout passes
     /// (the null array), CLIENT UNBLOCK (the null array, or an error), or CLIENT KILL. The
@@ -204,19 +240,7 @@ impl NodeService {
                 tokio::pin!(changed);
                 changed.as_mut().enable();
                 let blocked = {
-                    let mut node_ctx = Ctx {
-                        node: &self.node,
-                        client,
-                        protocol: ctx.session.protocol,
-                        tally: ctx.local,
-                        out: ctx.out,
-                        now: crate::clock::now_ms(),
-                        stamping: Stamping::Clock,
-                        matched: false,
-                        output_limit: ctx.output_limit,
-                        may_block: true,
-                        blocked: None,
-                    };
+                    let mut node_ctx = self.ctx(ctx, true);
                     flow = run(&mut node_ctx, request.spec(), &request.args);
                     node_ctx.blocked
                 };
@@ -285,24 +309,12 @@ impl Service for NodeService {
         {
             return futures::future::Either::Right(Box::pin(self.run_blocking(ctx, requests)));
         }
-        // One clock read per run, as Redis caches its time per event-loop turn.
-        let mut node_ctx = Ctx {
-            node: &self.node,
-            client: ctx.client,
-            protocol: ctx.session.protocol,
-            tally: ctx.local,
-            out: ctx.out,
-            now: crate::clock::now_ms(),
-            stamping: Stamping::Clock,
-            matched: false,
-            output_limit: ctx.output_limit,
-            may_block: false,
-            blocked: None,
-        };
+        let output_limit = ctx.output_limit;
+        let mut node_ctx = self.ctx(ctx, false);
         let mut flow = Flow::Continue;
         for request in requests {
             flow = run(&mut node_ctx, request.spec(), &request.args);
-            if flow == Flow::Close || node_ctx.out.len() > ctx.output_limit {
+            if flow == Flow::Close || node_ctx.out.len() > output_limit {
                 flow = Flow::Close;
                 break;
             }

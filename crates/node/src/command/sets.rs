@@ -7,7 +7,7 @@ use bytes::Bytes;
 use super::args::{is, parse_i64};
 use super::collection::{self, growth};
 use super::{errors, Ctx, Flow};
-use crate::store::{Change, Value, NO_DEADLINE};
+use crate::store::{Value, NO_DEADLINE};
 use crate::types::{Body, Kind, Set};
 
 fn set_of(body: &Body) -> &Set {
@@ -382,14 +382,7 @@ fn store(ctx: &mut Ctx<'_>, args: &[Bytes], op: Algebra) -> Flow {
         result.insert(member);
     }
     let value = (!result.is_empty()).then(|| Value::collection(Body::Set(result), NO_DEADLINE));
-    let written = ctx.write(&args[1], &mut |_| match &value {
-        Some(value) => Change::Put(value.clone()),
-        None => Change::Remove,
-    });
-    match written {
-        Ok(()) => ctx.reply().int(members.len() as i64),
-        Err(e) => ctx.store_error(&e),
-    }
+    ctx.store_result(&args[1], value, members.len() as i64);
     Flow::Continue
 }
 

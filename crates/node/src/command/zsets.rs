@@ -11,7 +11,7 @@ use cachering_proto::format_score;
 use super::args::{is, parse_f64, parse_i64};
 use super::collection::{self, growth};
 use super::{errors, Ctx, Flow};
-use crate::store::{Change, Value, NO_DEADLINE};
+use crate::store::{Value, NO_DEADLINE};
 use crate::types::{Body, Kind, ZSet};
 
 const SCORE_RANGE: &str = "ERR min or max is not a float";
@@ -536,14 +536,7 @@ fn store_entries(ctx: &mut Ctx<'_>, destination: &[u8], entries: &[(Vec<u8>, f64
     }
     let value =
         (!result.is_empty()).then(|| Value::collection(Body::SortedSet(result), NO_DEADLINE));
-    let written = ctx.write(destination, &mut |_| match &value {
-        Some(value) => Change::Put(value.clone()),
-        None => Change::Remove,
-    });
-    match written {
-        Ok(()) => ctx.reply().int(entries.len() as i64),
-        Err(e) => ctx.store_error(&e),
-    }
+    ctx.store_result(destination, value, entries.len() as i64);
 }
 
 /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
