@@ -178,15 +178,8 @@ pub fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     with_set(ctx, &args[1], |ctx, set| {
         let (n, picks) =
             collection::random_picks(set.len(), count, || set.iter().collect(), |r| set.pick(r));
-        let limit = ctx.output_limit;
-        let mut reply = ctx.reply();
-        reply.array(n);
-        for member in picks {
-            if reply.len() > limit {
-                break;
-            }
-            reply.bulk(member);
-        }
+        let members = picks.map(|member| (member, ()));
+        collection::reply_pairs(ctx, n, members, false, |_, ()| {});
     });
     Flow::Continue
 }
