@@ -918,6 +918,14 @@ fn library_beside_the_proxy(
             .build()
             .unwrap();
             client.wait_for_discovery().await;
+            // The first round of discovery is bounded by the client's short timeouts; on a
+            // busy machine Docker's DNS may answer after it. The workload starts once the ring
+            // has nodes (the rehearsal's events come later).
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while client.ring().is_empty() {
+                assert!(Instant::now() < deadline, "discovery found no node in 30 s");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             for i in 0..KEYS {
                 client.set(format!("lib:{i}"), "initial").await.unwrap();
             }
