@@ -361,3 +361,44 @@ def test_hyperloglog(endpoint_port, protocol):
     with pytest.raises(redis.ResponseError, match="not a valid HyperLogLog"):
         r.pfadd("{v}plain", "x")
     r.close()
+
+
+@pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
+def test_blocking_lists(endpoint_port, protocol):
+    """A consumer blocked in redis-py's blpop/brpop/blmove/blmpop wakes when another
+    connection pushes (through a proxy, the ring's blocking route), and times out to None."""
+    import threading
+
+    r = redis.Redis(port=endpoint_port, protocol=protocol, decode_responses=True)
+    producer = redis.Redis(port=endpoint_port, protocol=protocol, decode_responses=True)
+
+    def push_when_blocked(key, *elements):
+        # Waits until the consumer is blocked (INFO blocked_clients), then pushes.
+        def run():
+            for _ in range(1000):
+                if producer.info("clients")["blocked_clients"] >= 1:
+                    break
+                threading.Event().wait(0.01)
+            producer.rpush(key, *elements)
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    thread = push_when_blocked("{w}jobs", "j1", "j2")
+    # redis-py gives a tuple in RESP2, a list in RESP3.
+    assert list(r.blpop(["{w}none", "{w}jobs"], timeout=10)) == ["{w}jobs", "j1"]
+    thread.join()
+    assert list(r.brpop(["{w}jobs"], timeout=10)) == ["{w}jobs", "j2"]
+    thread = push_when_blocked("{w}src", "m")
+    assert r.blmove("{w}src", "{w}dst", 10, "LEFT", "RIGHT") == "m"
+    thread.join()
+    assert r.lrange("{w}dst", 0, -1) == ["m"]
+    thread = push_when_blocked("{w}b", "1", "2")
+    assert r.blmpop(10, 2, "{w}a", "{w}b", direction="RIGHT", count=5) == ["{w}b", ["2", "1"]]
+    thread.join()
+    assert r.blpop(["{w}none"], timeout=0.1) is None
+    assert r.brpoplpush("{w}none", "{w}dst", timeout=0.1) is None
+    with pytest.raises(redis.ResponseError, match="timeout is negative"):
+        r.blpop(["{w}none"], timeout=-1)
+    r.close()
+    producer.close()

@@ -2,6 +2,7 @@
 //! to them over TCP with a minimal RESP client that returns raw reply text, so tests assert
 //! the exact bytes a Redis client would see.
 
+pub mod cluster;
 pub mod hosts;
 pub mod netns;
 pub mod relay;
@@ -403,6 +404,37 @@ impl Client {
                     .unwrap_or_else(|| panic!("no reply to command {i} of the pipeline"))
             })
             .collect()
+    }
+
+    /// Sends a command without reading its reply.
+    pub fn send(&mut self, args: &[&str]) {
+        let raw: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.send_raw(&encode(&raw));
+    }
+
+    /// INFO's `blocked_clients` (on a node or a proxy).
+    pub fn blocked_clients(&mut self) -> u64 {
+        let info = self.call(&["INFO", "clients"]);
+        info.lines()
+            .find_map(|line| line.strip_prefix("blocked_clients:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no blocked_clients in {info:?}"))
+    }
+
+    /// Waits, up to 10 s, until INFO's `blocked_clients` is `want`.
+    pub fn until_blocked(&mut self, want: u64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let blocked = self.blocked_clients();
+            if blocked == want {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "blocked_clients stayed {blocked}, never {want}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Writes bytes as they are.

@@ -1,35 +1,16 @@
 //! The blocking list commands on a node: a blocked client wakes on a push, on its timeout, on
 //! CLIENT UNBLOCK, and is counted in INFO; a client that goes away while blocked takes
-//! nothing; one push serves one blocked client. Through the proxy they are refused for now.
+//! nothing; one push serves one blocked client. Through the ring: tests/tests/blocking_ring.rs.
 
-use std::time::{Duration, Instant};
+use cachering_tests::{array, bulk, Client, NodeProcess};
 
-use cachering_tests::{array, bulk, encode, Client, NodeProcess, ProxyProcess};
-
-/// INFO's `blocked_clients`.
-fn blocked_clients(node: &NodeProcess) -> u64 {
-    let info = node.client().call(&["INFO", "clients"]);
-    info.lines()
-        .find_map(|line| line.strip_prefix("blocked_clients:"))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no blocked_clients in {info:?}"))
-}
-
-/// Waits until `want` clients are blocked.
+/// Waits until `want` clients are blocked on `node`.
 fn until_blocked(node: &NodeProcess, want: u64) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while blocked_clients(node) != want {
-        assert!(
-            Instant::now() < deadline,
-            "blocked_clients never reached {want}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    node.client().until_blocked(want);
 }
 
 fn send(client: &mut Client, args: &[&str]) {
-    let raw: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    client.send_raw(&encode(&raw));
+    client.send(args);
 }
 
 #[test]
@@ -43,7 +24,7 @@ fn a_push_wakes_a_blocked_client() {
     assert_eq!(node.client().call(&["RPUSH", "jobs", "j1", "j2"]), ":2\r\n");
     assert_eq!(waiter.read_reply().unwrap(), array(&["jobs", "j1"]));
     assert_eq!(waiter.read_reply().unwrap(), "+PONG\r\n");
-    assert_eq!(blocked_clients(&node), 0);
+    assert_eq!(node.client().blocked_clients(), 0);
     assert_eq!(
         node.client().call(&["LRANGE", "jobs", "0", "-1"]),
         array(&["j2"])
@@ -153,10 +134,23 @@ fn one_push_serves_one_blocked_client() {
 }
 
 #[test]
-fn the_proxy_refuses_blocking_commands_for_now() {
-    let proxy = ProxyProcess::start(&[], &[]);
+fn vwait_waits_for_a_value_and_takes_nothing() {
+    let node = NodeProcess::start(&[]);
+    let mut waiter = node.client();
+    assert_eq!(waiter.call(&["VWAIT", "0.05", "a", "b"]), "*-1\r\n");
+    send(&mut waiter, &["VWAIT", "0", "a", "b"]);
+    until_blocked(&node, 1);
+    assert_eq!(node.client().call(&["RPUSH", "b", "x"]), ":1\r\n");
+    assert_eq!(waiter.read_reply().unwrap(), ":1\r\n");
     assert_eq!(
-        proxy.client().call(&["BLPOP", "jobs", "1"]),
-        "-ERR BLPOP is not available through the proxy; send it to a node\r\n"
+        node.client().call(&["LRANGE", "b", "0", "-1"]),
+        array(&["x"])
+    );
+    // A key of any type answers at once (the pop that follows gives WRONGTYPE).
+    node.client().call(&["SET", "s", "v"]);
+    assert_eq!(waiter.call(&["VWAIT", "0", "s"]), ":1\r\n");
+    assert_eq!(
+        waiter.call(&["VWAIT", "-1", "a"]),
+        "-ERR timeout is negative\r\n"
     );
 }

@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use cachering_client::{Access, Client, Reply, Routed};
-use cachering_tests::netns::IsolatedNode;
-use cachering_tests::{fast_failover_with, NodeProcess, ProxyProcess};
+use cachering_tests::cluster::{Cluster, Fault};
+use cachering_tests::{fast_failover_with, ProxyProcess};
 
 const KEYS: usize = 40;
 
@@ -36,67 +36,6 @@ const BOARD_AFTER: &str = "*4\r\n$1\r\nc\r\n$1\r\n5\r\n$1\r\na\r\n$2\r\n11\r\n";
 /// The library with the same fast failure detection as the proxies.
 fn library(addrs: &[String]) -> Client {
     cachering_tests::fast_failover_library(addrs)
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Fault {
-    Kill,
-    Freeze,
-    Cut,
-}
-
-/// Three nodes; node 0, the one that fails, in its own network namespace for a cut.
-struct Cluster {
-    nodes: Vec<NodeProcess>,
-    isolated: Option<IsolatedNode>,
-    addrs: Vec<String>,
-}
-
-impl Cluster {
-    fn start(fault: Fault) -> Self {
-        let isolated = matches!(fault, Fault::Cut).then(|| IsolatedNode::start(&[]));
-        let plain = if isolated.is_some() { 2 } else { 3 };
-        let nodes: Vec<NodeProcess> = (0..plain).map(|_| NodeProcess::start(&[])).collect();
-        let mut addrs: Vec<String> = isolated.iter().map(|n| n.addr.to_string()).collect();
-        addrs.extend(nodes.iter().map(|n| n.addr.to_string()));
-        Self {
-            nodes,
-            isolated,
-            addrs,
-        }
-    }
-
-    fn begin(&mut self, fault: Fault) {
-        match fault {
-            Fault::Kill => {
-                self.nodes[0].signal("KILL");
-                self.nodes[0].wait_exit(Duration::from_secs(5));
-            }
-            Fault::Freeze => self.nodes[0].signal("STOP"),
-            Fault::Cut => self.isolated.as_ref().unwrap().cut(),
-        }
-    }
-
-    fn end(&mut self, fault: Fault) {
-        match fault {
-            // Back on its port, empty.
-            Fault::Kill => {
-                let port = self.nodes[0].addr.port();
-                self.nodes[0] = NodeProcess::start_on(port, &[]);
-            }
-            Fault::Freeze => self.nodes[0].signal("CONT"),
-            Fault::Cut => self.isolated.as_ref().unwrap().heal(),
-        }
-    }
-
-    /// A raw connection to node `index` of the ring's order.
-    fn raw(&self, index: usize) -> cachering_tests::Client {
-        match (&self.isolated, index) {
-            (Some(isolated), 0) => cachering_tests::Client::connect(isolated.addr),
-            (Some(_), i) => self.nodes[i - 1].client(),
-            (None, i) => self.nodes[i].client(),
-        }
-    }
 }
 
 /// `HGETALL`'s raw RESP2 reply for `pairs`.

@@ -49,6 +49,7 @@ mod zsets;
 
 pub use client::{Client, SetOptions, SetOutcome, Ttl};
 pub use error::{Error, ErrorKind, Result};
+pub use lists::ListEnd;
 pub use node::{NodeState, NodeStatus};
 pub use options::{
     ClientBuilder, NodeSpec, ReadConsistency, WriteRule, DEFAULT_CONNECT_TIMEOUT,

@@ -1,13 +1,17 @@
 //! Typed list commands. Each is [`Client::call`] with its reply converted, so it takes the
 //! route the command table gives it: reads go to the key's replicas by the client's read
 //! consistency; writes (pushes, pops, LSET, LREM, LTRIM) run on one replica and are replayed
-//! on the others at the same version (each gives the same result on the same list).
+//! on the others at the same version (each gives the same result on the same list). The
+//! blocking pops take the blocking route: what they take is a mutation, and they wait for an
+//! element on a connection of their own.
+
+use std::time::Duration;
 
 use bytes::Bytes;
 
 use crate::client::Client;
 use crate::collections::{array, bulk_or_nil, int, unexpected};
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::reply::Reply;
 
 fn elements(reply: Reply, command: &str) -> Result<Vec<Bytes>> {
@@ -17,6 +21,44 @@ fn elements(reply: Reply, command: &str) -> Result<Vec<Bytes>> {
             .into_iter()
             .map(|item| bulk_or_nil(item).ok_or_else(|| unexpected(command)))
             .collect(),
+    }
+}
+
+/// An end of a list, for the moves between lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListEnd {
+    /// The head (`LEFT`).
+    Left,
+    /// The tail (`RIGHT`).
+    Right,
+}
+
+impl ListEnd {
+    fn word(self) -> &'static [u8] {
+        match self {
+            ListEnd::Left => b"LEFT",
+            ListEnd::Right => b"RIGHT",
+        }
+    }
+}
+
+/// A blocking command's timeout argument: seconds, `0` for none.
+fn timeout_arg(timeout: Option<Duration>) -> String {
+    match timeout {
+        None => "0".to_string(),
+        // At least a millisecond: 0 would wait for ever.
+        Some(wait) => format!("{:.3}", wait.as_secs_f64().max(0.001)),
+    }
+}
+
+/// BLPOP's and BRPOP's reply: the key and the element, or nothing on timeout.
+fn popped(reply: Reply, command: &str) -> Result<Option<(Bytes, Bytes)>> {
+    match reply {
+        Reply::Nil => Ok(None),
+        reply => match <[Reply; 2]>::try_from(array(reply, command)?) {
+            Ok([Reply::Bulk(key), Reply::Bulk(element)]) => Ok(Some((key, element))),
+            _ => Err(unexpected(command)),
+        },
     }
 }
 
@@ -200,5 +242,133 @@ impl Client {
         self.call(&[b"LTRIM", key.as_ref(), start.as_bytes(), stop.as_bytes()])
             .await?;
         Ok(())
+    }
+
+    /// Removes and returns the head of the first non-empty list of `keys` (with its key),
+    /// waiting up to `timeout` (`None`: for ever) for an element to be pushed while they are
+    /// all empty; `None` when the wait ends with nothing. The keys must share their replicas
+    /// (one key, or a `{hash tag}`). Many processes may wait on one list: each element goes to
+    /// one of them.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let nodes = [
+    /// #     cachering_node::start(cachering_node::NodeConfig::ephemeral()).await?,
+    /// #     cachering_node::start(cachering_node::NodeConfig::ephemeral()).await?,
+    /// # ];
+    /// # let addrs: Vec<String> = nodes.iter().map(|n| n.local_addr().to_string()).collect();
+    /// use std::time::Duration;
+    /// use cachering_client::ClientBuilder;
+    ///
+    /// let client = ClientBuilder::new().nodes(addrs).with_replicas(2).build()?;
+    /// let consumer = client.clone();
+    /// let waiting = tokio::spawn(async move {
+    ///     consumer.blpop(["jobs"], Some(Duration::from_secs(5))).await
+    /// });
+    /// client.rpush("jobs", ["resize:42"]).await?;
+    /// let (key, job) = waiting.await??.expect("a job within 5 s");
+    /// assert_eq!((&key[..], &job[..]), (&b"jobs"[..], &b"resize:42"[..]));
+    /// // Nothing left: the wait ends at its timeout.
+    /// assert_eq!(client.blpop(["jobs"], Some(Duration::from_millis(50))).await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Command`] when the keys do not share their replicas, or none is given;
+    /// [`ErrorKind::Server`] with `WRONGTYPE` when a key holds another type; otherwise as
+    /// [`Client::command`] for a mutation, or [`ErrorKind::Unavailable`] when no replica of
+    /// the keys serves them during the wait.
+    pub async fn blpop<K: AsRef<[u8]>>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        timeout: Option<Duration>,
+    ) -> Result<Option<(Bytes, Bytes)>> {
+        self.bpop("BLPOP", keys, timeout).await
+    }
+
+    /// [`Client::blpop`] from the tails.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::blpop`].
+    pub async fn brpop<K: AsRef<[u8]>>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        timeout: Option<Duration>,
+    ) -> Result<Option<(Bytes, Bytes)>> {
+        self.bpop("BRPOP", keys, timeout).await
+    }
+
+    async fn bpop<K: AsRef<[u8]>>(
+        &self,
+        command: &'static str,
+        keys: impl IntoIterator<Item = K>,
+        timeout: Option<Duration>,
+    ) -> Result<Option<(Bytes, Bytes)>> {
+        let keys: Vec<K> = keys.into_iter().collect();
+        if keys.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Command,
+                cachering_commands::wrong_arity_error(&command.to_ascii_lowercase()),
+            ));
+        }
+        let timeout = timeout_arg(timeout);
+        let mut args: Vec<&[u8]> = Vec::with_capacity(keys.len() + 2);
+        args.push(command.as_bytes());
+        args.extend(keys.iter().map(AsRef::as_ref));
+        args.push(timeout.as_bytes());
+        popped(self.call(&args).await?, command)
+    }
+
+    /// Moves an element from the `from` end of `source` to the `to` end of `destination`
+    /// and returns it, waiting up to `timeout` (`None`: for ever) while `source` is empty
+    /// (BLMOVE: a reliable queue, where `destination` holds what is being worked on). Both
+    /// keys must share their replicas (a `{hash tag}`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = cachering_node::start(cachering_node::NodeConfig::ephemeral()).await?;
+    /// # let addr = node.local_addr().to_string();
+    /// use std::time::Duration;
+    /// use cachering_client::{ClientBuilder, ListEnd};
+    ///
+    /// let client = ClientBuilder::new().node(&addr).build()?;
+    /// client.rpush("{q}pending", ["a", "b"]).await?;
+    /// let job = client
+    ///     .blmove("{q}pending", "{q}working", ListEnd::Left, ListEnd::Right, None)
+    ///     .await?;
+    /// assert_eq!(job.as_deref(), Some(&b"a"[..]));
+    /// assert_eq!(client.lrange("{q}working", 0, -1).await?, ["a"]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::blpop`].
+    pub async fn blmove(
+        &self,
+        source: impl AsRef<[u8]>,
+        destination: impl AsRef<[u8]>,
+        from: ListEnd,
+        to: ListEnd,
+        timeout: Option<Duration>,
+    ) -> Result<Option<Bytes>> {
+        let timeout = timeout_arg(timeout);
+        let reply = self
+            .call(&[
+                b"BLMOVE",
+                source.as_ref(),
+                destination.as_ref(),
+                from.word(),
+                to.word(),
+                timeout.as_bytes(),
+            ])
+            .await?;
+        Ok(bulk_or_nil(reply))
     }
 }

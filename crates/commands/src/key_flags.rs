@@ -144,6 +144,7 @@ pub fn key_flags(id: Cmd) -> &'static [(i32, &'static [&'static str])] {
         // cachering's own.
         Cmd::VSet | Cmd::VDel => &[(1, &["OW", "update"])],
         Cmd::VGet | Cmd::VVer => &[(1, &["RO", "access"])],
+        Cmd::VWait => &[(2, &["RO"])],
         Cmd::VApply => &[(1, &["RW", "access", "update"])],
         _ => &[],
     }

@@ -551,11 +551,14 @@ impl CommandSpec {
     }
 
     /// Whether this command's nil reply to `args` is RESP2's null array (`*-1`) rather than
-    /// the null bulk string: LPOP and RPOP with a count, LMPOP.
+    /// the null bulk string: LPOP and RPOP with a count, LMPOP, and a blocking command whose
+    /// wait timed out (inside MULTI, where BLMOVE and BRPOPLPUSH do not wait, theirs is the
+    /// null bulk string).
     pub fn nil_is_array<A: AsRef<[u8]>>(&self, args: &[A]) -> bool {
         match self.id {
             Cmd::LPop | Cmd::RPop => args.len() > 2,
             Cmd::LMPop => true,
+            _ if self.has(Flag::Blocking) => true,
             _ => false,
         }
     }

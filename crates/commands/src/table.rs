@@ -378,20 +378,21 @@ table! {
     PfMerge = "pfmerge", -2, [Write, DenyOom], keys(1, -1, 1), HyperLogLog, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
         "2.8.9", "O(N) to merge N HyperLogLogs, but with high constant times.",
         "Merge N different HyperLogLogs into a single one.";
-    // blocking lists (a node's own for now: the ring does not route them yet)
-    BLPop = "blpop", -3, [Write, NoScript, Blocking], keys(1, -2, 1), List, NodeOnly, Unknown,
+    // blocking lists: on the ring, a first try on one replica, then a wait on a connection of
+    // their own (the client's blocking route)
+    BLPop = "blpop", -3, [Write, NoScript, Blocking], keys(1, -2, 1), List, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
         "2.0.0", "O(N) where N is the number of provided keys.",
         "Remove and get the first element in a list, or block until one is available.";
-    BRPop = "brpop", -3, [Write, NoScript, Blocking], keys(1, -2, 1), List, NodeOnly, Unknown,
+    BRPop = "brpop", -3, [Write, NoScript, Blocking], keys(1, -2, 1), List, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
         "2.0.0", "O(N) where N is the number of provided keys.",
         "Remove and get the last element in a list, or block until one is available.";
-    BLMove = "blmove", 6, [Write, DenyOom, NoScript, Blocking], keys(1, 2, 1), List, NodeOnly, Unknown,
+    BLMove = "blmove", 6, [Write, DenyOom, NoScript, Blocking], keys(1, 2, 1), List, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
         "6.2.0", "O(1)",
         "Pop an element from a list, push it to another list and return it; or block until one is available.";
-    BRPopLPush = "brpoplpush", 4, [Write, DenyOom, NoScript, Blocking], keys(1, 2, 1), List, NodeOnly, Unknown,
+    BRPopLPush = "brpoplpush", 4, [Write, DenyOom, NoScript, Blocking], keys(1, 2, 1), List, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
         "2.2.0", "O(1)",
         "Pop an element from a list, push it to another list and return it; or block until one is available.";
-    BLMPop = "blmpop", -5, [Write, Blocking], NO_KEYS.counted_at(2).then_required(1), List, NodeOnly, Unknown,
+    BLMPop = "blmpop", -5, [Write, Blocking], NO_KEYS.counted_at(2).then_required(1), List, MultiKey(Access::Mutation, Merge::AllOrNone), Unknown,
         "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
         "Pop elements from a list, or block until one is available.";
     // versions (cachering's own: how the client orders writes across processes)
@@ -407,6 +408,9 @@ table! {
     VVer = "vver", -2, [ReadOnly, Fast], keys(1, -1, 1), Generic, NodeOnly, Unknown,
         "cachering 0.1.0", "O(N) where N is the number of keys.",
         "Returns the version of each key's last write on this node: 0 if none, negative if it was a delete.";
+    VWait = "vwait", -3, [ReadOnly, Blocking], keys(2, -1, 1), List, NodeOnly, Unknown,
+        "cachering 0.1.0", "O(N) where N is the number of keys.",
+        "Waits, as BLPOP does, until one of the keys holds a value; takes nothing. Returns 1, or the null array on timeout.";
     VApply = "vapply", -6, [Write, DenyOom], keys(1, 1, 1), Generic, NodeOnly, Unknown,
         "cachering 0.1.0", "Depends on the command replayed.",
         "Replays a collection write another replica ran, only if the key's last write here is the expected version; stamps the given version. Returns 1 if it applied.";

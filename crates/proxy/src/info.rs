@@ -26,9 +26,10 @@ pub fn render(state: &ProxyState) -> String {
     );
     let _ = write!(
         text,
-        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n\r\n# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\n\r\n# Cluster\r\ncluster_enabled:0\r\n\r\n# Nodes\r\n",
+        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n\r\n# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\n\r\n# Cluster\r\ncluster_enabled:0\r\n\r\n# Nodes\r\n",
         endpoint.clients.len(),
         endpoint.with_settings(|s| s.maxclients),
+        endpoint.clients.blocked(),
         endpoint.stats.connections_received.load(Ordering::Relaxed),
         endpoint.stats.commands_processed.load(Ordering::Relaxed),
         endpoint.stats.rejected_connections.load(Ordering::Relaxed),

@@ -12,6 +12,10 @@
 //!
 //! A transaction (MULTI/EXEC) runs only when all its keys live on the same replicas.
 //!
+//! A blocking list command (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) takes the client's
+//! blocking route; the proxy's client is counted as blocked meanwhile, and CLIENT UNBLOCK
+//! and CLIENT KILL end the wait. Requests pipelined after it wait for it.
+//!
 //! [`Client::call`]: cachering_client::Client::call
 
 use std::collections::HashSet;
@@ -19,7 +23,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use cachering_client::{Error, ErrorKind, Reply, Routed};
-use cachering_commands::{CommandSpec, Resp3Shape, Route};
+use cachering_commands::{Cmd, CommandSpec, Flag, Resp3Shape, Route};
 use cachering_proto::{Protocol, ReplyWriter};
 use cachering_server::{Ctx, Flow, Request, Service};
 use futures::future::join_all;
@@ -153,6 +157,51 @@ impl ProxyService {
         }
     }
 
+    /// Runs a blocking list command (BLPOP, ...): the client marked blocked while it waits
+    /// (INFO's `blocked_clients`), ended early by CLIENT UNBLOCK or CLIENT KILL, which drop
+    /// the wait. Inside EXEC it answers at once, as Redis does there.
+    async fn run_blocking(&self, ctx: &mut Ctx<'_, ()>, request: &Request) -> Flow {
+        let spec = request.spec();
+        self.state.metrics.command(spec);
+        let client = &self.state.client;
+        if ctx.session.executing() {
+            let answer = client.call_without_waiting(&request.args).await;
+            let mut reply = ctx.reply();
+            match answer {
+                // BLMOVE and BRPOPLPUSH answer LMOVE's null bulk string there.
+                Ok(cachering_client::Reply::Nil)
+                    if matches!(spec.id, Cmd::BLMove | Cmd::BRPopLPush) =>
+                {
+                    reply.null()
+                }
+                Ok(answer) => write_shaped(&mut reply, &answer, spec, &request.args),
+                Err(error) => write_error(&mut reply, &error),
+            }
+            return Flow::Continue;
+        }
+        let info = ctx.client;
+        let _blocked = info.block();
+        let answer = tokio::select! {
+            answer = client.call(&request.args) => answer,
+            with_error = info.unblocked() => {
+                let mut reply = ctx.reply();
+                if with_error {
+                    reply.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                } else {
+                    reply.null_array();
+                }
+                return Flow::Continue;
+            }
+            () = info.killed() => return Flow::Close,
+        };
+        let mut reply = ctx.reply();
+        match answer {
+            Ok(answer) => write_shaped(&mut reply, &answer, spec, &request.args),
+            Err(error) => write_error(&mut reply, &error),
+        }
+        Flow::Continue
+    }
+
     /// Runs requests with disjoint keys together and writes their replies in request order.
     async fn run_together(&self, requests: &[Request], protocol: Protocol, out: &mut BytesMut) {
         let mut piped = Vec::with_capacity(requests.len());
@@ -207,7 +256,8 @@ fn together(requests: &[Request]) -> usize {
     let mut count = 0;
     for request in requests.iter().take(MAX_CONCURRENT) {
         let spec = request.spec();
-        if !routed_by_keys(spec) {
+        // A blocking command runs alone: what follows it waits for it, as on a node.
+        if !routed_by_keys(spec) || spec.has(Flag::Blocking) {
             break;
         }
         let mut keys = spec.keys.keys(&request.args).peekable();
@@ -248,6 +298,11 @@ impl Service for ProxyService {
                 self.run_together(&requests[i..i + run], protocol, ctx.out)
                     .await;
                 i += run;
+            } else if requests[i].spec().has(Flag::Blocking) {
+                if self.run_blocking(ctx, &requests[i]).await == Flow::Close {
+                    return Flow::Close;
+                }
+                i += 1;
             } else {
                 self.run_one(&requests[i], protocol, ctx.out).await;
                 i += 1;

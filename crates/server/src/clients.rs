@@ -76,6 +76,12 @@ impl ClientInfo {
         }
     }
 
+    /// Marks the client as waiting in a blocking command until the guard is dropped.
+    pub fn block(&self) -> Blocked<'_> {
+        self.set_blocked(true);
+        Blocked(self)
+    }
+
     /// Whether the client waits in a blocking command (INFO's `blocked_clients`).
     pub fn is_blocked(&self) -> bool {
         self.blocked.load(Ordering::Acquire)
@@ -232,5 +238,14 @@ impl ClientRegistry {
         for entry in self.clients.iter() {
             entry.value().kill();
         }
+    }
+}
+
+/// A client marked as waiting in a blocking command ([`ClientInfo::block`]) while this lives.
+pub struct Blocked<'a>(&'a ClientInfo);
+
+impl Drop for Blocked<'_> {
+    fn drop(&mut self) {
+        self.0.set_blocked(false);
     }
 }

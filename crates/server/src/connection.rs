@@ -210,7 +210,9 @@ async fn run<S: Service>(
                 let mut watching = !eof;
                 loop {
                     tokio::select! {
-                        flow = &mut running => break flow,
+                        // The socket first: a node that thaws with a departed waiter and a
+                        // changed list must see the departure before it takes anything.
+                        biased;
                         gone = peer_gone(stream), if watching => {
                             if gone {
                                 return Ending::ClientClosed;
@@ -218,6 +220,7 @@ async fn run<S: Service>(
                             // More requests arrived: they wait in the socket.
                             watching = false;
                         }
+                        flow = &mut running => break flow,
                     }
                 }
             } else {

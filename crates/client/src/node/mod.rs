@@ -294,6 +294,25 @@ impl Node {
         result
     }
 
+    /// Sends one command that may wait long (VWAIT) on a connection of its own, since a
+    /// waiting connection would stall every request multiplexed behind it, and waits for its
+    /// reply until `deadline`. Dropping the future closes that connection, which ends the
+    /// wait on the node. Not counted for health: the wait says nothing about the node.
+    pub async fn wait_alone(
+        self: &Arc<Self>,
+        args: &[&[u8]],
+        deadline: tokio::time::Instant,
+    ) -> Result<Reply> {
+        let connection = tokio::time::timeout_at(deadline, self.open())
+            .await
+            .map_err(|_| Error::new(ErrorKind::Timeout, "connect timed out"))??;
+        let mut replies = connection.send(command(args), 1, deadline).await?;
+        match replies.pop() {
+            Some(reply) => self.reply_result(reply),
+            None => Err(Error::new(ErrorKind::Protocol, "missing reply").with_node(self.name())),
+        }
+    }
+
     /// One command for `key`, on the key's connection.
     pub async fn call_key(self: &Arc<Self>, key: &[u8], args: &[&[u8]]) -> Result<Reply> {
         self.call(self.slot_for(key), args).await

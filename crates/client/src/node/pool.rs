@@ -110,7 +110,7 @@ impl Node {
     }
 
     /// Opens a connection, authenticates, and learns the node's run id.
-    async fn open(self: &Arc<Self>) -> Result<Connection> {
+    pub(super) async fn open(self: &Arc<Self>) -> Result<Connection> {
         let (connection, info) = Connection::open(
             &self.spec.addr,
             self.settings.connect_timeout,

@@ -10,8 +10,11 @@
 //! - [`mutation`]: one replica runs the command, the resulting value is copied to the others;
 //! - [`pipeline`]: many single-key commands at once, each on the route above;
 //! - [`multi_key`]: MGET, MSET, DEL, EXISTS, TOUCH, UNLINK as per-key pipelines; MSETNX;
+//! - [`blocking`]: BLPOP and its kin: taken as a mutation, waited for on a connection of
+//!   their own;
 //! - [`ring_wide`]: DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHALL over every node.
 
+mod blocking;
 mod migration;
 mod multi_key;
 mod mutation;
@@ -23,7 +26,7 @@ mod write;
 
 use std::sync::Arc;
 
-use cachering_commands::{lookup, Absent, Cmd, CommandSpec, Route};
+use cachering_commands::{lookup, Absent, Cmd, CommandSpec, Flag, Route};
 use smallvec::SmallVec;
 
 use crate::client::Client;
@@ -365,6 +368,22 @@ impl Client {
     /// command about one node (CONFIG, SHUTDOWN) or one connection (PING, AUTH, MULTI);
     /// otherwise as [`Client::command`] for the route the command takes.
     pub async fn call<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply> {
+        self.call_routed(args, true).await
+    }
+
+    /// Runs `args` as [`Client::call`] does, except that a blocking list command (BLPOP,
+    /// BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) answers at once, as Redis answers it inside
+    /// MULTI/EXEC: what the lists hold now, or nil. The proxy runs a transaction's commands
+    /// this way.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::call`].
+    pub async fn call_without_waiting<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply> {
+        self.call_routed(args, false).await
+    }
+
+    async fn call_routed<A: AsRef<[u8]>>(&self, args: &[A], wait: bool) -> Result<Reply> {
         let Some(name) = args.first() else {
             return Err(Error::new(ErrorKind::Command, "ERR empty command"));
         };
@@ -393,6 +412,9 @@ impl Client {
                     crate::Access::Write => self.write(key, &slices).await,
                     _ => Box::pin(self.mutate(key, &slices)).await,
                 }
+            }
+            Route::MultiKey(..) if spec.has(Flag::Blocking) => {
+                Box::pin(self.blocking(spec, &slices, wait)).await
             }
             Route::MultiKey(_, merge) => Box::pin(self.multi_key(spec, merge, &slices)).await,
             Route::RingWide => Box::pin(self.ring_wide(spec, &slices)).await,

@@ -25,7 +25,7 @@ use super::{Access, HintsOnDrop, Routed};
 use crate::client::Client;
 use crate::connection::encode_command;
 use crate::error::{Error, ErrorKind, Result};
-use crate::node::UNKNOWN_VERSION;
+use crate::node::{Node, UNKNOWN_VERSION};
 use crate::reply::Reply;
 
 /// The distinct keys of `keys` in first-seen order, and for every input key the index of its
@@ -190,7 +190,7 @@ impl Client {
     }
 
     /// The replicas `keys` share, or the error that says they share none.
-    async fn shared_replicas(
+    pub(super) async fn shared_replicas(
         &self,
         spec: &CommandSpec,
         keys: &[&[u8]],
@@ -250,7 +250,7 @@ impl Client {
     /// SINTERSTORE, ...), when they share their replicas: run on one replica at this process's
     /// version (`VAPPLY first-key * version`, as the mutation route), and unless it answered
     /// an error every key's resulting state is written to the others.
-    async fn on_one_replica_set(
+    pub(super) async fn on_one_replica_set(
         &self,
         spec: &CommandSpec,
         args: &[&[u8]],
@@ -313,26 +313,7 @@ impl Client {
             // (SINTERSTORE of an empty result deletes its destination); a state the other
             // replicas already hold is a no-op there.
             if !matches!(outcome, Reply::Error(_)) {
-                // Every key now holds its value at the version the node stamped: the others
-                // get the same.
-                let mut results = results.into_iter();
-                let states = keys.iter().map(|_| {
-                    let vget = results.next()?;
-                    State::from_vget_pttl(vget, results.next()?)
-                });
-                let states: Vec<Option<State>> = states.collect();
-                let copies = keys.iter().zip(states).filter_map(|(&key, state)| {
-                    let state = state?;
-                    self.observe_version(state.version);
-                    let restore = state.restore(key)?;
-                    let replicas = &replicas;
-                    Some(async move {
-                        let args: Vec<&[u8]> = restore.iter().map(|a| a.as_ref()).collect();
-                        self.fan_out(key, replicas, &args, Some(node), state.version)
-                            .await
-                    })
-                });
-                join_all(copies).await;
+                self.copy_states(node, &replicas, &keys, results).await;
             }
             return node.reply_result(outcome);
         }
@@ -342,5 +323,33 @@ impl Client {
                 "no replica of the keys can serve it",
             )
         }))
+    }
+
+    /// Writes to the other `replicas` the state every key of `keys` now has on `node`, as
+    /// its `VGET` and `PTTL` replies (`results`, two per key) give it, at the version `node`
+    /// stamped.
+    pub(super) async fn copy_states(
+        &self,
+        node: &Arc<Node>,
+        replicas: &[Arc<Node>],
+        keys: &[&[u8]],
+        results: Vec<Reply>,
+    ) {
+        let mut results = results.into_iter();
+        let states: Vec<Option<State>> = keys
+            .iter()
+            .map(|_| State::from_vget_pttl(results.next()?, results.next()?))
+            .collect();
+        let copies = keys.iter().zip(states).filter_map(|(&key, state)| {
+            let state = state?;
+            self.observe_version(state.version);
+            let restore = state.restore(key)?;
+            Some(async move {
+                let args: Vec<&[u8]> = restore.iter().map(|a| a.as_ref()).collect();
+                self.fan_out(key, replicas, &args, Some(node), state.version)
+                    .await
+            })
+        });
+        join_all(copies).await;
     }
 }

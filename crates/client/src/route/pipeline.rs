@@ -517,7 +517,15 @@ impl Client {
         for (index, command) in commands.iter().enumerate() {
             if command.access == Access::Mutation {
                 let args = slices(command.args);
-                results[index] = Some(Box::pin(self.mutate(command.key, &args)).await);
+                let blocking = args
+                    .first()
+                    .and_then(|name| cachering_commands::lookup(name))
+                    .filter(|spec| spec.has(cachering_commands::Flag::Blocking));
+                results[index] = Some(match blocking {
+                    // BLPOP and its kin wait, as through `call`.
+                    Some(spec) => Box::pin(self.blocking(spec, &args, true)).await,
+                    None => Box::pin(self.mutate(command.key, &args)).await,
+                });
             }
         }
         results

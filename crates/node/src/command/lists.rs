@@ -687,6 +687,26 @@ pub fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     Flow::Continue
 }
 
+/// VWAIT timeout key [key ...]: waits as BLPOP does until one of the keys holds a value, then
+/// answers `:1` and takes nothing (the null array on timeout). The client waits this way and
+/// pops through its mutation route, so a wait it gives up (its node frozen or cut off) can
+/// never take an element that no one receives. A key of another type answers at once: the pop
+/// that follows gives the WRONGTYPE error BLPOP gives.
+pub fn vwait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
+    let Ok(deadline) = block_deadline(ctx, &args[1]) else {
+        return Flow::Continue;
+    };
+    if args[2..]
+        .iter()
+        .any(|key| ctx.node.store.get(key, ctx.now).is_some())
+    {
+        ctx.reply().int(1);
+    } else {
+        wait_or_nil(ctx, deadline, false);
+    }
+    Flow::Continue
+}
+
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub fn blmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
     let Ok(deadline) = block_deadline(ctx, &args[1]) else {

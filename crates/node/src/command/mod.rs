@@ -180,22 +180,6 @@ impl NodeService {
     }
 }
 
-/// Marks a client blocked while it lives.
-struct Blocked<'a>(&'a ClientInfo);
-
-impl<'a> Blocked<'a> {
-    fn new(client: &'a ClientInfo) -> Self {
-        client.set_blocked(true);
-        Self(client)
-    }
-}
-
-impl Drop for Blocked<'_> {
-    fn drop(&mut self) {
-        self.0.set_blocked(false);
-    }
-}
-
 impl NodeService {
     /// The context a command of this run runs in (`may_block`: a blocking command may wait).
     /// The time is read once per context, as Redis caches its time per event-loop turn.
@@ -248,7 +232,7 @@ impl NodeService {
                     break;
                 };
                 let until = *deadline.get_or_insert(until);
-                let _blocked = Blocked::new(client);
+                let _blocked = client.block();
                 let timeout = async {
                     match until {
                         Some(at) => tokio::time::sleep_until(at.into()).await,

@@ -146,6 +146,7 @@ pub fn handler(id: Cmd) -> Handler {
         Cmd::VApply => versioned::vapply,
         Cmd::VDel => versioned::vdel,
         Cmd::VGet => versioned::vget,
+        Cmd::VWait => lists::vwait,
         Cmd::VVer => versioned::vver,
         Cmd::Del | Cmd::Unlink => keys::del,
         Cmd::Exists => keys::exists,
