@@ -23,9 +23,15 @@ pub fn encoded_len(element: &[u8]) -> usize {
 
 /// Replaces `range` of an exact-size buffer with `insert`, leaving it at its new exact size
 /// (a packed collection is reallocated on each change, as Redis reallocates a listpack).
+///
+/// Built in a buffer of the exact new size: `Vec::splice` grows by doubling and the shrink
+/// back to size split malloc's chunks, which left small free fragments between the packed
+/// buffers (ten-field hashes grew from 321 to 440 bytes of RSS per key).
 pub fn splice(buf: &mut Box<[u8]>, range: std::ops::Range<usize>, insert: &[u8]) {
-    let mut edited = std::mem::take(buf).into_vec();
-    edited.splice(range, insert.iter().copied());
+    let mut edited = Vec::with_capacity(buf.len() - range.len() + insert.len());
+    edited.extend_from_slice(&buf[..range.start]);
+    edited.extend_from_slice(insert);
+    edited.extend_from_slice(&buf[range.end..]);
     *buf = edited.into_boxed_slice();
 }
 
