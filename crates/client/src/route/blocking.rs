@@ -56,6 +56,7 @@ impl Client {
             args.len() - 1
         };
         let mut passed: Vec<Arc<Node>> = Vec::new();
+        let mut woken = false;
         loop {
             // The arguments are checked by the node on this first try (the timeout included):
             // an error ends the command here.
@@ -66,6 +67,13 @@ impl Client {
             let Some(deadline) = deadline(args[at], started) else {
                 return Ok(taken);
             };
+            if woken {
+                // Woken, yet nothing to take: another consumer was first, and this one waits
+                // again. A short pause keeps a replica that answers "ready" while the one that
+                // takes finds nothing (until repair makes them agree) from making this a busy
+                // loop.
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             loop {
                 let remaining = match deadline {
                     Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
@@ -102,15 +110,14 @@ impl Client {
                     // Its timeout.
                     Ok(Reply::Nil) => return Ok(Reply::Nil),
                     // A key holds a value: take it.
-                    Ok(_) => break,
+                    Ok(_) => {
+                        woken = true;
+                        break;
+                    }
                     Err(error) if error.is_server_error() => return Err(error),
                     Err(_) => passed.push(node),
                 }
             }
-            // Another consumer may take the element first; then this one waits again. A
-            // short pause keeps a replica that answers "ready" while the one that takes finds
-            // nothing (until repair makes them agree) from turning this into a busy loop.
-            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 
