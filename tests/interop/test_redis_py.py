@@ -402,3 +402,40 @@ def test_blocking_lists(endpoint_port, protocol):
         r.blpop(["{w}none"], timeout=-1)
     r.close()
     producer.close()
+
+
+def test_client_side_cache_never_serves_a_changed_value(node):
+    """redis-py's own client-side cache (RESP3, CLIENT TRACKING underneath) against a node:
+    repeated reads are served from the cache, and once another client's write is acknowledged
+    (plus the time its invalidation takes to arrive) the cache never returns the old value."""
+    import time
+    from redis.cache import CacheConfig
+    from redis.connection import CacheProxyConnection
+
+    # redis-py enables its cache only for servers that report Redis 7.4 or later, a
+    # compatibility policy of its own: CLIENT TRACKING and the RESP3 invalidate push it relies
+    # on are Redis 6.0's, and a node reports 7.0.0, whose semantics it implements. The gate is
+    # lowered for this test only.
+    CacheProxyConnection.MIN_ALLOWED_VERSION = "7.0.0"
+    cached = redis.Redis(port=node.port, protocol=3, cache_config=CacheConfig(), decode_responses=True)
+    other = redis.Redis(port=node.port, decode_responses=True)
+    other.set("page", "v0")
+    assert cached.get("page") == "v0"
+    before = other.info("stats")["total_commands_processed"]
+    for _ in range(5):
+        assert cached.get("page") == "v0"
+    after = other.info("stats")["total_commands_processed"]
+    assert after - before == 1, "the repeated reads should have been served from the cache (only INFO ran)"
+    stale = 0
+    for i in range(1, 51):
+        other.set("page", f"v{i}")
+        time.sleep(0.02)  # the invalidation's way over loopback (well under a millisecond)
+        for _ in range(3):
+            if cached.get("page") != f"v{i}":
+                stale += 1
+    assert stale == 0
+    other.delete("page")
+    time.sleep(0.02)
+    assert cached.get("page") is None
+    cached.close()
+    other.close()

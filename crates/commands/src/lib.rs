@@ -33,6 +33,8 @@ pub enum Flag {
     DenyOom,
     /// Administrative (CONFIG, SHUTDOWN).
     Admin,
+    /// Pub/Sub (SUBSCRIBE, UNSUBSCRIBE).
+    PubSub,
     /// Not allowed in scripts.
     NoScript,
     /// May wait for data (BLPOP, ...).
@@ -53,11 +55,12 @@ pub enum Flag {
     SkipSlowlog,
 }
 
-const ALL_FLAGS: [Flag; 13] = [
+const ALL_FLAGS: [Flag; 14] = [
     Flag::Write,
     Flag::ReadOnly,
     Flag::DenyOom,
     Flag::Admin,
+    Flag::PubSub,
     Flag::NoScript,
     Flag::Blocking,
     Flag::Loading,
@@ -77,6 +80,7 @@ impl Flag {
             Flag::ReadOnly => "readonly",
             Flag::DenyOom => "denyoom",
             Flag::Admin => "admin",
+            Flag::PubSub => "pubsub",
             Flag::NoScript => "noscript",
             Flag::Blocking => "blocking",
             Flag::Loading => "loading",
@@ -159,6 +163,8 @@ pub enum Group {
     Server,
     /// MULTI/EXEC.
     Transactions,
+    /// Pub/Sub.
+    PubSub,
 }
 
 impl Group {
@@ -176,6 +182,7 @@ impl Group {
             Group::Connection => "connection",
             Group::Server => "server",
             Group::Transactions => "transactions",
+            Group::PubSub => "pubsub",
         }
     }
 }
@@ -479,6 +486,7 @@ impl CommandSpec {
             Group::HyperLogLog => categories.push("@hyperloglog"),
             Group::Connection => categories.push("@connection"),
             Group::Transactions => categories.push("@transaction"),
+            Group::PubSub => categories.push("@pubsub"),
             Group::Server if self.has(Flag::Admin) => {
                 categories.push("@admin");
                 categories.push("@dangerous");

@@ -536,6 +536,12 @@ table! {
     Monitor = "monitor", 1, [Admin, NoScript, Loading, Stale], NO_KEYS, Server, Connection, Unknown,
         "1.0.0", "O(1)",
         "Listens for all requests received by the server in real-time.";
+    Subscribe = "subscribe", -2, [PubSub, NoScript, Loading, Stale], NO_KEYS, PubSub, Connection, Unknown,
+        "2.0.0", "O(N) where N is the number of channels to subscribe to.",
+        "Listen for messages published to the given channels (here only __redis__:invalidate, where CLIENT TRACKING's invalidations are redirected).";
+    Unsubscribe = "unsubscribe", -1, [PubSub, NoScript, Loading, Stale], NO_KEYS, PubSub, Connection, Unknown,
+        "2.0.0", "O(N) where N is the number of clients already subscribed to a channel.",
+        "Stop listening for messages posted to the given channels.";
     Command = "command", -1, [Loading, Stale], NO_KEYS, Server, Connection, Unknown,
         "2.8.13", "O(N) where N is the total number of Redis commands",
         "Returns detailed information about all commands.";

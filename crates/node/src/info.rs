@@ -101,10 +101,11 @@ fn server(node: &NodeState, text: &mut String) {
 fn clients(node: &NodeState, text: &mut String) {
     let _ = write!(
         text,
-        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n",
+        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\n",
         node.endpoint.clients.len(),
         node.endpoint.with_settings(|s| s.maxclients),
         node.endpoint.clients.blocked(),
+        node.endpoint.tracking.counts().0,
     );
 }
 
@@ -127,10 +128,11 @@ fn stats(node: &NodeState, text: &mut String) {
     let s = &node.endpoint.stats;
     let keyspace = &node.stats;
     let store = node.store.stats();
+    let tracking = node.endpoint.tracking.counts();
     let get = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
     let _ = write!(
         text,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\ntombstones:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\nprotocol_errors:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\ntombstones:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\nprotocol_errors:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\n",
         get(&s.connections_received),
         get(&s.commands_processed),
         get(&keyspace.instantaneous_ops_per_sec),
@@ -144,6 +146,9 @@ fn stats(node: &NodeState, text: &mut String) {
         get(&keyspace.keyspace_misses),
         get(&s.error_replies),
         get(&s.protocol_errors),
+        tracking.1,
+        tracking.2,
+        tracking.3,
     );
 }
 

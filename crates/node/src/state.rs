@@ -54,6 +54,14 @@ pub struct NodeState {
 }
 
 impl NodeState {
+    /// A key's value changed (written, deleted, expired or evicted; `writer` when a client
+    /// wrote it): clients that track it are told (CLIENT TRACKING).
+    pub fn key_changed(&self, key: &[u8], writer: Option<u64>) {
+        self.endpoint
+            .tracking
+            .invalidate(&self.endpoint.clients, key, writer);
+    }
+
     /// State for a node with `config` and `store` behind `endpoint`, labelled `name` in
     /// metrics.
     pub fn new(
@@ -62,6 +70,13 @@ impl NodeState {
         endpoint: Arc<Endpoint>,
         name: &str,
     ) -> Self {
+        // Keys that expire or are evicted are invalidated for the clients that track them.
+        let departures = Arc::clone(&endpoint);
+        store.on_departure(Box::new(move |key| {
+            departures
+                .tracking
+                .invalidate(&departures.clients, key, None);
+        }));
         Self {
             name: config
                 .name

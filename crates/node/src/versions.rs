@@ -168,6 +168,7 @@ impl NodeState {
         key: &[u8],
         now: u64,
         stamping: Stamping,
+        writer: Option<u64>,
         decide: &mut dyn FnMut(Option<&Value>) -> Change,
     ) -> Result<bool, StoreError> {
         let clock = match stamping {
@@ -178,7 +179,9 @@ impl NodeState {
             }
         };
         let mut matched = true;
-        self.store.update(key, now, &mut |current| {
+        let mut changed = false;
+        let written = self.store.update(key, now, &mut |current| {
+            changed = false;
             let stamp = match stamping {
                 Stamping::Replay { expected, .. } => {
                     matched = signed_version(current) == expected;
@@ -194,7 +197,7 @@ impl NodeState {
                 Stamping::Clock => clock,
             };
             let live = current.filter(|value| !value.is_tombstone());
-            match decide(live) {
+            let change = match decide(live) {
                 Change::Keep => Change::Keep,
                 Change::Put(value) => Change::Put(value.with_version(stamp)),
                 Change::Expire { deadline, .. } => Change::Expire {
@@ -203,8 +206,14 @@ impl NodeState {
                 },
                 Change::Remove if live.is_some() => self.versions.deleted(stamp, now),
                 Change::Remove => Change::Keep,
-            }
-        })?;
+            };
+            changed = !matches!(change, Change::Keep);
+            change
+        });
+        if changed && written.is_ok() {
+            self.key_changed(key, writer);
+        }
+        written?;
         Ok(matched)
     }
 }

@@ -9,7 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use dashmap::DashMap;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
+
+use crate::tracking::{Mode, Push};
+
+/// Pushes (invalidations) a connection may have waiting before it is closed for not keeping
+/// up.
+const PUSH_BACKLOG: usize = 65_536;
 
 /// One connected client, as other connections see it.
 #[derive(Debug)]
@@ -47,6 +53,14 @@ pub struct ClientInfo {
     /// Why CLIENT UNBLOCK ended the wait: 0 not asked, 1 as a timeout, 2 with an error.
     unblock_reason: AtomicU8,
     unblock: Notify,
+    /// Whether tracking is on (read on every command without the lock).
+    tracking_on: AtomicBool,
+    /// CLIENT TRACKING's options.
+    tracking: Mutex<Mode>,
+    /// Where other connections send this one invalidations.
+    pushes: mpsc::Sender<Push>,
+    /// The receiving end, taken by the connection's task when it starts.
+    push_queue: Mutex<Option<mpsc::Receiver<Push>>>,
 }
 
 impl ClientInfo {
@@ -74,6 +88,46 @@ impl ClientInfo {
         if !blocked {
             self.unblock_reason.store(0, Ordering::Release);
         }
+    }
+
+    /// Whether tracking is on (CLIENT TRACKING ON).
+    pub fn is_tracking(&self) -> bool {
+        self.tracking_on.load(Ordering::Acquire)
+    }
+
+    /// CLIENT TRACKING's options.
+    pub fn tracking_mode(&self) -> Mode {
+        lock(&self.tracking).clone()
+    }
+
+    /// Replaces the tracking options (see [`crate::tracking::Tracking::enable`]).
+    pub(crate) fn set_tracking_mode(&self, mode: Mode) {
+        let on = mode.on;
+        *lock(&self.tracking) = mode;
+        self.tracking_on.store(on, Ordering::Release);
+    }
+
+    /// Records that the client its invalidations went to is gone.
+    pub(crate) fn mark_redirect_broken(&self) {
+        lock(&self.tracking).broken_redirect = true;
+    }
+
+    /// Sends the connection a push (an invalidation). A connection that has fallen
+    /// [`PUSH_BACKLOG`] pushes behind is closed, as Redis closes a client past its output
+    /// buffer limit.
+    pub fn push(&self, push: Push) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.pushes.try_send(push) {
+            tracing::warn!(
+                client = self.id,
+                "closing client that fell behind its invalidations"
+            );
+            self.kill();
+        }
+    }
+
+    /// The connection's pushes, taken once by its task.
+    pub(crate) fn take_pushes(&self) -> Option<mpsc::Receiver<Push>> {
+        lock(&self.push_queue).take()
     }
 
     /// Marks the client as waiting in a blocking command until the guard is dropped.
@@ -170,6 +224,7 @@ impl ClientRegistry {
     /// Registers a new connection.
     pub fn register(&self, addr: SocketAddr, local_addr: SocketAddr) -> Arc<ClientInfo> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let (pushes, push_queue) = mpsc::channel(PUSH_BACKLOG);
         let info = Arc::new(ClientInfo {
             id,
             addr,
@@ -189,6 +244,10 @@ impl ClientRegistry {
             blocked: AtomicBool::new(false),
             unblock_reason: AtomicU8::new(0),
             unblock: Notify::new(),
+            tracking_on: AtomicBool::new(false),
+            tracking: Mutex::new(Mode::default()),
+            pushes,
+            push_queue: Mutex::new(Some(push_queue)),
         });
         self.clients.insert(id, Arc::clone(&info));
         info

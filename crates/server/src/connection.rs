@@ -148,6 +148,7 @@ pub(crate) async fn serve<S: Service>(
 ) {
     let _ = stream.set_nodelay(true);
     let ending = run(&mut stream, &endpoint, &*service, &client).await;
+    endpoint.tracking.disable(&client);
     match &ending {
         Ending::QueryBufferLimit => {
             tracing::warn!(client = client.id, addr = %client.addr, "closing client that reached the query buffer limit")
@@ -179,6 +180,7 @@ async fn run<S: Service>(
     let mut output = BytesMut::with_capacity(READ_CHUNK);
     let mut batch = Batch::new();
     let mut eof = false;
+    let mut pushes = client.take_pushes();
     loop {
         // Answer every complete request received so far. Before authentication, one at a
         // time: the next is decoded with the small unauthenticated limits unless this one
@@ -342,6 +344,12 @@ async fn run<S: Service>(
                 None => std::future::pending().await,
             }
         };
+        let pushed = async {
+            match pushes.as_mut() {
+                Some(pushes) => pushes.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
             () = client.killed() => return Ending::Killed,
@@ -364,6 +372,13 @@ async fn run<S: Service>(
             // After the socket's branches, so a busy server's lines do not starve reads.
             line = monitored => {
                 output.extend_from_slice(&line);
+                if output.len() > limits.output_buffer {
+                    return Ending::OutputBufferLimit;
+                }
+            }
+            // Invalidations (CLIENT TRACKING), after the replies already pending.
+            Some(push) = pushed => {
+                crate::tracking::encode(&push, session.protocol, session.subscribed, &mut output);
                 if output.len() > limits.output_buffer {
                     return Ending::OutputBufferLimit;
                 }

@@ -113,7 +113,41 @@ fn for_service(session: &Session, request: &Request) -> bool {
         && spec.arity_ok(request.args.len())
         && session.queued.is_none()
         && session.monitor.is_none()
+        && !session.in_pubsub()
         && !answered_here(spec)
+}
+
+/// What a connection in RESP2's Pub/Sub mode may still send, as in Redis.
+fn pubsub_may_run(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.id,
+        Cmd::Subscribe | Cmd::Unsubscribe | Cmd::Ping | Cmd::Quit | Cmd::Reset
+    )
+}
+
+/// CLIENT TRACKING: the keys of the read-only commands of `run` are remembered for this
+/// client before they run (so a write that lands between the remembering and the read is
+/// invalidated too), unless BCAST, or OPTIN without CLIENT CACHING YES, or OPTOUT after
+/// CLIENT CACHING NO.
+fn remember_reads<S: Service>(x: &Exchange<'_, S>, run: &[Request]) {
+    if !x.client.is_tracking() {
+        return;
+    }
+    let mode = x.client.tracking_mode();
+    let caching = x.session.caching;
+    if mode.bcast || (mode.optin && !caching) || (mode.optout && caching) {
+        return;
+    }
+    for request in run {
+        let spec = request.spec();
+        if spec.has(Flag::ReadOnly) {
+            x.endpoint.tracking.remember(
+                &x.endpoint.clients,
+                x.client.id,
+                spec.keys.keys(&request.args),
+            );
+        }
+    }
 }
 
 /// Runs `requests` in order, appending one reply per request; stops early on [`Flow::Close`]
@@ -159,9 +193,14 @@ async fn run_service<S: Service>(x: &mut Exchange<'_, S>, run: &[Request]) -> Fl
         run[run.len() - 1].spec().index(),
         std::sync::atomic::Ordering::Relaxed,
     );
+    remember_reads(x, run);
     let service = x.service;
     let flow = service.run(&mut x.ctx(), run).await;
     feed_monitors(x, run);
+    if !x.session.executing {
+        // CLIENT CACHING applies to the next command (or transaction) only.
+        x.session.caching = false;
+    }
     flow
 }
 
@@ -217,6 +256,13 @@ async fn answer<S: Service>(x: &mut Exchange<'_, S>, request: &Request) -> Flow 
         x.refuse("ERR Replica can't interact with the keyspace");
         return Flow::Continue;
     }
+    if x.session.in_pubsub() && !pubsub_may_run(spec) {
+        x.refuse(&format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        ));
+        return Flow::Continue;
+    }
     if x.session.queued.is_some() && !runs_inside_multi(spec) {
         if spec.has(Flag::NoMulti) {
             x.refuse(errors::NOT_IN_MULTI);
@@ -231,6 +277,7 @@ async fn answer<S: Service>(x: &mut Exchange<'_, S>, request: &Request) -> Flow 
         .store(spec.index(), std::sync::atomic::Ordering::Relaxed);
     if !answered_here(spec) {
         // Only reachable for a service command inside EXEC: run it alone.
+        remember_reads(x, std::slice::from_ref(request));
         let service = x.service;
         let flow = service
             .run(&mut x.ctx(), std::slice::from_ref(request))
@@ -240,6 +287,11 @@ async fn answer<S: Service>(x: &mut Exchange<'_, S>, request: &Request) -> Flow 
     }
     let started = x.service.timing().then(Instant::now);
     let flow = crate::commands::run(x, spec, &request.args).await;
+    if spec.id != Cmd::Client && !x.session.executing && x.session.queued.is_none() {
+        // CLIENT CACHING applies to the next command (or transaction) only; any CLIENT
+        // subcommand keeps it, as in Redis.
+        x.session.caching = false;
+    }
     x.service.observe(spec, started.map(|s| s.elapsed()));
     feed_monitors(x, std::slice::from_ref(request));
     flow

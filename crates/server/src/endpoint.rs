@@ -62,6 +62,8 @@ pub struct Endpoint {
     pub started: Instant,
     /// The clients that asked for MONITOR.
     pub monitors: crate::monitor::Monitors,
+    /// CLIENT TRACKING's table.
+    pub tracking: crate::tracking::Tracking,
     port: AtomicUsize,
     shutdown: watch::Sender<bool>,
 }
@@ -77,6 +79,7 @@ impl Endpoint {
             run_id: bytes.iter().map(|b| format!("{b:02x}")).collect(),
             started: Instant::now(),
             monitors: crate::monitor::Monitors::default(),
+            tracking: crate::tracking::Tracking::default(),
             port: AtomicUsize::new(0),
             shutdown: watch::channel(false).0,
         }

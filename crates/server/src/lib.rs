@@ -35,6 +35,7 @@ mod listener;
 pub mod monitor;
 mod service;
 mod session;
+pub mod tracking;
 
 pub use config::{ByteSize, ListenerArgs, ListenerConfig};
 pub use connection::write_now;

@@ -154,6 +154,12 @@ pub trait Service: Send + Sync + 'static {
         false
     }
 
+    /// Whether the service sends invalidations for the keys it changes (CLIENT TRACKING):
+    /// the server layer refuses tracking where it does not.
+    fn tracks_keys(&self) -> bool {
+        false
+    }
+
     /// A command the server layer answered itself, with its duration when timing, so the
     /// service's per-command metrics see every command.
     fn observe(&self, _spec: &'static CommandSpec, _elapsed: Option<Duration>) {}

@@ -28,6 +28,11 @@ pub struct Session {
     pub(crate) monitor: Option<crate::monitor::Monitor>,
     /// Set while EXEC runs the queued commands (a blocking command does not block there).
     pub(crate) executing: bool,
+    /// Subscribed to `__redis__:invalidate` (the only channel there is: RESP2 clients receive
+    /// the invalidations redirected to them there).
+    pub(crate) subscribed: bool,
+    /// CLIENT CACHING YES (OPTIN) or NO (OPTOUT): applies to the next command or transaction.
+    pub(crate) caching: bool,
 }
 
 /// CLIENT REPLY's modes.
@@ -55,6 +60,12 @@ impl Session {
     /// once there, as in Redis.
     pub fn executing(&self) -> bool {
         self.executing
+    }
+
+    /// Whether the connection is in RESP2's Pub/Sub mode, where only (UN)SUBSCRIBE, PING,
+    /// QUIT and RESET may run.
+    pub fn in_pubsub(&self) -> bool {
+        self.subscribed && self.protocol != Protocol::Resp3
     }
 
     /// Whether a MULTI is open.

@@ -283,6 +283,9 @@ pub fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
         return Flow::Continue;
     }
     ctx.node.store.clear();
+    // Clients that track keys are told every key may have changed.
+    let endpoint = &ctx.node.endpoint;
+    endpoint.tracking.flush(&endpoint.clients);
     ctx.reply().ok();
     Flow::Continue
 }

@@ -90,7 +90,9 @@ impl Ctx<'_> {
         key: &[u8],
         decide: &mut dyn FnMut(Option<&Value>) -> Change,
     ) -> Result<(), StoreError> {
-        let matched = self.node.write(key, self.now, self.stamping, decide)?;
+        let matched =
+            self.node
+                .write(key, self.now, self.stamping, Some(self.client.id), decide)?;
         self.matched = matched;
         Ok(())
     }
@@ -326,6 +328,10 @@ impl Service for NodeService {
 
     fn timing(&self) -> bool {
         self.node.timing
+    }
+
+    fn tracks_keys(&self) -> bool {
+        true
     }
 
     fn observe(&self, spec: &'static CommandSpec, elapsed: Option<Duration>) {

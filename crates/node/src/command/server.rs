@@ -41,6 +41,10 @@ fn config_values(ctx: &Ctx<'_>) -> Vec<(&'static str, String)> {
         ),
         ("maxclients", listener.maxclients.to_string()),
         (
+            "tracking-table-max-keys",
+            ctx.node.endpoint.tracking.max_keys().to_string(),
+        ),
+        (
             "requirepass",
             listener.requirepass.clone().unwrap_or_default(),
         ),
@@ -92,6 +96,10 @@ fn config_set_one(ctx: &Ctx<'_>, name: &str, value: &[u8]) -> Result<(), String>
             let secs = parse_count(value)?;
             node.versions.set_tombstone_ttl_secs(secs);
             node.update_config(|c| c.tombstone_ttl = secs);
+        }
+        "tracking-table-max-keys" => {
+            let n = parse_count(value)?;
+            node.endpoint.tracking.set_max_keys(n);
         }
         "maxclients" => {
             let n = parse_count(value)?;
@@ -155,6 +163,7 @@ const SETTABLE: &[&str] = &[
     "maxmemory",
     "tombstone-ttl",
     "maxclients",
+    "tracking-table-max-keys",
     "requirepass",
     "timeout",
     "proto-max-bulk-len",

@@ -75,6 +75,9 @@ pub fn vset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
             })
         }
     });
+    if applied && result.is_ok() {
+        node.key_changed(&args[1], Some(ctx.client.id));
+    }
     if applied && kind == Some(Kind::List) {
         // A list copied here: clients blocked on it look again.
         node.lists_changed.notify_waiters();
@@ -107,6 +110,9 @@ pub fn vdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Flow {
             Change::Keep
         }
     });
+    if deleted {
+        node.key_changed(&args[1], Some(ctx.client.id));
+    }
     ctx.reply().int(i64::from(deleted));
     Flow::Continue
 }

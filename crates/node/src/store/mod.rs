@@ -218,6 +218,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Changes the byte limit at run time.
     fn set_limit(&self, bytes: u64) -> Result<(), StoreError>;
+
+    /// Sets what is called with each key that leaves by expiry or eviction (once; a second
+    /// call is ignored).
+    fn on_departure(&self, departed: Departed);
 }
 
 /// Builds the engine `kind` with a byte limit (0 for none).
@@ -251,6 +255,24 @@ impl Shape {
     }
 }
 
+/// Called with each key that leaves by expiry or eviction.
+pub type Departed = Box<dyn Fn(&[u8]) + Send + Sync>;
+
+/// What the node is told when a key leaves by expiry or eviction (CLIENT TRACKING's
+/// invalidations): set once, after the engine is built.
+#[derive(Default)]
+pub(crate) struct Departures(pub std::sync::OnceLock<Departed>);
+
+impl std::fmt::Debug for Departures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Departures(set)"
+        } else {
+            "Departures(unset)"
+        })
+    }
+}
+
 /// Counters shared between an engine and its eviction hooks.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
@@ -259,6 +281,7 @@ pub(crate) struct Counters {
     /// Entries with a deadline, tombstones included (they gate the expiry sweep).
     pub with_deadline: AtomicI64,
     pub tombstones: AtomicI64,
+    pub departures: Departures,
 }
 
 impl Counters {
@@ -275,10 +298,14 @@ impl Counters {
         }
     }
 
-    /// Counts an entry leaving by expiry or eviction (tombstones are not keys).
-    pub fn left(&self, old: &Value, evicted: bool) {
+    /// Counts the entry of `key` leaving by expiry or eviction (tombstones are not keys), and
+    /// tells the node.
+    pub fn left(&self, key: &[u8], old: &Value, evicted: bool) {
         self.reshaped(Shape::of(old), Shape::NONE);
         if !old.is_tombstone() {
+            if let Some(departed) = self.departures.0.get() {
+                departed(key);
+            }
             let counter = if evicted {
                 &self.evicted
             } else {

@@ -110,12 +110,12 @@ impl MokaStore {
                 u32::try_from(entry_weight(key.as_bytes().len(), value.size())).unwrap_or(u32::MAX)
             })
             .expire_after(DeadlineExpiry)
-            .eviction_listener(move |_key, old: Value, cause| {
+            .eviction_listener(move |key: Arc<StoreKey>, old: Value, cause| {
                 // Every way out of the cache passes here with the old value, so the counts of
                 // deadlines and tombstones are kept here; writes add the new value's.
                 match cause {
-                    RemovalCause::Size => listener_counters.left(&old, true),
-                    RemovalCause::Expired => listener_counters.left(&old, false),
+                    RemovalCause::Size => listener_counters.left(key.as_bytes(), &old, true),
+                    RemovalCause::Expired => listener_counters.left(key.as_bytes(), &old, false),
                     RemovalCause::Explicit | RemovalCause::Replaced => {
                         listener_counters.reshaped(Shape::of(&old), Shape::NONE)
                     }
@@ -268,6 +268,10 @@ impl Store for MokaStore {
             evicted_keys: self.counters.evicted.load(Ordering::Relaxed),
             expired_keys: self.counters.expired.load(Ordering::Relaxed),
         }
+    }
+
+    fn on_departure(&self, departed: super::Departed) {
+        let _ = self.counters.departures.0.set(departed);
     }
 
     fn set_limit(&self, _bytes: u64) -> Result<(), StoreError> {

@@ -79,8 +79,8 @@ struct Hooks(Arc<Counters>);
 impl Lifecycle<StoreKey, Value> for Hooks {
     type RequestState = ();
 
-    fn on_evict(&self, _state: &mut (), _key: StoreKey, value: Value) {
-        self.0.left(&value, true);
+    fn on_evict(&self, _state: &mut (), key: StoreKey, value: Value) {
+        self.0.left(key.as_bytes(), &value, true);
     }
 }
 
@@ -174,7 +174,7 @@ impl QuickStore {
             .cache
             .remove_if(KeyRef::new(key), |value| value.is_expired(now))
         {
-            self.counters.left(&old, false);
+            self.counters.left(key, &old, false);
         }
     }
 }
@@ -250,7 +250,7 @@ impl Store for QuickStore {
                 }
                 EntryResult::Removed(_, old) => {
                     if was_expired {
-                        counters.left(&old, false);
+                        counters.left(key, &old, false);
                     } else {
                         counters.reshaped(Shape::of(&old), Shape::NONE);
                     }
@@ -284,7 +284,7 @@ impl Store for QuickStore {
     fn remove(&self, key: &[u8], now: u64) -> bool {
         match self.cache.remove(KeyRef::new(key)) {
             Some((_, old)) if old.is_expired(now) => {
-                self.counters.left(&old, false);
+                self.counters.left(key, &old, false);
                 false
             }
             Some((_, old)) => {
@@ -361,6 +361,10 @@ impl Store for QuickStore {
             evicted_keys: self.counters.evicted.load(Ordering::Relaxed),
             expired_keys: self.counters.expired.load(Ordering::Relaxed),
         }
+    }
+
+    fn on_departure(&self, departed: super::Departed) {
+        let _ = self.counters.departures.0.set(departed);
     }
 
     fn set_limit(&self, bytes: u64) -> Result<(), StoreError> {

@@ -8,6 +8,7 @@ use super::{errors, is};
 use crate::dispatch::Exchange;
 use crate::service::{Flow, Service};
 use crate::session::Replies;
+use crate::tracking::Mode;
 
 const CLIENT_HELP: &[&str] = &[
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -30,6 +31,15 @@ const CLIENT_HELP: &[&str] = &[
     "    Assign the name <name> to the current connection.",
     "REPLY (ON|OFF|SKIP)",
     "    Control the replies sent to the current connection.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
     "NO-EVICT (ON|OFF)",
     "NO-TOUCH (ON|OFF)",
     "    Accepted for compatibility; they change nothing here.",
@@ -41,7 +51,8 @@ const CLIENT_HELP: &[&str] = &[
 pub(super) fn client<S: Service>(ctx: &mut Exchange<'_, S>, args: &[Bytes]) -> Flow {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
     let arity_ok = match sub.as_str() {
-        "id" | "getname" | "info" | "help" => args.len() == 2,
+        "id" | "getname" | "info" | "help" | "getredir" | "trackinginfo" => args.len() == 2,
+        "tracking" | "caching" => args.len() >= 3,
         "setname" | "no-evict" | "no-touch" | "reply" => args.len() == 3,
         "setinfo" => args.len() == 4,
         "list" => true,
@@ -64,6 +75,14 @@ pub(super) fn client<S: Service>(ctx: &mut Exchange<'_, S>, args: &[Bytes]) -> F
     }
     match sub.as_str() {
         "unblock" => client_unblock(ctx, args),
+        "tracking" => client_tracking(ctx, args),
+        "caching" => client_caching(ctx, args),
+        "getredir" => {
+            let mode = ctx.client.tracking_mode();
+            let redirect = if mode.on { mode.redirect as i64 } else { -1 };
+            ctx.reply().int(redirect);
+        }
+        "trackinginfo" => client_trackinginfo(ctx),
         "id" => {
             let id = ctx.client.id as i64;
             ctx.reply().int(id);
@@ -130,6 +149,194 @@ pub(super) fn client<S: Service>(ctx: &mut Exchange<'_, S>, args: &[Bytes]) -> F
         }
     }
     Flow::Continue
+}
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX prefix ...] [OPTIN] [OPTOUT]
+/// [NOLOOP], with Redis 7.0's checks and errors.
+fn client_tracking<S: Service>(ctx: &mut Exchange<'_, S>, args: &[Bytes]) {
+    let mut mode = Mode {
+        on: true,
+        ..Mode::default()
+    };
+    let mut prefixes: Vec<Bytes> = Vec::new();
+    let mut j = 3;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        let option = &args[j];
+        if is(option, "REDIRECT") && more {
+            j += 1;
+            if mode.redirect != 0 {
+                ctx.error("ERR A client can only redirect to a single other client");
+                return;
+            }
+            let Some(id) = parse_i64(&args[j]) else {
+                ctx.error(errors::NOT_INTEGER);
+                return;
+            };
+            let exists = u64::try_from(id)
+                .ok()
+                .filter(|id| *id > 0)
+                .and_then(|id| ctx.endpoint.clients.get(id));
+            let Some(target) = exists else {
+                ctx.error("ERR The client ID you want redirect to does not exist");
+                return;
+            };
+            mode.redirect = target.id;
+        } else if is(option, "BCAST") {
+            mode.bcast = true;
+        } else if is(option, "OPTIN") {
+            mode.optin = true;
+        } else if is(option, "OPTOUT") {
+            mode.optout = true;
+        } else if is(option, "NOLOOP") {
+            mode.noloop = true;
+        } else if is(option, "PREFIX") && more {
+            j += 1;
+            prefixes.push(args[j].clone());
+        } else {
+            ctx.error(errors::SYNTAX);
+            return;
+        }
+        j += 1;
+    }
+    let tracking = &ctx.endpoint.tracking;
+    if is(&args[2], "OFF") {
+        tracking.disable(ctx.client);
+        ctx.reply().ok();
+        return;
+    }
+    if !is(&args[2], "ON") {
+        ctx.error(errors::SYNTAX);
+        return;
+    }
+    if !ctx.service.tracks_keys() {
+        ctx.error("ERR CLIENT TRACKING is not available here: send it to a node");
+        return;
+    }
+    let current = ctx.client.tracking_mode();
+    let refusal = if !mode.bcast && !prefixes.is_empty() {
+        Some("ERR PREFIX option requires BCAST mode to be enabled".to_string())
+    } else if current.on && current.bcast != mode.bcast {
+        Some("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.".to_string())
+    } else if mode.bcast && (mode.optin || mode.optout) {
+        Some("ERR OPTIN and OPTOUT are not compatible with BCAST".to_string())
+    } else if mode.optin && mode.optout {
+        Some("ERR You can't specify both OPTIN mode and OPTOUT mode".to_string())
+    } else if (mode.optin && current.optout) || (mode.optout && current.optin) {
+        Some("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.".to_string())
+    } else if mode.bcast {
+        prefix_collision(&current.prefixes, &prefixes)
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
+        ctx.error(&refusal);
+        return;
+    }
+    if mode.bcast && prefixes.is_empty() {
+        prefixes.push(Bytes::new());
+    }
+    mode.prefixes = prefixes;
+    tracking.enable(ctx.client, mode);
+    ctx.reply().ok();
+}
+
+/// Redis's error when two BCAST prefixes would both match one key (one starts the other).
+fn prefix_collision(existing: &[Bytes], new: &[Bytes]) -> Option<String> {
+    let overlap = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    for (i, prefix) in new.iter().enumerate() {
+        if let Some(old) = existing.iter().find(|old| overlap(old, prefix)) {
+            return Some(format!(
+                "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+                text(prefix),
+                text(old)
+            ));
+        }
+        if let Some(other) = new[i + 1..].iter().find(|other| overlap(other, prefix)) {
+            return Some(format!(
+                "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+                text(prefix),
+                text(other)
+            ));
+        }
+    }
+    None
+}
+
+/// CLIENT CACHING YES|NO: whether the next command (or transaction) has its keys remembered,
+/// in OPTIN or OPTOUT mode.
+fn client_caching<S: Service>(ctx: &mut Exchange<'_, S>, args: &[Bytes]) {
+    let mode = ctx.client.tracking_mode();
+    if !mode.on {
+        ctx.error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled");
+        return;
+    }
+    if is(&args[2], "YES") {
+        if !mode.optin {
+            ctx.error(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            );
+            return;
+        }
+    } else if is(&args[2], "NO") {
+        if !mode.optout {
+            ctx.error(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            );
+            return;
+        }
+    } else {
+        ctx.error(errors::SYNTAX);
+        return;
+    }
+    ctx.session.caching = true;
+    ctx.reply().ok();
+}
+
+/// CLIENT TRACKINGINFO: flags, redirect and prefixes, as Redis reports them.
+fn client_trackinginfo<S: Service>(ctx: &mut Exchange<'_, S>) {
+    let mode = ctx.client.tracking_mode();
+    let caching = ctx.session.caching;
+    let mut flags = vec![if mode.on { "on" } else { "off" }];
+    if mode.bcast {
+        flags.push("bcast");
+    }
+    if mode.optin {
+        flags.push("optin");
+        if caching {
+            flags.push("caching-yes");
+        }
+    }
+    if mode.optout {
+        flags.push("optout");
+        if caching {
+            flags.push("caching-no");
+        }
+    }
+    if mode.noloop {
+        flags.push("noloop");
+    }
+    if mode.broken_redirect {
+        flags.push("broken_redirect");
+    }
+    let mut reply = ctx.reply();
+    reply.map(3);
+    reply.bulk(b"flags");
+    reply.set(flags.len());
+    for flag in flags {
+        reply.bulk(flag.as_bytes());
+    }
+    reply.bulk(b"redirect");
+    reply.int(if mode.on { mode.redirect as i64 } else { -1 });
+    reply.bulk(b"prefixes");
+    reply.array(mode.prefixes.len());
+    // In byte order, as Redis lists them from its radix tree.
+    let mut prefixes = mode.prefixes;
+    prefixes.sort();
+    for prefix in &prefixes {
+        reply.bulk(prefix);
+    }
 }
 
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if the client was blocked and now is not.

@@ -69,6 +69,8 @@ pub(crate) async fn run<S: Service>(
             }
             x.reply().ok();
         }
+        Cmd::Subscribe => subscribe(x, args),
+        Cmd::Unsubscribe => unsubscribe(x, args),
         Cmd::Multi => transaction::multi(x),
         Cmd::Discard => transaction::discard(x),
         Cmd::Exec => return Box::pin(transaction::exec(x)).await,
@@ -80,10 +82,17 @@ pub(crate) async fn run<S: Service>(
     Flow::Continue
 }
 
-/// PING [message]
+/// PING [message]; in RESP2's Pub/Sub mode `[pong, message]`, as Redis answers there.
 fn ping<S: Service>(x: &mut Exchange<'_, S>, args: &[Bytes]) {
     if args.len() > 2 {
         return x.wrong_arity("ping");
+    }
+    if x.session.in_pubsub() {
+        let mut reply = x.reply();
+        reply.array(2);
+        reply.bulk(b"pong");
+        reply.bulk(args.get(1).map_or(&b""[..], |m| &m[..]));
+        return;
     }
     match args.get(1) {
         Some(message) => x.reply().bulk(message),
@@ -91,10 +100,71 @@ fn ping<S: Service>(x: &mut Exchange<'_, S>, args: &[Bytes]) {
     }
 }
 
+/// A Pub/Sub confirmation (`subscribe`/`unsubscribe`, the channel or nil, the count): an
+/// array in RESP2, a push in RESP3.
+fn confirm<S: Service>(x: &mut Exchange<'_, S>, kind: &[u8], channel: Option<&[u8]>) {
+    let count = i64::from(x.session.subscribed);
+    let header: &[u8] = if x.session.protocol == Protocol::Resp3 {
+        b">3\r\n"
+    } else {
+        b"*3\r\n"
+    };
+    x.out.extend_from_slice(header);
+    let mut reply = x.reply();
+    reply.bulk(kind);
+    match channel {
+        Some(channel) => reply.bulk(channel),
+        None => reply.null(),
+    }
+    reply.int(count);
+}
+
+/// SUBSCRIBE channel…: cachering has no PUBLISH, so the only channel is
+/// `__redis__:invalidate`, where CLIENT TRACKING's invalidations go for a RESP2 connection
+/// that others redirect them to.
+fn subscribe<S: Service>(x: &mut Exchange<'_, S>, args: &[Bytes]) {
+    if let Some(other) = args[1..]
+        .iter()
+        .find(|c| c[..] != *crate::tracking::CHANNEL)
+    {
+        x.error(&format!(
+            "ERR cachering has no Pub/Sub: only {} can be subscribed to (CLIENT TRACKING's invalidations), not '{}'",
+            String::from_utf8_lossy(crate::tracking::CHANNEL),
+            String::from_utf8_lossy(other)
+        ));
+        return;
+    }
+    for channel in &args[1..] {
+        x.session.subscribed = true;
+        confirm(x, b"subscribe", Some(channel));
+    }
+}
+
+/// UNSUBSCRIBE [channel…]: with no channel, from every channel (a nil channel when there was
+/// none).
+fn unsubscribe<S: Service>(x: &mut Exchange<'_, S>, args: &[Bytes]) {
+    if args.len() == 1 {
+        if x.session.subscribed {
+            x.session.subscribed = false;
+            confirm(x, b"unsubscribe", Some(crate::tracking::CHANNEL));
+        } else {
+            confirm(x, b"unsubscribe", None);
+        }
+        return;
+    }
+    for channel in &args[1..] {
+        if channel[..] == *crate::tracking::CHANNEL {
+            x.session.subscribed = false;
+        }
+        confirm(x, b"unsubscribe", Some(channel));
+    }
+}
+
 /// RESET: back to a fresh connection's state.
 fn reset<S: Service>(x: &mut Exchange<'_, S>) {
     let authenticated = x.endpoint.with_settings(|s| s.requirepass.is_none());
     x.session.reset(authenticated);
+    x.endpoint.tracking.disable(x.client);
     x.client.multi.store(-1, Ordering::Relaxed);
     x.client.resp.store(2, Ordering::Relaxed);
     x.client
