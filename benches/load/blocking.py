@@ -11,7 +11,6 @@ queue never empty), the common case of a busy consumer.
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,58 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from node_vs_redis import ROOT, Server, free_port, start_node, start_redis  # noqa: E402
-
-
-def encode(*args: bytes) -> bytes:
-    out = b"*%d\r\n" % len(args)
-    for arg in args:
-        out += b"$%d\r\n%s\r\n" % (len(arg), arg)
-    return out
-
-
-class Conn:
-    def __init__(self, port: int):
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-
-    def send(self, *args: bytes) -> None:
-        self.sock.sendall(encode(*args))
-
-    def reply(self) -> bytes:
-        """One reply's raw bytes (enough for the replies used here: simple, integer, bulk, and
-        an array of bulk strings)."""
-        while True:
-            end = self._complete()
-            if end:
-                out, self.buf = self.buf[:end], self.buf[end:]
-                return out
-            self.buf += self.sock.recv(65536)
-
-    def _complete(self) -> int:
-        if b"\r\n" not in self.buf:
-            return 0
-        line_end = self.buf.index(b"\r\n") + 2
-        if self.buf[:1] == b"$" and self.buf[:3] != b"$-1":
-            end = line_end + int(self.buf[1:line_end - 2]) + 2
-            return end if len(self.buf) >= end else 0
-        if self.buf[:1] != b"*" or self.buf[:3] == b"*-1":
-            return line_end
-        count = int(self.buf[1:line_end - 2])
-        at = line_end
-        for _ in range(count):
-            if b"\r\n" not in self.buf[at:]:
-                return 0
-            header_end = self.buf.index(b"\r\n", at) + 2
-            length = int(self.buf[at + 1:header_end - 2])
-            at = header_end + length + 2
-            if len(self.buf) < at:
-                return 0
-        return at
-
-    def call(self, *args: bytes) -> bytes:
-        self.send(*args)
-        return self.reply()
+from resp import Conn  # noqa: E402
 
 
 def blocked(port: int) -> int:

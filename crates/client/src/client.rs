@@ -101,6 +101,10 @@ pub(crate) struct Inner {
     discovery: Option<Discovery>,
     /// Rings replaced less than the migration window ago, newest first.
     pub previous: ArcSwap<Vec<crate::route::PreviousRing>>,
+    /// `get_or_load`'s loads in flight.
+    pub flights: crate::herd::Flights,
+    /// The metrics not about one node.
+    pub metrics: crate::metrics::ClientMetrics,
 }
 
 struct Discovery {
@@ -313,6 +317,8 @@ impl Client {
                 clock: cachering_proto::version::Clock::new(),
                 repair_task,
                 previous: ArcSwap::from_pointee(Vec::new()),
+                flights: crate::herd::Flights::default(),
+                metrics: crate::metrics::ClientMetrics::new(),
                 discovery: discoverer.as_ref().map(|_| Discovery {
                     ready: false.into(),
                     first_round: tokio::sync::Notify::new(),

@@ -28,6 +28,10 @@ pub enum ErrorKind {
     ///
     /// [`Client::on_node`]: crate::Client::on_node
     Command,
+    /// The loader of [`Client::get_or_load`] failed; the detail is its error.
+    ///
+    /// [`Client::get_or_load`]: crate::Client::get_or_load
+    Load,
 }
 
 /// A client error.
@@ -125,6 +129,7 @@ impl fmt::Display for Error {
             ErrorKind::WriteNotAcknowledged => "write not acknowledged",
             ErrorKind::Config => "configuration error",
             ErrorKind::Command => "command error",
+            ErrorKind::Load => "load error",
         };
         match &self.node {
             Some(node) => write!(f, "{kind} ({node}): {}", self.detail),

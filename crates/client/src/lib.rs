@@ -36,6 +36,7 @@ mod collections;
 mod connection;
 mod discovery;
 mod error;
+mod herd;
 mod hyperloglog;
 mod lists;
 pub mod metrics;
@@ -49,6 +50,7 @@ mod zsets;
 
 pub use client::{Client, SetOptions, SetOutcome, Ttl};
 pub use error::{Error, ErrorKind, Result};
+pub use herd::{lease_key, LoadOptions};
 pub use lists::ListEnd;
 pub use node::{NodeState, NodeStatus};
 pub use options::{

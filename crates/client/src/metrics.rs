@@ -43,6 +43,12 @@ pub const REFILLED_KEYS: &str = "cachering_client_refilled_keys_total";
 pub const REPLAY_COPIES: &str = "cachering_client_replay_copies_total";
 /// 1 while a refill of the node runs.
 pub const REFILLING: &str = "cachering_client_refilling";
+/// Loader calls made by `get_or_load` (misses that this process loaded).
+pub const LOADS: &str = "cachering_client_loads_total";
+/// `get_or_load` calls that shared a load already in flight in this process.
+pub const SHARED_LOADS: &str = "cachering_client_shared_loads_total";
+/// `get_or_load` misses that waited for another process holding the key's lease.
+pub const LEASE_WAITS: &str = "cachering_client_lease_waits_total";
 
 /// Every metric name the client registers.
 pub const ALL: &[&str] = &[
@@ -65,6 +71,9 @@ pub const ALL: &[&str] = &[
     REFILLED_KEYS,
     REPLAY_COPIES,
     REFILLING,
+    LOADS,
+    SHARED_LOADS,
+    LEASE_WAITS,
 ];
 
 /// Describes every metric to the installed recorder.
@@ -127,6 +136,35 @@ pub fn describe() {
         REFILLING,
         "1 while the background refill of this node runs, else 0."
     );
+    describe_counter!(
+        LOADS,
+        "Loader calls made by get_or_load: misses this process loaded."
+    );
+    describe_counter!(
+        SHARED_LOADS,
+        "get_or_load calls that shared a load already in flight in this process."
+    );
+    describe_counter!(
+        LEASE_WAITS,
+        "get_or_load misses that waited for the process holding the key's lease."
+    );
+}
+
+/// Handles for the client's own metrics (not about one node).
+pub(crate) struct ClientMetrics {
+    pub loads: Counter,
+    pub shared_loads: Counter,
+    pub lease_waits: Counter,
+}
+
+impl ClientMetrics {
+    pub fn new() -> Self {
+        Self {
+            loads: metrics::counter!(LOADS),
+            shared_loads: metrics::counter!(SHARED_LOADS),
+            lease_waits: metrics::counter!(LEASE_WAITS),
+        }
+    }
 }
 
 /// Handles for one node's metrics, resolved once (a cached handle costs about 9 ns per
