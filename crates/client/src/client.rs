@@ -105,6 +105,8 @@ pub(crate) struct Inner {
     pub flights: crate::herd::Flights,
     /// The metrics not about one node.
     pub metrics: crate::metrics::ClientMetrics,
+    /// The near cache, when asked for.
+    pub near: Option<Arc<crate::near::NearCache>>,
 }
 
 struct Discovery {
@@ -309,11 +311,15 @@ impl Client {
                     }
                 }
             });
+            let near = (settings.near_cache > 0).then(|| {
+                crate::near::NearCache::new(settings.near_cache, settings.request_timeout)
+            });
             Inner {
                 topology,
                 settings,
                 fleet,
-                stripes: Stripes::new(),
+                stripes: Stripes::new(near.clone()),
+                near,
                 clock: cachering_proto::version::Clock::new(),
                 repair_task,
                 previous: ArcSwap::from_pointee(Vec::new()),
@@ -574,6 +580,21 @@ impl Client {
     pub async fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         let key = key.as_ref();
         match self.read(key, &[b"GET", key], ReadKind::GET).await? {
+            Reply::Bulk(value) => Ok(Some(value)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The value of `key`, read from the nodes even with a near cache
+    /// ([`ClientBuilder::with_near_cache`](crate::ClientBuilder::with_near_cache)): the
+    /// per-read opt-out.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::get`].
+    pub async fn get_uncached(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        let key = key.as_ref();
+        match self.read_routed(key, &[b"GET", key], ReadKind::GET).await? {
             Reply::Bulk(value) => Ok(Some(value)),
             _ => Ok(None),
         }

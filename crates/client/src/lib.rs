@@ -40,6 +40,7 @@ mod herd;
 mod hyperloglog;
 mod lists;
 pub mod metrics;
+mod near;
 mod node;
 mod options;
 mod reply;

@@ -49,6 +49,16 @@ pub const LOADS: &str = "cachering_client_loads_total";
 pub const SHARED_LOADS: &str = "cachering_client_shared_loads_total";
 /// `get_or_load` misses that waited for another process holding the key's lease.
 pub const LEASE_WAITS: &str = "cachering_client_lease_waits_total";
+/// GETs served from the near cache.
+pub const NEAR_HITS: &str = "cachering_client_near_hits_total";
+/// GETs the near cache could not serve.
+pub const NEAR_MISSES: &str = "cachering_client_near_misses_total";
+/// Keys the nodes' invalidation streams dropped from the near cache.
+pub const NEAR_INVALIDATIONS: &str = "cachering_client_near_invalidations_total";
+/// Near-cache entries evicted to stay within its bytes.
+pub const NEAR_EVICTIONS: &str = "cachering_client_near_evictions_total";
+/// Bytes the near cache holds (keys, values, per-entry overhead).
+pub const NEAR_BYTES: &str = "cachering_client_near_bytes";
 
 /// Every metric name the client registers.
 pub const ALL: &[&str] = &[
@@ -74,6 +84,11 @@ pub const ALL: &[&str] = &[
     LOADS,
     SHARED_LOADS,
     LEASE_WAITS,
+    NEAR_HITS,
+    NEAR_MISSES,
+    NEAR_INVALIDATIONS,
+    NEAR_EVICTIONS,
+    NEAR_BYTES,
 ];
 
 /// Describes every metric to the installed recorder.
@@ -148,6 +163,42 @@ pub fn describe() {
         LEASE_WAITS,
         "get_or_load misses that waited for the process holding the key's lease."
     );
+    describe_counter!(NEAR_HITS, "GETs served from the near cache.");
+    describe_counter!(NEAR_MISSES, "GETs the near cache could not serve.");
+    describe_counter!(
+        NEAR_INVALIDATIONS,
+        "Keys the nodes' invalidation streams dropped from the near cache."
+    );
+    describe_counter!(
+        NEAR_EVICTIONS,
+        "Near-cache entries evicted to stay within its bytes."
+    );
+    describe_gauge!(
+        NEAR_BYTES,
+        Unit::Bytes,
+        "Bytes the near cache holds: keys, values and per-entry overhead."
+    );
+}
+
+/// Handles for the near cache's metrics.
+pub(crate) struct NearMetrics {
+    pub hits: Counter,
+    pub misses: Counter,
+    pub invalidations: Counter,
+    pub evictions: Counter,
+    pub bytes: Gauge,
+}
+
+impl NearMetrics {
+    pub fn new() -> Self {
+        Self {
+            hits: metrics::counter!(NEAR_HITS),
+            misses: metrics::counter!(NEAR_MISSES),
+            invalidations: metrics::counter!(NEAR_INVALIDATIONS),
+            evictions: metrics::counter!(NEAR_EVICTIONS),
+            bytes: metrics::gauge!(NEAR_BYTES),
+        }
+    }
 }
 
 /// Handles for the client's own metrics (not about one node).

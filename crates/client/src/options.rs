@@ -189,6 +189,8 @@ pub(crate) struct Settings {
     pub migration_window: Duration,
     /// The DNS server discovery asks, instead of the system's configuration.
     pub dns_server: Option<SocketAddr>,
+    /// The near cache's bytes; 0: no near cache.
+    pub near_cache: u64,
 }
 
 impl Default for Settings {
@@ -212,6 +214,7 @@ impl Default for Settings {
             discovery_grace: DEFAULT_DISCOVERY_GRACE,
             migration_window: DEFAULT_MIGRATION_WINDOW,
             dns_server: None,
+            near_cache: 0,
         }
     }
 }
@@ -350,6 +353,18 @@ impl ClientBuilder {
     /// Default: none.
     pub fn with_password(mut self, password: impl Into<String>) -> Self {
         self.settings.password = Some(password.into());
+        self
+    }
+
+    /// Keeps GET's values in this process, up to `bytes` (keys and values), exact by the
+    /// nodes' invalidations (CLIENT TRACKING): a value changed by any process is not served
+    /// from here once its invalidation arrived, and nothing is served from a node whose
+    /// invalidation stream broke (see `docs/client.md`). Off (0) by default. [`Client::get_uncached`]
+    /// reads past it.
+    ///
+    /// [`Client::get_uncached`]: crate::Client::get_uncached
+    pub fn with_near_cache(mut self, bytes: u64) -> Self {
+        self.settings.near_cache = bytes;
         self
     }
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cachering_server::{ListenerArgs, ListenerConfig};
+use cachering_server::{ByteSize, ListenerArgs, ListenerConfig};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -52,6 +52,9 @@ pub struct ProxyConfig {
     pub read_consistency: ReadConsistencyName,
     /// Password the nodes require; the proxy sends it on every connection. Default: none.
     pub node_password: Option<String>,
+    /// The near cache's size (GET's values kept in the proxy, exact by the nodes'
+    /// invalidations); 0 for none. Default: 0.
+    pub near_cache: ByteSize,
     /// Log filter. Default: `info`.
     pub log_level: String,
     /// Address of the Prometheus `/metrics` endpoint; none serves no metrics. Default: none
@@ -111,6 +114,7 @@ impl Default for ProxyConfig {
             migration_window_ms: cachering_client::DEFAULT_MIGRATION_WINDOW.as_millis() as u64,
             read_consistency: ReadConsistencyName::Newest,
             node_password: None,
+            near_cache: ByteSize(0),
             log_level: "info".to_string(),
             metrics_addr: None,
             threads: DEFAULT_THREADS,
@@ -177,7 +181,8 @@ impl ProxyConfig {
                 Duration::from_millis(self.probe_interval_ms),
                 Duration::from_millis(self.max_probe_interval_ms),
             )
-            .with_read_consistency(self.read_consistency.into());
+            .with_read_consistency(self.read_consistency.into())
+            .with_near_cache(self.near_cache.bytes());
         if let Some(password) = &self.node_password {
             builder = builder.with_password(password.clone());
         }
@@ -258,6 +263,9 @@ pub struct ProxyArgs {
         hide_env_values = true
     )]
     pub node_password: Option<String>,
+    /// Keep GET's values in the proxy, up to SIZE, exact by the nodes' invalidations [default: 0, none]
+    #[arg(long, value_name = "SIZE")]
+    pub near_cache: Option<ByteSize>,
     /// Log level or tracing filter [default: info]
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -295,6 +303,7 @@ impl ProxyArgs {
             discovery_grace_ms,
             migration_window_ms,
             read_consistency,
+            near_cache,
             log_level,
             threads
         );

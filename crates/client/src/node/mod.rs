@@ -124,6 +124,8 @@ pub(crate) struct Node {
     /// Probes sent while ejected.
     pub probes: AtomicU64,
     pub metrics: NodeMetrics,
+    /// Its invalidation stream, for the near cache.
+    pub(crate) stream: crate::near::StreamState,
 }
 
 impl Node {
@@ -146,6 +148,7 @@ impl Node {
             refilling: false.into(),
             probes: AtomicU64::new(0),
             metrics,
+            stream: crate::near::StreamState::default(),
         })
     }
 

@@ -18,6 +18,7 @@ mod blocking;
 mod migration;
 mod multi_key;
 mod mutation;
+mod near_read;
 mod pipeline;
 mod read;
 mod refill;
@@ -65,15 +66,47 @@ pub(crate) fn vapply<'a>(
 }
 
 /// Locks that serialise writes, propagations and fills of one key within a client (a key maps
-/// to one stripe).
-pub(crate) struct Stripes(Vec<tokio::sync::Mutex<()>>);
+/// to one stripe). With a near cache, taking and releasing a key's lock drops the key from it
+/// (a write of this process is never followed by a near-cache read of the value it replaced).
+pub(crate) struct Stripes {
+    locks: Vec<tokio::sync::Mutex<()>>,
+    near: Option<Arc<crate::near::NearCache>>,
+}
 
 /// Stripes per client: enough that unrelated keys rarely share one.
 const STRIPES: usize = 1024;
 
+/// Held stripe locks; dropping them drops their keys from the near cache again.
+pub(crate) struct StripeGuard<'a> {
+    _guards: Vec<tokio::sync::MutexGuard<'a, ()>>,
+    keys: Vec<Vec<u8>>,
+    near: Option<&'a crate::near::NearCache>,
+}
+
+impl StripeGuard<'_> {
+    /// Leaves `key` in the near cache when the locks are released (a write of this process
+    /// just cached its value there).
+    pub fn keep(&mut self, key: &[u8]) {
+        self.keys.retain(|k| k != key);
+    }
+}
+
+impl Drop for StripeGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(near) = self.near {
+            for key in &self.keys {
+                near.forget(key);
+            }
+        }
+    }
+}
+
 impl Stripes {
-    pub fn new() -> Self {
-        Self((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect())
+    pub fn new(near: Option<Arc<crate::near::NearCache>>) -> Self {
+        Self {
+            locks: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            near,
+        }
     }
 
     fn index(key: &[u8]) -> usize {
@@ -81,24 +114,41 @@ impl Stripes {
     }
 
     /// The lock of `key`.
-    pub async fn lock(&self, key: &[u8]) -> tokio::sync::MutexGuard<'_, ()> {
-        self.0[Self::index(key)].lock().await
+    pub async fn lock(&self, key: &[u8]) -> StripeGuard<'_> {
+        self.lock_all(std::iter::once(key)).await
     }
 
     /// The locks of `keys`, taken in stripe order so that two callers locking several keys
     /// cannot wait on each other.
-    pub async fn lock_all<'k>(
-        &self,
-        keys: impl Iterator<Item = &'k [u8]>,
-    ) -> Vec<tokio::sync::MutexGuard<'_, ()>> {
-        let mut stripes: Vec<usize> = keys.map(Self::index).collect();
+    pub async fn lock_all<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) -> StripeGuard<'_> {
+        let keys: Vec<&[u8]> = keys.collect();
+        let near = self.near.as_deref();
+        if let Some(near) = near {
+            for key in &keys {
+                near.forget(key);
+            }
+        }
+        let mut stripes: Vec<usize> = keys.iter().map(|key| Self::index(key)).collect();
         stripes.sort_unstable();
         stripes.dedup();
         let mut guards = Vec::with_capacity(stripes.len());
         for index in stripes {
-            guards.push(self.0[index].lock().await);
+            guards.push(self.locks[index].lock().await);
         }
-        guards
+        StripeGuard {
+            _guards: guards,
+            keys: if near.is_some() {
+                keys.iter().map(|key| key.to_vec()).collect()
+            } else {
+                Vec::new()
+            },
+            near,
+        }
+    }
+
+    /// Whether writes must take the locks even with one replica (to keep the near cache).
+    pub fn near_cached(&self) -> bool {
+        self.near.is_some()
     }
 }
 

@@ -346,7 +346,7 @@ impl Client {
             let restore = state.restore(key)?;
             Some(async move {
                 let args: Vec<&[u8]> = restore.iter().map(|a| a.as_ref()).collect();
-                self.fan_out(key, replicas, &args, Some(node), state.version)
+                self.fan_out(key, replicas, &args, Some(node), state.version, None)
                     .await
             })
         });

@@ -104,7 +104,7 @@ impl Client {
             if let Some(propagate) = state.restore(key) {
                 let args: Vec<&[u8]> = propagate.iter().map(|a| a.as_ref()).collect();
                 let _ = self
-                    .fan_out(key, &replicas, &args, Some(node), state.version)
+                    .fan_out(key, &replicas, &args, Some(node), state.version, None)
                     .await;
             }
             return node.reply_result(outcome);

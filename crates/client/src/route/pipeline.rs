@@ -174,7 +174,7 @@ impl Answers<'_> {
                         continue;
                     };
                     match Client::full_answer(node, mine, is_get) {
-                        Ok((rank, reply)) => {
+                        Ok((rank, reply, _)) => {
                             newest.saw(rank);
                             newest.full = Some(reply);
                         }
@@ -282,7 +282,7 @@ impl Client {
         let mut reply_as = vec![Answer::AsIs; commands.len()];
         // Writes hold their keys' stripe locks until every replica answered (with one
         // replica there is nothing for them to race with; see `write`).
-        let replicated = self.inner.settings.replicas > 1;
+        let replicated = self.inner.settings.replicas > 1 || self.inner.stripes.near_cached();
         let guards = self
             .inner
             .stripes

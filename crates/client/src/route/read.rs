@@ -195,6 +195,21 @@ impl State {
 impl Client {
     /// Serves a read of `key` with the client's read consistency.
     pub(crate) async fn read(&self, key: &[u8], args: &[&[u8]], kind: ReadKind) -> Result<Reply> {
+        if kind.fills {
+            if let Some(near) = &self.inner.near {
+                return Box::pin(self.read_near(near, key, args, kind)).await;
+            }
+        }
+        self.read_routed(key, args, kind).await
+    }
+
+    /// A read past the near cache.
+    pub(crate) async fn read_routed(
+        &self,
+        key: &[u8],
+        args: &[&[u8]],
+        kind: ReadKind,
+    ) -> Result<Reply> {
         match self.inner.settings.read_consistency {
             ReadConsistency::Newest if self.versioned_replicas() => {
                 self.read_newest(key, args).await
@@ -204,8 +219,9 @@ impl Client {
     }
 
     /// The request that asks a replica for the read's answer with its rank: `VGET` for a GET
-    /// (one reply), `VVER` followed by the command otherwise (two). Also tells which it is.
-    pub(crate) fn full_read(args: &[&[u8]], key: &[u8]) -> (Bytes, usize, bool) {
+    /// (one reply; with `ttl`, `PTTL` after it, two), `VVER` followed by the command otherwise
+    /// (two). Also tells which it is.
+    pub(crate) fn full_read(args: &[&[u8]], key: &[u8], ttl: bool) -> (Bytes, usize, bool) {
         let is_get = args
             .first()
             .and_then(|name| lookup(name))
@@ -214,6 +230,10 @@ impl Client {
         let mut bytes = BytesMut::new();
         if is_get {
             encode_command(&[b"VGET", key], &mut bytes);
+            if ttl {
+                encode_command(&[b"PTTL", key], &mut bytes);
+                return (bytes.freeze(), 2, true);
+            }
             (bytes.freeze(), 1, true)
         } else {
             encode_command(&[b"VVER", key], &mut bytes);
@@ -222,16 +242,19 @@ impl Client {
         }
     }
 
-    /// Reads a replica's replies to [`Client::full_read`]: its rank and its answer.
+    /// Reads a replica's replies to [`Client::full_read`]: its rank, its answer, and for a GET
+    /// asked with its time to live, that (`PTTL`'s reply).
     pub(crate) fn full_answer(
         node: &Node,
         replies: Vec<Reply>,
         is_get: bool,
-    ) -> Result<(Rank, Reply)> {
+    ) -> Result<(Rank, Reply, Option<i64>)> {
         let protocol =
             || Error::new(ErrorKind::Protocol, "unexpected versioned reply").with_node(node.name());
         if is_get {
-            let reply = replies.into_iter().next().ok_or_else(protocol)?;
+            let mut replies = replies.into_iter();
+            let reply = replies.next().ok_or_else(protocol)?;
+            let ttl = replies.next().and_then(|pttl| pttl.as_int());
             if let Reply::Error(text) = &reply {
                 return Err(node.server_error(text));
             }
@@ -241,14 +264,14 @@ impl Client {
                 // A GET of a collection, answered as the node answers it.
                 return Err(node.server_error(WRONGTYPE.as_bytes()));
             }
-            Ok((rank, state.value.map_or(Reply::Nil, Reply::Bulk)))
+            Ok((rank, state.value.map_or(Reply::Nil, Reply::Bulk), ttl))
         } else {
             let [version, answer] = <[Reply; 2]>::try_from(replies).map_err(|_| protocol())?;
             if let Reply::Error(text) = &version {
                 return Err(node.server_error(text));
             }
             let rank = Rank::from_vver(&version).ok_or_else(protocol)?;
-            Ok((rank, node.reply_result(answer)?))
+            Ok((rank, node.reply_result(answer)?, None))
         }
     }
 
@@ -257,7 +280,7 @@ impl Client {
         node: &Arc<Node>,
         key: &[u8],
         read: &(Bytes, usize, bool),
-    ) -> Result<(Rank, Reply)> {
+    ) -> Result<(Rank, Reply, Option<i64>)> {
         let (bytes, replies, is_get) = read;
         let replies = node
             .request(node.slot_for(key), bytes.clone(), *replies)
@@ -277,6 +300,17 @@ impl Client {
 
     /// The newest-read (module docs).
     pub(crate) async fn read_newest(&self, key: &[u8], args: &[&[u8]]) -> Result<Reply> {
+        Ok(self.read_newest_with(key, args, false).await?.0)
+    }
+
+    /// The newest-read, for a GET with `ttl` also the key's time to live on the replica that
+    /// answered (`PTTL`'s reply, read in the same round trip).
+    pub(crate) async fn read_newest_with(
+        &self,
+        key: &[u8],
+        args: &[&[u8]],
+        ttl: bool,
+    ) -> Result<(Reply, Option<i64>)> {
         let topology = self.topology().await;
         let replicas = topology.replicas(key, self.inner.settings.replicas);
         // After a ring change, the key's former replicas are asked too: the key may live only
@@ -291,7 +325,7 @@ impl Client {
             .iter()
             .position(|node| node.serves_read(key))
             .unwrap_or(0);
-        let read = Self::full_read(args, key);
+        let read = Self::full_read(args, key, ttl);
         let mut asked: SmallVec<[&Arc<Node>; 6]> = candidates.clone().into_iter().collect();
         asked.extend(moved.iter().filter(|node| node.takes_writes()));
         let others: SmallVec<[&Arc<Node>; 6]> = asked
@@ -324,8 +358,8 @@ impl Client {
         for i in 0..asked.len() {
             let result = if i == primary {
                 match full.take().expect("one full read") {
-                    Ok((rank, reply)) => {
-                        answer = Some((rank, reply));
+                    Ok((rank, reply, ttl)) => {
+                        answer = Some((rank, reply, ttl));
                         Ok(rank)
                     }
                     Err(error) => Err(error),
@@ -348,15 +382,15 @@ impl Client {
         self.observe_version(newest.version());
         // The answer: the first replica's if it is the newest, else the newest replica's (a
         // former replica's, after a ring change that left the key there).
-        let (answered_by, reply) = match answer {
-            Some((rank, reply)) if rank >= newest => (primary, reply),
+        let (answered_by, reply, ttl) = match answer {
+            Some((rank, reply, ttl)) if rank >= newest => (primary, reply, ttl),
             _ => {
                 let at = ranks
                     .iter()
                     .position(|rank| *rank == Some(newest))
                     .expect("the newest rank came from a replica");
-                let (_, reply) = Box::pin(Self::answered(asked[at], key, &read)).await?;
-                (at, reply)
+                let (_, reply, ttl) = Box::pin(Self::answered(asked[at], key, &read)).await?;
+                (at, reply, ttl)
             }
         };
         // Served by a later replica than the key's first (which failed, is ejected, or is
@@ -379,7 +413,7 @@ impl Client {
             let migrated = answered_by >= candidates.len();
             Box::pin(self.read_repair(key, &behind, asked[answered_by], newest, migrated)).await;
         }
-        Ok(reply)
+        Ok((reply, ttl))
     }
 
     /// Brings the replicas `behind` to the newest state of `key`, at its version: a delete is

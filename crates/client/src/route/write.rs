@@ -10,6 +10,7 @@
 //! read of that key until the key is invalidated on it ([`WriteTally`]).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use cachering_commands::{lookup, Cmd};
@@ -106,7 +107,7 @@ impl Client {
     pub(crate) async fn write(&self, key: &[u8], args: &[&[u8]]) -> Result<Reply> {
         // With one replica there is no fill or propagation for a write to race with, so no
         // lock: writes of a key still leave in the order they are sent, on one connection.
-        let _guard = if self.inner.settings.replicas > 1 {
+        let mut guard = if self.inner.settings.replicas > 1 || self.inner.stripes.near_cached() {
             Some(self.inner.stripes.lock(key).await)
         } else {
             None
@@ -115,12 +116,34 @@ impl Client {
         let (wire, answer, version) = self.wire_form(args, &mut text);
         let topology = self.topology().await;
         let replicas = topology.replicas(key, self.inner.settings.replicas);
-        let reply = self.fan_out(key, &replicas, &wire, None, version).await?;
-        Ok(answer.reply(reply))
+        // A value written by this process goes through to its near cache.
+        let through = self.inner.near.as_ref().and_then(|near| {
+            let (value, ttl) = written_value(args)?;
+            near.expect(key, &replicas, Bytes::copy_from_slice(value), ttl)
+        });
+        let Some(through) = through else {
+            let reply = self
+                .fan_out(key, &replicas, &wire, None, version, None)
+                .await?;
+            return Ok(answer.reply(reply));
+        };
+        let applied = std::sync::atomic::AtomicUsize::new(0);
+        let result = self
+            .fan_out(key, &replicas, &wire, None, version, Some(&applied))
+            .await;
+        let everywhere = result.is_ok() && applied.into_inner() == replicas.len();
+        if let (Some(near), Some(guard)) = (&self.inner.near, guard.as_mut()) {
+            if near.written(through, everywhere) {
+                guard.keep(key);
+            }
+        }
+        Ok(answer.reply(result?))
     }
 
     /// The write fan-out, under the key's stripe lock, of a write at `version`. `done` names a
     /// replica that already holds the result (a mutation's), which is not written again.
+    /// `applied`, if given, counts the replicas that applied the write (`:1` from VSET, a
+    /// status from a plain write).
     pub(crate) async fn fan_out(
         &self,
         key: &[u8],
@@ -128,7 +151,13 @@ impl Client {
         args: &[&[u8]],
         done: Option<&Arc<Node>>,
         version: u64,
+        applied: Option<&std::sync::atomic::AtomicUsize>,
     ) -> Result<Reply> {
+        let count = |result: &Result<Reply>| {
+            if let (Some(applied), Ok(Reply::Int(1) | Reply::Status(_))) = (applied, result) {
+                applied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        };
         let mut tally = WriteTally::new(key, version, replicas.len());
         if done.is_some() {
             tally.already_acknowledged();
@@ -142,6 +171,7 @@ impl Client {
         // One replica (R = 1, or the others ejected) needs no join.
         let outcome = if let [node] = targets[..] {
             let result = node.call_encoded(node.slot_for(key), bytes).await;
+            count(&result);
             tally.record(node, result);
             tally.outcome(self.inner.settings.write_rule)
         } else {
@@ -151,8 +181,10 @@ impl Client {
             join_all(targets.iter().map(|&node| {
                 let bytes = bytes.clone();
                 let tally = &tally;
+                let count = &count;
                 async move {
                     let result = node.call_encoded(node.slot_for(key), bytes).await;
+                    count(&result);
                     super::lock(tally).record(node, result);
                 }
             }))
@@ -166,6 +198,42 @@ impl Client {
             Box::pin(self.invalidate_moved(key, replicas, version)).await;
         }
         outcome
+    }
+}
+
+/// The value a SET, SETEX or PSETEX of `args` leaves, and for how long: `None` for any other
+/// write, or one whose effect the arguments do not tell (NX, XX, GET, KEEPTTL, an absolute
+/// expiry). The time to live counts from before the write is sent, so it ends no later than
+/// the node's.
+pub(crate) fn written_value<'a>(args: &[&'a [u8]]) -> Option<(&'a [u8], Option<Duration>)> {
+    let spec = lookup(args.first()?)?;
+    let number = |text: &[u8]| -> Option<u64> {
+        std::str::from_utf8(text)
+            .ok()?
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+    };
+    match (spec.id, args) {
+        (Cmd::Set, [_, _, value]) => Some((value, None)),
+        (Cmd::Set, [_, _, value, unit, amount]) => {
+            let amount = number(amount)?;
+            let ttl = if unit.eq_ignore_ascii_case(b"EX") {
+                Duration::from_secs(amount)
+            } else if unit.eq_ignore_ascii_case(b"PX") {
+                Duration::from_millis(amount)
+            } else {
+                return None;
+            };
+            Some((value, Some(ttl)))
+        }
+        (Cmd::SetEx, [_, _, seconds, value]) => {
+            Some((value, Some(Duration::from_secs(number(seconds)?))))
+        }
+        (Cmd::PSetEx, [_, _, millis, value]) => {
+            Some((value, Some(Duration::from_millis(number(millis)?))))
+        }
+        _ => None,
     }
 }
 
@@ -216,5 +284,44 @@ mod tests {
             "no versioned form: as it is"
         );
         assert_eq!(wire(&["NOSUCH", "k"]).0, ["NOSUCH", "k"]);
+    }
+
+    #[test]
+    fn only_writes_that_tell_their_value_and_life_go_through() {
+        let of = |args: &[&str]| {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            written_value(&args).map(|(value, ttl)| (value.to_vec(), ttl))
+        };
+        assert_eq!(of(&["SET", "k", "v"]), Some((b"v".to_vec(), None)));
+        assert_eq!(
+            of(&["set", "k", "v", "ex", "5"]),
+            Some((b"v".to_vec(), Some(Duration::from_secs(5))))
+        );
+        assert_eq!(
+            of(&["SET", "k", "v", "PX", "250"]),
+            Some((b"v".to_vec(), Some(Duration::from_millis(250))))
+        );
+        assert_eq!(
+            of(&["SETEX", "k", "3", "v"]),
+            Some((b"v".to_vec(), Some(Duration::from_secs(3))))
+        );
+        assert_eq!(
+            of(&["PSETEX", "k", "30", "v"]),
+            Some((b"v".to_vec(), Some(Duration::from_millis(30))))
+        );
+        for args in [
+            &["SET", "k", "v", "NX"][..],
+            &["SET", "k", "v", "XX"],
+            &["SET", "k", "v", "GET"],
+            &["SET", "k", "v", "KEEPTTL"],
+            &["SET", "k", "v", "EXAT", "99999999999"],
+            &["SET", "k", "v", "EX", "0"],
+            &["SET", "k", "v", "EX", "x"],
+            &["SET", "k", "v", "EX", "5", "NX"],
+            &["APPEND", "k", "v"],
+            &["DEL", "k"],
+        ] {
+            assert_eq!(of(args), None, "{args:?}");
+        }
     }
 }
