@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """The near cache's gain: a Zipf 1.1 workload over 1M keys (32-byte values), 90 % GETs and
 10 % SETs, over three node processes with R = 2, through the client library (`client_load`, 50
-tasks, one request in flight each) and through `cachering proxy` (`client_load --resp`, 50
-connections), each with and without a near cache of 64 MiB, side by side in one run.
+tasks, one request in flight each, on a current-thread runtime and on a two-thread one) and
+through `cachering proxy` (`client_load --resp`, 50 connections), each with and without a near
+cache of 64 MiB, side by side in one run. Every key is written before a run; the near cache
+starts empty.
 
-    python3 benches/load/near_cache.py [--rounds 2] [--requests 400000]
+    python3 benches/load/near_cache.py [--rounds 2] [--requests 2000000]
 """
 
 import argparse
@@ -29,7 +31,7 @@ def load(tool: str, nodes: str, extra: list[str], requests: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--requests", type=int, default=400_000)
+    parser.add_argument("--requests", type=int, default=2_000_000)
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "-p", "cachering", "-p", "cachering-benches", "--bin",
                     "cachering", "--bin", "client_load"], cwd=ROOT, check=True, capture_output=True)
@@ -45,7 +47,11 @@ def main() -> None:
     results: dict[str, list[dict]] = {}
     try:
         for _ in range(args.rounds):
-            runs = [("library", node_list, []), ("library, near cache", node_list, ["--near-cache", NEAR])]
+            runs = []
+            for threads in ("1", "2"):
+                library = f"library, {threads} thread{'s' if threads != '1' else ''}"
+                runs.append((library, node_list, ["--threads", threads]))
+                runs.append((f"{library}, near cache", node_list, ["--threads", threads, "--near-cache", NEAR]))
             for name, proxy in proxies.items():
                 runs.append((name, node_list, ["--resp", f"127.0.0.1:{proxy.port}"]))
             for name, node_arg, extra in runs:
@@ -53,12 +59,15 @@ def main() -> None:
     finally:
         for server in [*proxies.values(), *nodes]:
             server.stop()
-    print(f"| entry point | requests/s | p50 ms | p99 ms | (median of {args.rounds}) |")
-    print("|---|---|---|---|---|")
+    print(f"| entry point | requests/s | p50 ms | p99 ms | near hit ratio | (median of {args.rounds}) |")
+    print("|---|---|---|---|---|---|")
     for name, samples in results.items():
         med = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
-        print(f"| {name} | {med['rps']:.0f} | {med['p50_ms']:.3f} | {med['p99_ms']:.3f} | |")
-    for base, near in (("library", "library, near cache"), ("proxy", "proxy, near cache")):
+        hits = f"{med['near_hit_ratio']:.3f}" if "near_hit_ratio" in med else ""
+        print(f"| {name} | {med['rps']:.0f} | {med['p50_ms']:.3f} | {med['p99_ms']:.3f} | {hits} | |")
+    bases = [name for name in results if not name.endswith("near cache")]
+    for base in bases:
+        near = f"{base}, near cache"
         ratio = statistics.median(s["rps"] for s in results[near]) / statistics.median(s["rps"] for s in results[base])
         print(f"{near} / {base}: {ratio:.2f}x")
 

@@ -154,7 +154,8 @@ async fn concurrent_misses_share_one_read() {
 }
 
 /// This process's writes go through to its near cache (its reads after them reach no node),
-/// and writes of the same key by another process, racing with them, are never hidden by that:
+/// and writes of the same key by another process, racing with them (and with each other), are
+/// never hidden by that:
 /// after both are acknowledged and the invalidation's way, the near cache returns what the
 /// nodes hold. Through the library (typed `set`, `call`) and through a proxy with a near cache.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,7 +207,15 @@ async fn own_writes_go_through_and_racing_writes_stay_exact() {
         });
         let mine = format!("b{round}");
         match round % 3 {
-            0 => library.set(&key, mine.as_str()).await.unwrap(),
+            // Two writes of this process at once, too.
+            0 => {
+                let (first, second) = futures::join!(
+                    library.set(&key, mine.as_str()),
+                    library.set(&key, format!("{mine}'"))
+                );
+                first.unwrap();
+                second.unwrap();
+            }
             1 => {
                 library.call(&["SET", &key, &mine]).await.unwrap();
             }

@@ -56,6 +56,9 @@ struct Args {
     /// Send plain RESP to this address (a proxy) instead of using the library.
     #[arg(long)]
     resp: Option<String>,
+    /// Runtime threads: 1 runs one current-thread runtime, more a multi-thread one.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 /// What one request does.
@@ -108,10 +111,17 @@ impl Draw {
 
 fn main() {
     let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let runtime = if args.threads > 1 {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .expect("a runtime");
     runtime.block_on(run(args));
 }
 

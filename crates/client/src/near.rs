@@ -62,6 +62,8 @@ pub(crate) struct StreamState {
 /// One cached value and what it depends on.
 struct Entry {
     value: Bytes,
+    /// The version of the write of this process that cached it; 0 for a fill.
+    version: u64,
     /// The epochs of the key's replicas when it was filled.
     epochs: Epochs,
     /// The key's time to live on the node when it was filled.
@@ -116,6 +118,8 @@ pub(crate) struct Through {
     generation: u64,
     /// [`Own::foreign`] when it was registered.
     foreign: u64,
+    /// Its version.
+    version: u64,
     value: Bytes,
     ttl: Option<Duration>,
 }
@@ -125,6 +129,9 @@ pub(crate) struct Through {
 struct Own {
     /// Writes registered and not yet ended.
     writing: u32,
+    /// The newest version a write cached while some were in flight: an older write that ends
+    /// later does not cache its value over it.
+    cached: u64,
     /// Invalidations still expected, per stream epoch.
     awaits: SmallVec<[(u64, u32); 3]>,
     /// Invalidations of the key that were not expected, counted while the key has an entry
@@ -304,6 +311,7 @@ impl NearCache {
             ticket.key.clone(),
             Arc::new(Entry {
                 value,
+                version: 0,
                 epochs: ticket.epochs.clone(),
                 ttl,
             }),
@@ -324,12 +332,14 @@ impl NearCache {
     /// A write of `key` by this process is about to be sent to `replicas`: if it is a value
     /// (`value`, living `ttl`) and their streams serve, the invalidation each replica will send
     /// for it is expected, and once every replica applied it ([`NearCache::written`]) the value
-    /// is cached at once, unless an invalidation not expected arrived meanwhile. Called under
-    /// the key's stripe lock (this process's writes of a key are not concurrent).
+    /// is cached at once, unless an invalidation not expected arrived meanwhile, or a write of
+    /// a newer `version` already cached its value (versioned writes of a key run side by side;
+    /// plain ones, with one replica, one at a time).
     pub fn expect(
         &self,
         key: &[u8],
         replicas: &[Arc<Node>],
+        version: u64,
         value: Bytes,
         ttl: Option<Duration>,
     ) -> Option<Through> {
@@ -351,6 +361,7 @@ impl NearCache {
             epochs,
             generation,
             foreign,
+            version,
             value,
             ttl,
         })
@@ -358,9 +369,10 @@ impl NearCache {
 
     /// The write of `through` ended. If every replica `applied` it (none outranked it, none
     /// missed it), no invalidation other than expected ones arrived since it was registered
-    /// and no stream broke, its value is cached (fills in flight do not cache, joins end) and
-    /// `true` returned. Else, when not applied, its invalidations are no longer expected (one
-    /// that arrives anyway drops the key, as any other).
+    /// and no stream broke, its value is cached (fills in flight do not cache, joins end).
+    /// When not applied, its invalidations are no longer expected (one that arrives anyway
+    /// drops the key, as any other). Returns whether the cache now holds this write's value or
+    /// a newer one of this process (the key then need not be dropped).
     pub fn written(&self, through: Through, applied: bool) -> bool {
         let Some(mut own) = self.own.get_mut(&through.key) else {
             return false;
@@ -376,8 +388,10 @@ impl NearCache {
         }
         let cache = applied
             && own.foreign == through.foreign
+            && (through.version > own.cached || own.cached == 0)
             && self.generation.load(Ordering::Acquire) == through.generation;
         if cache {
+            own.cached = through.version;
             // Under the key's own entry, which every invalidation of the key takes first.
             let pending = self.pending.get_mut(&through.key).map(|mut state| {
                 state.changes += 1;
@@ -388,15 +402,23 @@ impl NearCache {
                 through.key.clone(),
                 Arc::new(Entry {
                     value: through.value,
+                    version: through.version,
                     epochs: through.epochs,
                     ttl: through.ttl,
                 }),
             );
             drop(pending);
         }
+        // Not cached, but a newer write of this process that ended first cached its value: it
+        // stays.
+        let newer_cached = !cache
+            && self
+                .entries
+                .get(&through.key)
+                .is_some_and(|entry| entry.version > through.version);
         drop(own);
         self.own.remove_if(&through.key, |_, own| own.idle());
-        cache
+        cache || newer_cached
     }
 
     /// An invalidation of `key` arrived on the stream at `epoch`. If a write of this process
@@ -638,5 +660,139 @@ impl NearCache {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::Fleet;
+    use crate::options::{NodeSpec, Settings};
+
+    /// Two replicas whose streams are up (no connection: the states are set by hand).
+    fn replicas(near: &NearCache) -> Vec<Arc<Node>> {
+        let (settings, fleet) = (Arc::new(Settings::default()), Arc::new(Fleet::default()));
+        ["127.0.0.1:1", "127.0.0.1:2"]
+            .into_iter()
+            .map(|addr| {
+                let node = Node::new(
+                    NodeSpec::new(addr),
+                    Arc::clone(&settings),
+                    Arc::clone(&fleet),
+                );
+                near.stream_up(&node);
+                node
+            })
+            .collect()
+    }
+
+    fn epoch(node: &Node) -> u64 {
+        node.stream.epoch.load(Ordering::Acquire)
+    }
+
+    fn key(text: &str) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(text.as_bytes()))
+    }
+
+    fn through(near: &NearCache, nodes: &[Arc<Node>], version: u64, value: &str) -> Through {
+        near.expect(
+            b"k",
+            nodes,
+            version,
+            Bytes::copy_from_slice(value.as_bytes()),
+            None,
+        )
+        .expect("streams serve")
+    }
+
+    fn cached(near: &NearCache, nodes: &[Arc<Node>]) -> Option<Bytes> {
+        near.get(b"k", nodes)
+    }
+
+    #[tokio::test]
+    async fn an_older_write_ending_last_leaves_the_newer_value() {
+        let near = NearCache::new(1 << 20, Duration::from_secs(1));
+        let nodes = replicas(&near);
+        let older = through(&near, &nodes, 10, "older");
+        let newer = through(&near, &nodes, 11, "newer");
+        assert!(near.written(newer, true));
+        // The older one ends last: not cached, and the newer value stays.
+        assert!(near.written(older, true));
+        assert_eq!(cached(&near, &nodes).as_deref(), Some(&b"newer"[..]));
+        // Each write's own invalidation on each replica is taken as expected.
+        for node in &nodes {
+            near.invalidated(&[key("k"), key("k")], epoch(node));
+        }
+        assert_eq!(cached(&near, &nodes).as_deref(), Some(&b"newer"[..]));
+        // Then another process's write drops it.
+        near.invalidated(&[key("k")], epoch(&nodes[0]));
+        assert_eq!(cached(&near, &nodes), None);
+    }
+
+    #[tokio::test]
+    async fn writes_ending_in_order_each_cache_their_value() {
+        let near = NearCache::new(1 << 20, Duration::from_secs(1));
+        let nodes = replicas(&near);
+        let older = through(&near, &nodes, 10, "older");
+        let newer = through(&near, &nodes, 11, "newer");
+        assert!(near.written(older, true));
+        assert_eq!(cached(&near, &nodes).as_deref(), Some(&b"older"[..]));
+        assert!(near.written(newer, true));
+        assert_eq!(cached(&near, &nodes).as_deref(), Some(&b"newer"[..]));
+    }
+
+    #[tokio::test]
+    async fn an_invalidation_not_expected_keeps_a_write_out() {
+        let near = NearCache::new(1 << 20, Duration::from_secs(1));
+        let nodes = replicas(&near);
+        let write = through(&near, &nodes, 10, "mine");
+        // The write's own invalidations and another process's, before the write's reply.
+        near.invalidated(&[key("k"), key("k")], epoch(&nodes[0]));
+        near.invalidated(&[key("k")], epoch(&nodes[1]));
+        assert!(!near.written(write, true));
+        assert_eq!(cached(&near, &nodes), None);
+    }
+
+    #[tokio::test]
+    async fn a_write_not_applied_everywhere_expects_nothing() {
+        let near = NearCache::new(1 << 20, Duration::from_secs(1));
+        let nodes = replicas(&near);
+        let write = through(&near, &nodes, 10, "mine");
+        assert!(!near.written(write, false));
+        assert_eq!(cached(&near, &nodes), None);
+        // A fill after it, then another process's write: its invalidation is not taken for
+        // the failed write's.
+        let Miss::Fill(ticket) = Arc::clone(&near).miss(b"k", &nodes) else {
+            panic!("a fill");
+        };
+        near.fill(&ticket, Bytes::from_static(b"filled"), None);
+        drop(ticket);
+        assert_eq!(cached(&near, &nodes).as_deref(), Some(&b"filled"[..]));
+        near.invalidated(&[key("k")], epoch(&nodes[1]));
+        assert_eq!(cached(&near, &nodes), None);
+    }
+
+    #[tokio::test]
+    async fn a_broken_stream_drops_entries_and_expectations() {
+        let near = NearCache::new(1 << 20, Duration::from_secs(1));
+        let nodes = replicas(&near);
+        let write = through(&near, &nodes, 10, "mine");
+        assert!(near.written(write, true));
+        assert!(cached(&near, &nodes).is_some());
+        let old = epoch(&nodes[0]);
+        near.node_changed(&nodes[0], false);
+        assert_eq!(cached(&near, &nodes), None);
+        // The invalidations expected on the broken stream will not come; the other's still do.
+        let awaits: Vec<(u64, u32)> = near.own.get(&b"k"[..]).unwrap().awaits.to_vec();
+        assert_eq!(awaits, [(epoch(&nodes[1]), 1)]);
+        assert_ne!(old, 0);
+        near.stream_up(&nodes[0]);
+        // A fill that began before a break does not cache.
+        let Miss::Fill(ticket) = Arc::clone(&near).miss(b"k", &nodes) else {
+            panic!("a fill");
+        };
+        near.node_changed(&nodes[1], true);
+        near.fill(&ticket, Bytes::from_static(b"filled"), None);
+        assert_eq!(cached(&near, &nodes), None);
     }
 }

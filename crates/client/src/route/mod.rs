@@ -65,12 +65,22 @@ pub(crate) fn vapply<'a>(
     wire
 }
 
-/// Locks that serialise writes, propagations and fills of one key within a client (a key maps
-/// to one stripe). With a near cache, taking and releasing a key's lock drops the key from it
-/// (a write of this process is never followed by a near-cache read of the value it replaced).
+/// Locks that keep propagations and fills of one key apart from its writes within a client
+/// (a key maps to one stripe). Versioned writes of one key share it (their versions order
+/// them, whatever order they reach the replicas in); mutations, which copy a value read from
+/// one replica to the others, fills and multi-key writes take it alone. With a near cache,
+/// taking and releasing a key's lock drops the key from it (a write of this process is never
+/// followed by a near-cache read of the value it replaced).
 pub(crate) struct Stripes {
-    locks: Vec<tokio::sync::Mutex<()>>,
+    locks: Vec<tokio::sync::RwLock<()>>,
     near: Option<Arc<crate::near::NearCache>>,
+}
+
+/// A held stripe lock (held for its drop, never read).
+#[allow(dead_code)]
+enum Held<'a> {
+    Shared(tokio::sync::RwLockReadGuard<'a, ()>),
+    Alone(tokio::sync::RwLockWriteGuard<'a, ()>),
 }
 
 /// Stripes per client: enough that unrelated keys rarely share one.
@@ -78,7 +88,7 @@ const STRIPES: usize = 1024;
 
 /// Held stripe locks; dropping them drops their keys from the near cache again.
 pub(crate) struct StripeGuard<'a> {
-    _guards: Vec<tokio::sync::MutexGuard<'a, ()>>,
+    _guards: SmallVec<[Held<'a>; 1]>,
     keys: Vec<Vec<u8>>,
     near: Option<&'a crate::near::NearCache>,
 }
@@ -104,7 +114,7 @@ impl Drop for StripeGuard<'_> {
 impl Stripes {
     pub fn new(near: Option<Arc<crate::near::NearCache>>) -> Self {
         Self {
-            locks: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            locks: (0..STRIPES).map(|_| tokio::sync::RwLock::new(())).collect(),
             near,
         }
     }
@@ -113,17 +123,40 @@ impl Stripes {
         (key_hash(key) % STRIPES as u64) as usize
     }
 
-    /// The lock of `key`.
+    /// The lock of `key`, alone.
     pub async fn lock(&self, key: &[u8]) -> StripeGuard<'_> {
-        self.lock_all(std::iter::once(key)).await
+        self.take(std::iter::once(key), false, true).await
     }
 
-    /// The locks of `keys`, taken in stripe order so that two callers locking several keys
-    /// cannot wait on each other.
+    /// The lock of `key`, shared with other versioned writes (`shared`) or alone, for a write
+    /// whose value may go through to the near cache: the key stays there while it runs (a
+    /// read meanwhile may return the value it replaces, as from the nodes) and is dropped
+    /// after it unless [`StripeGuard::keep`].
+    pub async fn write_through(&self, key: &[u8], shared: bool) -> StripeGuard<'_> {
+        self.take(std::iter::once(key), shared, false).await
+    }
+
+    /// The lock of `key`, shared with other versioned writes.
+    pub async fn share(&self, key: &[u8]) -> StripeGuard<'_> {
+        self.take(std::iter::once(key), true, true).await
+    }
+
+    /// The locks of `keys`, alone, taken in stripe order so that two callers locking several
+    /// keys cannot wait on each other.
     pub async fn lock_all<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) -> StripeGuard<'_> {
+        self.take(keys, false, true).await
+    }
+
+    /// Takes the locks of `keys`; `forget`: drops them from the near cache first.
+    async fn take<'k>(
+        &self,
+        keys: impl Iterator<Item = &'k [u8]>,
+        shared: bool,
+        forget: bool,
+    ) -> StripeGuard<'_> {
         let keys: Vec<&[u8]> = keys.collect();
         let near = self.near.as_deref();
-        if let Some(near) = near {
+        if let (Some(near), true) = (near, forget) {
             for key in &keys {
                 near.forget(key);
             }
@@ -131,9 +164,14 @@ impl Stripes {
         let mut stripes: Vec<usize> = keys.iter().map(|key| Self::index(key)).collect();
         stripes.sort_unstable();
         stripes.dedup();
-        let mut guards = Vec::with_capacity(stripes.len());
+        let mut guards = SmallVec::with_capacity(stripes.len());
         for index in stripes {
-            guards.push(self.locks[index].lock().await);
+            let lock = &self.locks[index];
+            guards.push(if shared {
+                Held::Shared(lock.read().await)
+            } else {
+                Held::Alone(lock.write().await)
+            });
         }
         StripeGuard {
             _guards: guards,

@@ -105,22 +105,34 @@ impl Client {
 
     /// Sends a write of `key` to every replica that takes writes, in its versioned form.
     pub(crate) async fn write(&self, key: &[u8], args: &[&[u8]]) -> Result<Reply> {
-        // With one replica there is no fill or propagation for a write to race with, so no
-        // lock: writes of a key still leave in the order they are sent, on one connection.
-        let mut guard = if self.inner.settings.replicas > 1 || self.inner.stripes.near_cached() {
-            Some(self.inner.stripes.lock(key).await)
-        } else {
-            None
+        // Versioned writes share the key's lock (their versions order them) and keep out
+        // mutations and fills, which copy a value between replicas. With one replica there is
+        // nothing to copy, so no lock: writes of a key still leave in the order they are sent,
+        // on one connection; except with a near cache, whose write-through then takes it
+        // alone.
+        let goes_through = self.inner.near.as_ref().and_then(|_| written_value(args));
+        let versioned = self.versioned_replicas();
+        let mut guard = match (&goes_through, versioned) {
+            (Some(_), shared) => Some(self.inner.stripes.write_through(key, shared).await),
+            (None, true) => Some(self.inner.stripes.share(key).await),
+            (None, false) if self.inner.stripes.near_cached() => {
+                Some(self.inner.stripes.lock(key).await)
+            }
+            (None, false) => None,
         };
         let mut text = itoa::Buffer::new();
         let (wire, answer, version) = self.wire_form(args, &mut text);
         let topology = self.topology().await;
         let replicas = topology.replicas(key, self.inner.settings.replicas);
         // A value written by this process goes through to its near cache.
-        let through = self.inner.near.as_ref().and_then(|near| {
-            let (value, ttl) = written_value(args)?;
-            near.expect(key, &replicas, Bytes::copy_from_slice(value), ttl)
-        });
+        let through =
+            self.inner
+                .near
+                .as_ref()
+                .zip(goes_through)
+                .and_then(|(near, (value, ttl))| {
+                    near.expect(key, &replicas, version, Bytes::copy_from_slice(value), ttl)
+                });
         let Some(through) = through else {
             let reply = self
                 .fan_out(key, &replicas, &wire, None, version, None)
