@@ -39,25 +39,27 @@ def main() -> None:
     tool = str(ROOT / "target" / "release" / "client_load")
     nodes = [start_node(binary) for _ in range(3)]
     node_list = ",".join(f"127.0.0.1:{n.port}" for n in nodes)
-    proxies = {}
-    for name, extra in (("proxy", []), ("proxy, near cache", ["--near-cache", "64mb"])):
-        port = free_port()
-        proxies[name] = Server(name, [binary, "proxy", "--port", str(port), "--nodes", node_list,
-                                      "--log-level", "warn", *extra], port)
     results: dict[str, list[dict]] = {}
     try:
         for _ in range(args.rounds):
-            runs = []
             for threads in ("1", "2"):
                 library = f"library, {threads} thread{'s' if threads != '1' else ''}"
-                runs.append((library, node_list, ["--threads", threads]))
-                runs.append((f"{library}, near cache", node_list, ["--threads", threads, "--near-cache", NEAR]))
-            for name, proxy in proxies.items():
-                runs.append((name, node_list, ["--resp", f"127.0.0.1:{proxy.port}"]))
-            for name, node_arg, extra in runs:
-                results.setdefault(name, []).append(load(tool, node_arg, extra, args.requests))
+                for name, extra in ((library, []), (f"{library}, near cache", ["--near-cache", NEAR])):
+                    sample = load(tool, node_list, ["--threads", threads, *extra], args.requests)
+                    results.setdefault(name, []).append(sample)
+            # Each proxy runs only during its own load (an idle proxy with a near cache still
+            # receives every invalidation).
+            for name, extra in (("proxy", []), ("proxy, near cache", ["--near-cache", "64mb"])):
+                port = free_port()
+                proxy = Server(name, [binary, "proxy", "--port", str(port), "--nodes", node_list,
+                                      "--log-level", "warn", *extra], port)
+                try:
+                    sample = load(tool, node_list, ["--resp", f"127.0.0.1:{port}"], args.requests)
+                finally:
+                    proxy.stop()
+                results.setdefault(name, []).append(sample)
     finally:
-        for server in [*proxies.values(), *nodes]:
+        for server in nodes:
             server.stop()
     print(f"| entry point | requests/s | p50 ms | p99 ms | near hit ratio | (median of {args.rounds}) |")
     print("|---|---|---|---|---|---|")
