@@ -82,6 +82,19 @@ pub fn run(args: StatusArgs) -> Result<()> {
                     migration_ms as f64 / 1000.0
                 ));
             }
+            let hot: Vec<String> = info
+                .lines()
+                .filter(|l| l.starts_with("hotkey"))
+                .filter_map(|l| {
+                    let (_, fields) = l.split_once(':')?;
+                    let (key, share) = fields.strip_prefix("key=")?.rsplit_once(",share=")?;
+                    let share: f64 = share.trim().parse().ok()?;
+                    Some(format!("{key} ({:.0} %)", share * 100.0))
+                })
+                .collect();
+            if !hot.is_empty() {
+                summary.push_str(&format!("; hot keys: {}", hot.join(", ")));
+            }
             for line in info
                 .lines()
                 .filter(|l| l.starts_with("node") && l.contains(":name="))

@@ -107,6 +107,10 @@ pub(crate) struct Inner {
     pub metrics: crate::metrics::ClientMetrics,
     /// The near cache, when asked for.
     pub near: Option<Arc<crate::near::NearCache>>,
+    /// The hot-key detector.
+    pub hot: crate::hot::HotKeys,
+    /// Turns of spread reads.
+    pub spread: std::sync::atomic::AtomicUsize,
 }
 
 struct Discovery {
@@ -320,6 +324,8 @@ impl Client {
                 fleet,
                 stripes: Stripes::new(near.clone()),
                 near,
+                hot: crate::hot::HotKeys::new(),
+                spread: std::sync::atomic::AtomicUsize::new(0),
                 clock: cachering_proto::version::Clock::new(),
                 repair_task,
                 previous: ArcSwap::from_pointee(Vec::new()),
@@ -583,6 +589,18 @@ impl Client {
             Reply::Bulk(value) => Ok(Some(value)),
             _ => Ok(None),
         }
+    }
+
+    /// The keys this process asks for most, each taking at least 2 % of its requests (a
+    /// sampled top-k sketch, refreshed every 4,096 requests), most frequent first, with
+    /// their estimated shares. With [`ClientBuilder::with_hot_key_spreading`] their reads are
+    /// spread over their replicas; with
+    /// [`ClientBuilder::with_near_cache_hot_only`] only they are kept in the near cache.
+    ///
+    /// [`ClientBuilder::with_hot_key_spreading`]: crate::ClientBuilder::with_hot_key_spreading
+    /// [`ClientBuilder::with_near_cache_hot_only`]: crate::ClientBuilder::with_near_cache_hot_only
+    pub fn hot_keys(&self) -> Vec<crate::HotKey> {
+        self.inner.hot.hot()
     }
 
     /// The value of `key`, read from the nodes even with a near cache

@@ -37,6 +37,7 @@ mod connection;
 mod discovery;
 mod error;
 mod herd;
+mod hot;
 mod hyperloglog;
 mod lists;
 pub mod metrics;
@@ -52,6 +53,7 @@ mod zsets;
 pub use client::{Client, SetOptions, SetOutcome, Ttl};
 pub use error::{Error, ErrorKind, Result};
 pub use herd::{lease_key, LoadOptions};
+pub use hot::HotKey;
 pub use lists::ListEnd;
 pub use node::{NodeState, NodeStatus};
 pub use options::{

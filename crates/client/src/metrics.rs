@@ -59,6 +59,10 @@ pub const NEAR_INVALIDATIONS: &str = "cachering_client_near_invalidations_total"
 pub const NEAR_EVICTIONS: &str = "cachering_client_near_evictions_total";
 /// Bytes the near cache holds (keys, values, per-entry overhead).
 pub const NEAR_BYTES: &str = "cachering_client_near_bytes";
+/// Keys the hot-key detector holds hot.
+pub const HOT_KEYS: &str = "cachering_client_hot_keys";
+/// Reads of hot keys sent to a replica other than the key's first, to spread them.
+pub const SPREAD_READS: &str = "cachering_client_spread_reads_total";
 
 /// Every metric name the client registers.
 pub const ALL: &[&str] = &[
@@ -89,6 +93,8 @@ pub const ALL: &[&str] = &[
     NEAR_INVALIDATIONS,
     NEAR_EVICTIONS,
     NEAR_BYTES,
+    HOT_KEYS,
+    SPREAD_READS,
 ];
 
 /// Describes every metric to the installed recorder.
@@ -174,6 +180,14 @@ pub fn describe() {
         "Near-cache entries evicted to stay within its bytes."
     );
     describe_gauge!(
+        HOT_KEYS,
+        "Keys the hot-key detector holds hot (each at least 2 % of this process's requests)."
+    );
+    describe_counter!(
+        SPREAD_READS,
+        "Reads of hot keys sent to a replica other than the key's first, to spread them."
+    );
+    describe_gauge!(
         NEAR_BYTES,
         Unit::Bytes,
         "Bytes the near cache holds: keys, values and per-entry overhead."
@@ -206,6 +220,7 @@ pub(crate) struct ClientMetrics {
     pub loads: Counter,
     pub shared_loads: Counter,
     pub lease_waits: Counter,
+    pub spread_reads: Counter,
 }
 
 impl ClientMetrics {
@@ -214,6 +229,7 @@ impl ClientMetrics {
             loads: metrics::counter!(LOADS),
             shared_loads: metrics::counter!(SHARED_LOADS),
             lease_waits: metrics::counter!(LEASE_WAITS),
+            spread_reads: metrics::counter!(SPREAD_READS),
         }
     }
 }

@@ -191,6 +191,10 @@ pub(crate) struct Settings {
     pub dns_server: Option<SocketAddr>,
     /// The near cache's bytes; 0: no near cache.
     pub near_cache: u64,
+    /// Only hot keys go into the near cache.
+    pub near_cache_hot_only: bool,
+    /// Reads of hot keys are spread over their replicas.
+    pub spread_hot_reads: bool,
 }
 
 impl Default for Settings {
@@ -215,6 +219,8 @@ impl Default for Settings {
             migration_window: DEFAULT_MIGRATION_WINDOW,
             dns_server: None,
             near_cache: 0,
+            near_cache_hot_only: false,
+            spread_hot_reads: false,
         }
     }
 }
@@ -365,6 +371,26 @@ impl ClientBuilder {
     /// [`Client::get_uncached`]: crate::Client::get_uncached
     pub fn with_near_cache(mut self, bytes: u64) -> Self {
         self.settings.near_cache = bytes;
+        self
+    }
+
+    /// Keeps only hot keys in the near cache (see [`Client::hot_keys`]): the others are read
+    /// from the nodes every time and cost the cache nothing. Default: off (every GET fills).
+    ///
+    /// [`Client::hot_keys`]: crate::Client::hot_keys
+    pub fn with_near_cache_hot_only(mut self, hot_only: bool) -> Self {
+        self.settings.near_cache_hot_only = hot_only;
+        self
+    }
+
+    /// Spreads reads of hot keys (see [`Client::hot_keys`]) over every replica that serves
+    /// reads, in turn, instead of the key's first: a key taking half the traffic then loads its
+    /// replicas evenly. With [`ReadConsistency::Newest`] the other replicas are asked for their
+    /// version anyway, so this moves the full read, not the request count. Default: off.
+    ///
+    /// [`Client::hot_keys`]: crate::Client::hot_keys
+    pub fn with_hot_key_spreading(mut self, spread: bool) -> Self {
+        self.settings.spread_hot_reads = spread;
         self
     }
 

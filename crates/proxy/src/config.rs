@@ -55,6 +55,10 @@ pub struct ProxyConfig {
     /// The near cache's size (GET's values kept in the proxy, exact by the nodes'
     /// invalidations); 0 for none. Default: 0.
     pub near_cache: ByteSize,
+    /// Only hot keys go into the near cache. Default: false.
+    pub near_cache_hot_only: bool,
+    /// Reads of hot keys are spread over their replicas. Default: false.
+    pub hot_key_spreading: bool,
     /// Log filter. Default: `info`.
     pub log_level: String,
     /// Address of the Prometheus `/metrics` endpoint; none serves no metrics. Default: none
@@ -115,6 +119,8 @@ impl Default for ProxyConfig {
             read_consistency: ReadConsistencyName::Newest,
             node_password: None,
             near_cache: ByteSize(0),
+            near_cache_hot_only: false,
+            hot_key_spreading: false,
             log_level: "info".to_string(),
             metrics_addr: None,
             threads: DEFAULT_THREADS,
@@ -182,7 +188,9 @@ impl ProxyConfig {
                 Duration::from_millis(self.max_probe_interval_ms),
             )
             .with_read_consistency(self.read_consistency.into())
-            .with_near_cache(self.near_cache.bytes());
+            .with_near_cache(self.near_cache.bytes())
+            .with_near_cache_hot_only(self.near_cache_hot_only)
+            .with_hot_key_spreading(self.hot_key_spreading);
         if let Some(password) = &self.node_password {
             builder = builder.with_password(password.clone());
         }
@@ -266,6 +274,12 @@ pub struct ProxyArgs {
     /// Keep GET's values in the proxy, up to SIZE, exact by the nodes' invalidations [default: 0, none]
     #[arg(long, value_name = "SIZE")]
     pub near_cache: Option<ByteSize>,
+    /// Keep only hot keys (each 2 % or more of the requests) in the near cache [default: false]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub near_cache_hot_only: Option<bool>,
+    /// Spread reads of hot keys over their replicas [default: false]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub hot_key_spreading: Option<bool>,
     /// Log level or tracing filter [default: info]
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -304,6 +318,8 @@ impl ProxyArgs {
             migration_window_ms,
             read_consistency,
             near_cache,
+            near_cache_hot_only,
+            hot_key_spreading,
             log_level,
             threads
         );

@@ -63,5 +63,17 @@ pub fn render(state: &ProxyState) -> String {
             u8::from(node.refilling),
         );
     }
+    // The hot keys, as the client's detector sees them (printable bytes as they are, others
+    // escaped as \xNN).
+    let hot = state.client.hot_keys();
+    let _ = write!(text, "\r\n# Hotkeys\r\nhot_keys:{}\r\n", hot.len());
+    for (index, hot) in hot.iter().enumerate() {
+        let _ = write!(
+            text,
+            "hotkey{index}:key={},share={:.3}\r\n",
+            hot.key.escape_ascii(),
+            hot.share
+        );
+    }
     text
 }

@@ -195,12 +195,28 @@ impl State {
 impl Client {
     /// Serves a read of `key` with the client's read consistency.
     pub(crate) async fn read(&self, key: &[u8], args: &[&[u8]], kind: ReadKind) -> Result<Reply> {
+        self.inner.hot.observe(key);
         if kind.fills {
             if let Some(near) = &self.inner.near {
-                return Box::pin(self.read_near(near, key, args, kind)).await;
+                if !self.inner.settings.near_cache_hot_only || self.inner.hot.is_hot(key) {
+                    return Box::pin(self.read_near(near, key, args, kind)).await;
+                }
             }
         }
         self.read_routed(key, args, kind).await
+    }
+
+    /// For a read of a hot key, with spreading on, which of the `serving` replicas that serve
+    /// reads answers it this time (in turn); `None`: the first, as always.
+    pub(crate) fn spread_turn(&self, key: &[u8], serving: usize) -> Option<usize> {
+        (self.inner.settings.spread_hot_reads && serving > 1 && self.inner.hot.is_hot(key)).then(
+            || {
+                self.inner
+                    .spread
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    % serving
+            },
+        )
     }
 
     /// A read past the near cache.
@@ -321,10 +337,17 @@ impl Client {
         if candidates.is_empty() {
             return Err(unavailable());
         }
-        let primary = candidates
-            .iter()
-            .position(|node| node.serves_read(key))
-            .unwrap_or(0);
+        let serving: SmallVec<[usize; 4]> = (0..candidates.len())
+            .filter(|&i| candidates[i].serves_read(key))
+            .collect();
+        let turn = self.spread_turn(key, serving.len());
+        let primary = match turn {
+            Some(turn) => serving[turn],
+            None => serving.first().copied().unwrap_or(0),
+        };
+        if turn.is_some_and(|turn| turn > 0) {
+            self.inner.metrics.spread_reads.increment(1);
+        }
         let read = Self::full_read(args, key, ttl);
         let mut asked: SmallVec<[&Arc<Node>; 6]> = candidates.clone().into_iter().collect();
         asked.extend(moved.iter().filter(|node| node.takes_writes()));
@@ -395,9 +418,10 @@ impl Client {
         };
         // Served by a later replica than the key's first (which failed, is ejected, or is
         // behind).
-        if replicas
-            .first()
-            .is_some_and(|first| !Arc::ptr_eq(first, asked[answered_by]))
+        if !(turn.is_some() && answered_by == primary)
+            && replicas
+                .first()
+                .is_some_and(|first| !Arc::ptr_eq(first, asked[answered_by]))
         {
             asked[answered_by].metrics.fallback_reads.increment(1);
         }
@@ -487,6 +511,27 @@ impl Client {
         let topology = self.topology().await;
         let replicas = topology.replicas(key, self.inner.settings.replicas);
         let mut skipped = asked.is_some();
+        // A hot key's read may start at another replica that serves reads (spreading).
+        let turn = if asked.is_none() {
+            let serving = replicas.iter().filter(|n| n.serves_read(key)).count();
+            self.spread_turn(key, serving).filter(|&turn| turn > 0)
+        } else {
+            None
+        };
+        let order: SmallVec<[&Arc<Node>; 4]> = match turn {
+            Some(turn) => {
+                self.inner.metrics.spread_reads.increment(1);
+                let chosen = replicas
+                    .iter()
+                    .filter(|n| n.serves_read(key))
+                    .nth(turn)
+                    .expect("a replica that serves reads");
+                std::iter::once(chosen)
+                    .chain(replicas.iter().filter(|n| !Arc::ptr_eq(n, chosen)))
+                    .collect()
+            }
+            None => replicas.iter().collect(),
+        };
         let mut last_error = None;
         // A miss from a warming node, kept in case no later replica can answer.
         let mut warming_miss: Option<(Arc<Node>, Reply)> = None;
@@ -501,7 +546,7 @@ impl Client {
             }
             None => None,
         };
-        for node in &replicas {
+        for node in order {
             if !node.serves_read(key) || asked_node.as_ref().is_some_and(|a| Arc::ptr_eq(a, node)) {
                 skipped = true;
                 continue;

@@ -110,7 +110,13 @@ impl Client {
         // nothing to copy, so no lock: writes of a key still leave in the order they are sent,
         // on one connection; except with a near cache, whose write-through then takes it
         // alone.
-        let goes_through = self.inner.near.as_ref().and_then(|_| written_value(args));
+        self.inner.hot.observe(key);
+        let goes_through = self
+            .inner
+            .near
+            .as_ref()
+            .filter(|_| !self.inner.settings.near_cache_hot_only || self.inner.hot.is_hot(key))
+            .and_then(|_| written_value(args));
         let versioned = self.versioned_replicas();
         let mut guard = match (&goes_through, versioned) {
             (Some(_), shared) => Some(self.inner.stripes.write_through(key, shared).await),
