@@ -78,6 +78,20 @@ def start_listening(what: str, port: int, args: list) -> subprocess.Popen:
     raise RuntimeError(f"{what} on port {port} did not start")
 
 
+def start_up(port: int, metrics_port: int) -> tuple[subprocess.Popen, str]:
+    """Starts `cachering up` (proxy on `port`, nodes after it); the process and what it printed
+    up to its Ctrl-C line, by which everything listens."""
+    process = subprocess.Popen([cachering_binary(), "up", "--port", str(port), "--metrics-addr", f"127.0.0.1:{metrics_port}"],
+                               stdout=subprocess.PIPE, text=True)
+    lines = []
+    while not lines or "Ctrl-C" not in lines[-1]:
+        lines.append(process.stdout.readline())
+        if not lines[-1]:
+            process.kill()
+            raise RuntimeError("cachering up exited early")
+    return process, "".join(lines)
+
+
 def run_cli(port: int, args: tuple, stdin, extra: tuple) -> str:
     """redis-cli against `port`; its standard output."""
     data = stdin.encode() if isinstance(stdin, str) else stdin

@@ -6,21 +6,15 @@ import time
 
 import redis
 
-from conftest import Node, cachering_binary, free_port, free_port_run
+from conftest import Node, cachering_binary, free_port, free_port_run, start_up
 import ring_reference
 
 
 def test_up_starts_a_cluster_and_stops_on_ctrl_c():
     port = free_port_run(4)
     metrics_port = free_port()
-    process = subprocess.Popen([cachering_binary(), "up", "--port", str(port), "--metrics-addr", f"127.0.0.1:{metrics_port}"],
-                               stdout=subprocess.PIPE, text=True)
+    process, text = start_up(port, metrics_port)
     try:
-        lines = []
-        while not lines or "Ctrl-C" not in lines[-1]:
-            lines.append(process.stdout.readline())
-            assert lines[-1], "up exited early"
-        text = "".join(lines)
         assert f"metrics http://127.0.0.1:{metrics_port}/metrics" in text, text
         assert f"proxy  127.0.0.1:{port}" in text, text
         for i in (1, 2, 3):

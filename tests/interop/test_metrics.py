@@ -7,7 +7,7 @@ import urllib.request
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import Node, Proxy, free_port
+from conftest import Node, Proxy, free_port, free_port_run, start_up
 
 
 def scrape(port: int) -> dict:
@@ -84,3 +84,35 @@ def test_proxy_metrics_show_requests_and_an_ejection():
         assert value(samples, "cachering_client_request_duration_seconds_count", node=proxy.node_addrs[0]) > 0
     finally:
         proxy.stop()
+
+
+def test_an_idle_cluster_exports_only_the_commands_that_ran():
+    """Per-command series appear once a command has run (as INFO commandstats lists only
+    commands called), so a fresh `cachering up` that served one SET and one GET stays under a
+    few hundred series instead of thousands of empty histogram buckets."""
+    port = free_port_run(4)
+    metrics_port = free_port()
+    process, _ = start_up(port, metrics_port)
+    try:
+        r = redis.Redis(port=port, decode_responses=True)
+        assert r.set("greeting", "hello") is True
+        assert r.get("greeting") == "hello"
+        samples = scrape(metrics_port)
+        assert len(samples) < 400, f"{len(samples)} series"
+        commands = {dict(labels)["cmd"] for (name, labels) in samples if name == "cachering_node_commands_total"}
+        assert "vset" in commands, commands
+        assert not commands & {"zadd", "lpush", "hset", "flushall"}, commands
+        assert value(samples, "cachering_node_commands_total", cmd="vset") == 2  # R = 2
+        assert value(samples, "cachering_proxy_commands_total", cmd="set") == 1
+        proxy_commands = {dict(labels)["cmd"] for (name, labels) in samples if name == "cachering_proxy_commands_total"}
+        # Beside them only the connection handshake redis-py may send (HELLO, CLIENT SETINFO).
+        assert proxy_commands - {"client", "hello"} == {"set", "get"}, proxy_commands
+        # A command's series appear with its first run, its histogram agreeing with its count.
+        assert redis.Redis(port=port + 1).echo("hi") == b"hi"
+        samples = scrape(metrics_port)
+        assert value(samples, "cachering_node_commands_total", cmd="echo") == 1
+        assert value(samples, "cachering_node_command_duration_seconds_count", cmd="echo") == 1
+        assert value(samples, "cachering_node_command_duration_seconds_bucket", cmd="echo", le="1") == 1
+    finally:
+        process.kill()
+        process.wait()

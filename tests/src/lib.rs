@@ -146,6 +146,11 @@ impl NodeProcess {
         Client::connect(self.addr)
     }
 
+    /// The node's `total_commands_processed` (INFO stats).
+    pub fn commands_processed(&self) -> u64 {
+        self.client().commands_processed()
+    }
+
     /// The node's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -410,6 +415,15 @@ impl Client {
     pub fn send(&mut self, args: &[&str]) {
         let raw: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
         self.send_raw(&encode(&raw));
+    }
+
+    /// The server's `total_commands_processed` (INFO stats).
+    pub fn commands_processed(&mut self) -> u64 {
+        let info = self.call(&["INFO", "stats"]);
+        info.lines()
+            .find_map(|line| line.strip_prefix("total_commands_processed:"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("INFO stats names total_commands_processed")
     }
 
     /// INFO's `blocked_clients` (on a node or a proxy).

@@ -13,16 +13,7 @@ const WARM: usize = 6000;
 const COUNTED: usize = 6000;
 
 fn processed(nodes: &[NodeProcess]) -> Vec<u64> {
-    nodes
-        .iter()
-        .map(|node| {
-            let info = node.client().call(&["INFO", "stats"]);
-            info.lines()
-                .find_map(|line| line.strip_prefix("total_commands_processed:"))
-                .and_then(|n| n.trim().parse::<u64>().ok())
-                .unwrap()
-        })
-        .collect()
+    nodes.iter().map(NodeProcess::commands_processed).collect()
 }
 
 /// The busiest node's share of the requests `run` sends.

@@ -15,16 +15,7 @@ use cachering_tests::{bulk, fast_failover_with, NodeProcess, ProxyProcess};
 const INVALIDATION: Duration = Duration::from_millis(50);
 
 fn commands_processed(nodes: &[NodeProcess]) -> u64 {
-    nodes
-        .iter()
-        .map(|node| {
-            let info = node.client().call(&["INFO", "stats"]);
-            info.lines()
-                .find_map(|line| line.strip_prefix("total_commands_processed:"))
-                .and_then(|n| n.trim().parse::<u64>().ok())
-                .unwrap()
-        })
-        .sum()
+    nodes.iter().map(NodeProcess::commands_processed).sum()
 }
 
 /// Three node processes and their addresses.
@@ -279,17 +270,8 @@ async fn scenario(fault: Fault) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The reads before the fault are served near (or this would show nothing).
-    let processed = |cluster: &Cluster| -> u64 {
-        (0..3)
-            .map(|i| {
-                let info = cluster.raw(i).call(&["INFO", "stats"]);
-                info.lines()
-                    .find_map(|line| line.strip_prefix("total_commands_processed:"))
-                    .and_then(|n| n.trim().parse::<u64>().ok())
-                    .unwrap()
-            })
-            .sum()
-    };
+    let processed =
+        |cluster: &Cluster| -> u64 { (0..3).map(|i| cluster.raw(i).commands_processed()).sum() };
     let before = processed(&cluster);
     for key in &keys {
         assert_eq!(

@@ -77,13 +77,19 @@ impl NodeState {
                 .tracking
                 .invalidate(&departures.clients, key, None);
         }));
+        let timing = config.metrics_addr.is_some();
+        if timing {
+            // Calibrates the clock commands are timed with (up to 200 ms, once per process)
+            // now rather than on the first command.
+            let _ = quanta::Instant::now();
+        }
         Self {
             name: config
                 .name
                 .clone()
                 .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned()),
             metrics: crate::metrics::NodeMetrics::new(name),
-            timing: config.metrics_addr.is_some(),
+            timing,
             versions: crate::versions::Versions::new(config.tombstone_ttl),
             store,
             config: RwLock::new(config),

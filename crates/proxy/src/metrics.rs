@@ -1,6 +1,7 @@
 //! The proxy's own metrics (the client it runs records `cachering_client_*` per node).
 
 use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
 
 use cachering_server::Endpoint;
 use metrics::{describe_counter, describe_gauge, Counter, Gauge};
@@ -30,9 +31,11 @@ pub fn describe() {
     );
 }
 
-/// Per-command counters, indexed like the command table, and the connection counters.
+/// Per-command counters, indexed like the command table and registered on a command's first
+/// call (an idle proxy exports no series for commands it never saw), and the connection
+/// counters.
 pub struct ProxyMetrics {
-    commands: Vec<Counter>,
+    commands: Vec<OnceLock<Counter>>,
     connections: Gauge,
     accepted: Counter,
     rejected: Counter,
@@ -43,10 +46,7 @@ impl ProxyMetrics {
     pub fn new() -> Self {
         describe();
         Self {
-            commands: COMMANDS
-                .iter()
-                .map(|spec| metrics::counter!(COMMANDS_TOTAL, "cmd" => spec.name))
-                .collect(),
+            commands: COMMANDS.iter().map(|_| OnceLock::new()).collect(),
             connections: metrics::gauge!(CONNECTIONS),
             accepted: metrics::counter!(CONNECTIONS_TOTAL, "result" => "accepted"),
             rejected: metrics::counter!(CONNECTIONS_TOTAL, "result" => "rejected"),
@@ -66,7 +66,9 @@ impl ProxyMetrics {
     /// Counts one command.
     pub fn command(&self, spec: &CommandSpec) {
         if let Some(counter) = self.commands.get(spec.index()) {
-            counter.increment(1);
+            counter
+                .get_or_init(|| metrics::counter!(COMMANDS_TOTAL, "cmd" => spec.name))
+                .increment(1);
         }
     }
 }

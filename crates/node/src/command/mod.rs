@@ -227,7 +227,12 @@ impl NodeService {
                 changed.as_mut().enable();
                 let blocked = {
                     let mut node_ctx = self.ctx(ctx, true);
-                    flow = run(&mut node_ctx, request.spec(), &request.args);
+                    flow = run(
+                        &mut node_ctx,
+                        request.spec(),
+                        &request.args,
+                        &mut lap(&self.node),
+                    );
                     node_ctx.blocked
                 };
                 let Some(until) = blocked else {
@@ -266,17 +271,27 @@ impl NodeService {
     }
 }
 
+/// When the command about to run started, while metrics are exported: the clock is read once
+/// per command, each command's end being the next one's start (two reads per command cost
+/// about 6 % of the node's CPU at depth 16, perf), and read from the TSC (quanta) rather than
+/// the system clock.
+type Lap = Option<quanta::Instant>;
+
+/// The lap of a run of commands starting now.
+fn lap(node: &NodeState) -> Lap {
+    node.timing.then(quanta::Instant::now)
+}
+
 /// Runs a command, timed when metrics are exported.
-fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Flow {
-    let handler = table::handler(spec.id);
-    if !ctx.node.timing {
-        return handler(ctx, args);
+fn run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes], lap: &mut Lap) -> Flow {
+    let flow = table::handler(spec.id)(ctx, args);
+    if let Some(started) = lap {
+        let now = quanta::Instant::now();
+        ctx.node
+            .metrics
+            .command(spec.index(), now.saturating_duration_since(*started));
+        *started = now;
     }
-    let started = std::time::Instant::now();
-    let flow = handler(ctx, args);
-    ctx.node
-        .metrics
-        .command(spec.index(), started.elapsed().as_secs_f64());
     flow
 }
 
@@ -298,8 +313,9 @@ impl Service for NodeService {
         let output_limit = ctx.output_limit;
         let mut node_ctx = self.ctx(ctx, false);
         let mut flow = Flow::Continue;
+        let mut lap = lap(&self.node);
         for request in requests {
-            flow = run(&mut node_ctx, request.spec(), &request.args);
+            flow = run(&mut node_ctx, request.spec(), &request.args, &mut lap);
             if flow == Flow::Close || node_ctx.out.len() > output_limit {
                 flow = Flow::Close;
                 break;
@@ -336,9 +352,7 @@ impl Service for NodeService {
 
     fn observe(&self, spec: &'static CommandSpec, elapsed: Option<Duration>) {
         if let Some(elapsed) = elapsed {
-            self.node
-                .metrics
-                .command(spec.index(), elapsed.as_secs_f64());
+            self.node.metrics.command(spec.index(), elapsed);
         }
     }
 
