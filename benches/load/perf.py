@@ -161,16 +161,17 @@ def proxies(binary: str, rounds: int, requests: int) -> None:
                 for test in ("set", "get"):
                     for pipeline in (1, 16):
                         for name, server in (("node", node), ("proxy", proxy), ("redis", red), ("twemproxy", twem)):
-                            results.setdefault((name, test, pipeline), []).append(bench(server.port, test, pipeline, requests, False)["rps"])
+                            results.setdefault((name, test, pipeline), []).append(bench(server.port, test, pipeline, requests, False))
             finally:
                 for server in (twem, red, proxy, node):
                     server.stop()
     print(f"\nproxies (everything sharing the 2 cores), medians of {rounds} rounds")
-    print(f"{'test':<5}{'P':>4}{'proxy/node':>12}{'twemproxy/redis':>17}")
+    print(f"{'test':<5}{'P':>4}{'proxy/node':>12}{'twemproxy/redis':>17}{'proxy p50':>11}{'twem p50':>10}{'proxy p99':>11}{'twem p99':>10}")
     for test in ("set", "get"):
         for pipeline in (1, 16):
-            m = lambda name: statistics.median(results[(name, test, pipeline)])  # noqa: E731
-            print(f"{test.upper():<5}{pipeline:>4}{m('proxy') / m('node'):>12.2f}{m('twemproxy') / m('redis'):>17.2f}")
+            m = lambda name, field="rps": statistics.median(r[field] for r in results[(name, test, pipeline)])  # noqa: E731
+            print(f"{test.upper():<5}{pipeline:>4}{m('proxy') / m('node'):>12.2f}{m('twemproxy') / m('redis'):>17.2f}"
+                  f"{m('proxy', 'p50'):>11.3f}{m('twemproxy', 'p50'):>10.3f}{m('proxy', 'p99'):>11.3f}{m('twemproxy', 'p99'):>10.3f}")
 
 
 def depth(binary: str, requests: int, plot: str) -> None:

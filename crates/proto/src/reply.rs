@@ -1,7 +1,8 @@
 //! Reply encoding into one output buffer per connection, in RESP2 or RESP3.
 //!
 //! Scalars go through `redis-protocol`'s borrowed-frame encoders, so a value read from the
-//! store is written straight into the output buffer without an intermediate frame allocation.
+//! store is written straight into the output buffer without an intermediate frame allocation;
+//! bulk strings and integers, the commonest replies, are written here (see [`ReplyWriter::bulk`]).
 //! Aggregate headers (`*N`, `%N`, `~N`) are written here: `redis-protocol` only encodes whole
 //! frame trees, which would force every element of a `SCAN` or `MGET` reply to be collected
 //! into a tree first. The header is one line whose format both protocol versions fix.
@@ -116,36 +117,26 @@ impl<'a> ReplyWriter<'a> {
         .expect(ENCODE_INFALLIBLE);
     }
 
-    /// An integer.
+    /// An integer (`:` in both protocol versions; written here as [`ReplyWriter::bulk`] is).
     pub fn int(&mut self, value: i64) {
-        match self.protocol {
-            Protocol::Resp2 => encode2(self.out, &Frame2::Integer(value), false),
-            Protocol::Resp3 => encode3(
-                self.out,
-                &Frame3::Number {
-                    data: value,
-                    attributes: None,
-                },
-                false,
-            ),
-        }
-        .expect(ENCODE_INFALLIBLE);
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(value);
+        self.out.reserve(digits.len() + 3);
+        self.out.put_u8(b':');
+        self.out.put_slice(digits.as_bytes());
+        self.out.put_slice(b"\r\n");
     }
 
-    /// A bulk (blob) string.
+    /// A bulk (blob) string (`$` in both protocol versions).
+    ///
+    /// Written here like the aggregate headers: `redis-protocol`'s encoder sizes the length's
+    /// digits with floating-point logarithms, 2.4 % of a node's CPU serving GET at depth 16
+    /// (perf); `itoa` formats them.
     pub fn bulk(&mut self, data: &[u8]) {
-        match self.protocol {
-            Protocol::Resp2 => encode2(self.out, &Frame2::BulkString(data), false),
-            Protocol::Resp3 => encode3(
-                self.out,
-                &Frame3::BlobString {
-                    data,
-                    attributes: None,
-                },
-                false,
-            ),
-        }
-        .expect(ENCODE_INFALLIBLE);
+        self.header(b'$', data.len());
+        self.out.reserve(data.len() + 2);
+        self.out.put_slice(data);
+        self.out.put_slice(b"\r\n");
     }
 
     /// The null reply: `$-1` in RESP2, `_` in RESP3.
@@ -347,6 +338,14 @@ mod tests {
         assert_eq!(written(Protocol::Resp2, |r| r.null()), "$-1\r\n");
         assert_eq!(written(Protocol::Resp3, |r| r.null()), "_\r\n");
         assert_eq!(written(Protocol::Resp2, |r| r.bulk(b"")), "$0\r\n\r\n");
+        assert_eq!(
+            written(Protocol::Resp3, |r| r.bulk(&[b'x'; 1234])),
+            format!("$1234\r\n{}\r\n", "x".repeat(1234))
+        );
+        assert_eq!(
+            written(Protocol::Resp2, |r| r.int(i64::MIN)),
+            ":-9223372036854775808\r\n"
+        );
         assert_eq!(
             written(Protocol::Resp2, |r| r.double(10.5)),
             "$4\r\n10.5\r\n"
