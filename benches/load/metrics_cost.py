@@ -7,12 +7,11 @@ histograms) and a node without, alternated in one run, medians, ratio on/off.
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from node_vs_redis import ROOT, Server, benchmark, free_port  # noqa: E402
+from node_vs_redis import ROOT, Server, alternate, free_port  # noqa: E402
 
 
 def start(binary: str, metrics: bool) -> Server:
@@ -31,23 +30,8 @@ def main() -> None:
     args = parser.parse_args()
     if not os.path.exists(args.binary):
         subprocess.run(["cargo", "build", "--release", "-p", "cachering"], cwd=ROOT, check=True)
-    results: dict[tuple[str, str, int], list[float]] = {}
-    for _ in range(args.rounds):
-        for metrics in (True, False):
-            server = start(args.binary, metrics)
-            try:
-                for test in ("set", "get"):
-                    for pipeline in (1, 16):
-                        results.setdefault((server.name, test, pipeline), []).append(benchmark(server.port, test, pipeline, args.requests))
-            finally:
-                server.stop()
-    print("throughput (requests/s, median of %d rounds)" % args.rounds)
-    print(f"{'test':<6}{'pipeline':>9}{'metrics on':>12}{'off':>12}{'ratio':>8}")
-    for test in ("set", "get"):
-        for pipeline in (1, 16):
-            on = statistics.median(results[("on", test, pipeline)])
-            off = statistics.median(results[("off", test, pipeline)])
-            print(f"{test.upper():<6}{pipeline:>9}{on:>12.0f}{off:>12.0f}{on / off:>8.3f}")
+    alternate({"metrics on": lambda: start(args.binary, True), "off": lambda: start(args.binary, False)},
+              args.rounds, args.requests, "throughput")
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ def start_redis(maxmemory: str = "0") -> Server:
     return Server("redis", argv, port)
 
 
-def start_node(binary: str, store: str = "quick", maxmemory: str = "0") -> Server:
+def start_node(binary: str, store: str = "compact", maxmemory: str = "0") -> Server:
     port = free_port()
     argv = [binary, "node", "--port", str(port), "--store", store, "--maxmemory", maxmemory,
             "--log-level", "warn"]
@@ -89,6 +89,30 @@ def benchmark(port: int, test: str, pipeline: int, requests: int) -> float:
         if fields and fields[0].upper() == test.upper():
             return float(fields[1])
     raise RuntimeError(f"no result for {test} in: {out}")
+
+
+def alternate(starts: dict, rounds: int, requests: int, label: str) -> None:
+    """Runs SET and GET at pipeline 1 and 16 against a fresh server of each kind in `starts`
+    (name -> function starting one), alternating the kinds over `rounds`, and prints the
+    medians and the ratio of the first kind to the second."""
+    results: dict[tuple[str, str, int], list[float]] = {}
+    for _ in range(rounds):
+        for name, start in starts.items():
+            server = start()
+            try:
+                for test in ("set", "get"):
+                    for pipeline in (1, 16):
+                        results.setdefault((name, test, pipeline), []).append(benchmark(server.port, test, pipeline, requests))
+            finally:
+                server.stop()
+    first, second = list(starts)[:2]
+    print(f"\n{label} (requests/s, median of {rounds} rounds)")
+    print(f"{'test':<6}{'pipeline':>9}{first:>12}{second:>12}{'ratio':>8}")
+    for test in ("set", "get"):
+        for pipeline in (1, 16):
+            a = statistics.median(results[(first, test, pipeline)])
+            b = statistics.median(results[(second, test, pipeline)])
+            print(f"{test.upper():<6}{pipeline:>9}{a:>12.0f}{b:>12.0f}{a / b:>8.3f}")
 
 
 def load_keys(server: Server, keys: int) -> None:
@@ -135,6 +159,7 @@ def main() -> None:
     if "memory" in sections:
         print(f"\nmemory per key, {args.keys} keys of 16 + 32 bytes (RSS growth / keys)")
         for name, make in (("redis-server", start_redis),
+                           ("cachering compact", lambda: start_node(args.binary, "compact")),
                            ("cachering quick", lambda: start_node(args.binary, "quick")),
                            ("cachering moka", lambda: start_node(args.binary, "moka"))):
             print(f"{name:<18}{bytes_per_key(make, args.keys):>8.1f} bytes")

@@ -121,7 +121,8 @@ def hitratio(binary: str, requests: int) -> None:
     for mb in (16, 64):
         rows = []
         for name, make in (
-            ("cachering quick", lambda: start_node(binary, False, "--maxmemory", f"{mb}mb")),
+            ("cachering compact", lambda: start_node(binary, False, "--maxmemory", f"{mb}mb", "--store", "compact")),
+            ("cachering quick", lambda: start_node(binary, False, "--maxmemory", f"{mb}mb", "--store", "quick")),
             ("cachering moka", lambda: start_node(binary, False, "--maxmemory", f"{mb}mb", "--store", "moka")),
             ("redis allkeys-lru", lambda: start_redis(False, "--maxmemory", f"{mb}mb", "--maxmemory-policy", "allkeys-lru")),
             ("redis allkeys-lfu", lambda: start_redis(False, "--maxmemory", f"{mb}mb", "--maxmemory-policy", "allkeys-lfu")),

@@ -36,7 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=180)
     parser.add_argument("--maxmemory-mb", type=int, default=32)
-    parser.add_argument("--store", default="quick")
+    parser.add_argument("--store", default="compact")
     parser.add_argument("--plot", help="write the memory curve to this PNG (needs matplotlib)")
     parser.add_argument("--binary", default=str(ROOT / "target" / "release" / "cachering"))
     args = parser.parse_args()

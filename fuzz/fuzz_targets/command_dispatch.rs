@@ -33,7 +33,7 @@ fn fixture() -> &'static Fixture {
         let endpoint = Arc::new(Endpoint::new(config.listener.clone()));
         let state = Arc::new(NodeState::new(
             config,
-            store::build(StoreKind::Quick, LIMIT),
+            store::build(StoreKind::Compact, LIMIT),
             Arc::clone(&endpoint),
             "fuzz",
         ));

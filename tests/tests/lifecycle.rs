@@ -156,7 +156,7 @@ fn help_documents_every_flag_with_its_default() {
         ("--bind", "127.0.0.1"),
         ("--port", "6379"),
         ("--maxmemory", "256mb"),
-        ("--store", "quick"),
+        ("--store", "compact"),
         ("--maxclients", "10000"),
         ("--requirepass", "none"),
         ("--timeout", "0"),

@@ -35,7 +35,7 @@ pub struct NodeConfig {
     pub listener: ListenerConfig,
     /// Byte limit for keys, values and per-entry overhead; 0 for none. Default: 256 MiB.
     pub maxmemory: ByteSize,
-    /// Storage engine. Default: `quick`.
+    /// Storage engine. Default: `compact`.
     pub store: StoreKind,
     /// Seconds a deleted key is remembered (a tombstone), so that an older write arriving late
     /// cannot bring it back; 0 remembers nothing. Default: 60.
@@ -59,7 +59,7 @@ impl Default for NodeConfig {
         Self {
             listener: ListenerConfig::default(),
             maxmemory: ByteSize(DEFAULT_MAXMEMORY),
-            store: StoreKind::Quick,
+            store: StoreKind::default(),
             tombstone_ttl: crate::versions::DEFAULT_TOMBSTONE_TTL_SECS,
             log_level: "info".to_string(),
             metrics_addr: None,
@@ -158,7 +158,7 @@ pub struct NodeArgs {
     /// Memory limit: bytes, or with a unit (64mb, 2gb); 0 for none [default: 256mb]
     #[arg(long, value_name = "SIZE")]
     pub maxmemory: Option<ByteSize>,
-    /// Storage engine: quick (compact, the default) or moka [default: quick]
+    /// Storage engine: compact (the default: least memory per key), quick or moka [default: compact]
     #[arg(long, value_name = "ENGINE")]
     pub store: Option<StoreKind>,
     /// Seconds a deleted key is remembered, so a late older write cannot revive it; 0 none [default: 60]

@@ -1,4 +1,4 @@
-//! The engine-level suite: every test runs against both engines.
+//! The engine-level suite: every test runs against every engine.
 
 use std::collections::HashSet;
 
@@ -17,6 +17,7 @@ fn engines(limit: u64) -> Vec<Arc<dyn Store>> {
     vec![
         build(StoreKind::Quick, limit),
         build(StoreKind::Moka, limit),
+        build(StoreKind::Compact, limit),
     ]
 }
 
@@ -124,11 +125,17 @@ fn expire_changes_the_deadline_and_counts() {
 }
 
 #[test]
-fn the_quick_sweep_reclaims_expired_keys() {
-    let store = build(StoreKind::Quick, 64 << 20);
+fn the_sweep_reclaims_expired_keys() {
+    // moka expires by its own timers; the others by this sweep.
+    for kind in [StoreKind::Quick, StoreKind::Compact] {
+        sweep_reclaims_expired_keys(&*build(kind, 64 << 20));
+    }
+}
+
+fn sweep_reclaims_expired_keys(store: &dyn Store) {
     for i in 0..1000 {
         put(
-            &*store,
+            store,
             &format!("k{i}"),
             "v",
             if i % 2 == 0 {
@@ -142,7 +149,7 @@ fn the_quick_sweep_reclaims_expired_keys() {
     for _ in 0..20 {
         total += store.sweep_expired(now() + MINUTE + 1, 100).expired;
     }
-    assert_eq!(total, 500);
+    assert_eq!(total, 500, "{:?}", store.kind());
     assert_eq!(store.len(), 500);
     assert_eq!(store.stats().expired_keys, 500);
     assert_eq!(store.stats().keys_with_deadline, 0);
@@ -250,13 +257,26 @@ fn random_key_and_clear() {
 }
 
 #[test]
-fn quick_set_limit_shrinks_the_store() {
-    let store = build(StoreKind::Quick, 64 << 20);
-    for i in 0..10_000 {
-        put(&*store, &format!("k{i}"), "value", NO_DEADLINE);
+fn set_limit_shrinks_the_store() {
+    for kind in [StoreKind::Quick, StoreKind::Compact] {
+        let store = build(kind, 64 << 20);
+        for i in 0..10_000 {
+            put(&*store, &format!("k{i}"), "value", NO_DEADLINE);
+        }
+        store.set_limit(256 << 10).unwrap();
+        let stats = store.stats();
+        assert!(
+            stats.used_bytes <= 256 << 10,
+            "{kind:?}: {}",
+            stats.used_bytes
+        );
+        assert!(
+            stats.keys > 0 && stats.keys < 10_000,
+            "{kind:?}: {}",
+            stats.keys
+        );
+        assert_eq!(stats.evicted_keys, 10_000 - stats.keys, "{kind:?}");
     }
-    store.set_limit(256 << 10).unwrap();
-    assert!(store.stats().used_bytes <= 256 << 10);
     assert!(build(StoreKind::Moka, 1 << 20).set_limit(2 << 20).is_err());
 }
 
