@@ -122,7 +122,14 @@ impl Client {
                             .map(Reply::Bulk),
                     );
                     if next_cursor != 0 {
-                        break next_cursor * nodes + node as u64;
+                        // Nodes' cursors are below 2^48, so this fits for any ring; a node
+                        // answering one larger is refused rather than wrapped.
+                        break next_cursor
+                            .checked_mul(nodes)
+                            .and_then(|cursor| cursor.checked_add(node as u64))
+                            .ok_or_else(|| {
+                                command_error("ERR a node's SCAN cursor is too large to combine")
+                            })?;
                     }
                 }
                 Err(error) if error.is_server_error() => return Err(error),

@@ -34,8 +34,13 @@ use super::{
 };
 
 /// Bytes of one segment. Segments are the unit memory comes back in: a shard may hold up to
-/// one segment's worth beyond its live items while its head is processed.
+/// one segment's worth beyond its live items while its head is processed. An item starts
+/// below this offset (one larger than a segment has a segment of its own, at offset 0), so an
+/// offset fits the 16 bits a SCAN cursor gives it.
 const SEGMENT: usize = 64 * 1024;
+/// The bits of a segment's number a position keeps (a shard holds far fewer segments).
+const SEQ_BITS: u32 = 24;
+const SEQ_MASK: u32 = (1 << SEQ_BITS) - 1;
 /// Values larger than this are kept beside the segments, so a segment holds many items.
 const LARGE_VALUE: usize = SEGMENT / 8;
 /// Bytes charged per key beyond its item: the index's 8-byte slot and control byte at its
@@ -234,7 +239,7 @@ impl Shard {
         let fits = self
             .segments
             .back()
-            .is_some_and(|tail| tail.data.capacity() - tail.data.len() >= len);
+            .is_some_and(|tail| tail.data.len() + len <= SEGMENT);
         if !fits {
             self.open_segment(len);
         }
@@ -412,9 +417,10 @@ impl Shard {
             let offset = slot_offset(from);
             smallvec::SmallVec::from_slice(&segment.data[offset..offset + len])
         };
-        let fits = self.segments.back().is_some_and(|tail| {
-            tail.seq != slot_seq(from) && tail.data.capacity() - tail.data.len() >= len
-        });
+        let fits = self
+            .segments
+            .back()
+            .is_some_and(|tail| tail.seq != slot_seq(from) && tail.data.len() + len <= SEGMENT);
         if !fits {
             self.open_segment(len);
         }
@@ -686,18 +692,21 @@ impl Store for CompactStore {
     }
 
     fn scan(&self, cursor: u64, count: usize, now: u64, visit: &mut dyn FnMut(&[u8])) -> u64 {
-        // The cursor is a position: shard + 1 (8 bits), segment (32 bits), offset (24 bits).
+        // The cursor is a position: shard + 1 (8 bits), the segment's number (its low 24 bits),
+        // the offset (16 bits): 48 bits, so a proxy can combine it with a node's index. Any
+        // value is safe: an unknown shard ends the scan, an unknown segment starts the shard
+        // over, an offset between items resumes at the next item.
         let (mut shard_index, mut seq, mut offset) = if cursor == 0 {
             (0, None, 0)
         } else {
-            let shard = (cursor >> 56) as usize;
+            let shard = (cursor >> 40) as usize;
             if shard == 0 || shard > self.shards.len() {
                 return 0;
             }
             (
                 shard - 1,
-                Some((cursor >> 24) as u32),
-                (cursor & 0xff_ffff) as usize,
+                Some((cursor >> 16) as u32 & SEQ_MASK),
+                (cursor & 0xffff) as usize,
             )
         };
         let mut visited = 0;
@@ -716,8 +725,9 @@ impl Store for CompactStore {
             });
             match position {
                 Some((at_seq, at_offset)) => {
-                    return ((shard_index as u64 + 1) << 56)
-                        | (u64::from(at_seq) << 24)
+                    debug_assert!(at_offset < SEGMENT);
+                    return ((shard_index as u64 + 1) << 40)
+                        | (u64::from(at_seq & SEQ_MASK) << 16)
                         | at_offset as u64;
                 }
                 None => {
@@ -846,9 +856,11 @@ impl Store for CompactStore {
     }
 }
 
-/// Walks `shard`'s items from a position (`seq` `None`: the start) while `visit` returns true;
-/// where it stopped, or `None` at the end of the log. A position in a segment freed since
-/// resumes at the head: whatever lay there and is still live has moved to the tail.
+/// Walks `shard`'s items from a position (`seq`, the low bits of a segment's number, `None`:
+/// the start) while `visit` returns true; where it stopped, or `None` at the end of the log. A
+/// position in a segment freed since (or never held) resumes at the head: whatever lay there and
+/// is still live has moved to the tail. An offset that is not an item's start resumes at the
+/// next item.
 fn walk_shard(
     shard: &Shard,
     seq: Option<u32>,
@@ -856,22 +868,30 @@ fn walk_shard(
     visit: &mut dyn FnMut(&Item<'_>) -> bool,
 ) -> Option<(u32, usize)> {
     let first = shard.segments.front()?.seq;
-    let (mut index, mut offset) = match seq {
-        Some(seq) if (seq.wrapping_sub(first) as i32) >= 0 => {
-            (seq.wrapping_sub(first) as usize, offset)
-        }
-        _ => (0, 0),
-    };
-    while let Some(segment) = shard.segments.get(index) {
-        while offset < segment.data.len() {
-            let item = Item::parse(&segment.data, offset);
-            if !visit(&item) {
-                return Some((segment.seq, offset));
+    let (mut index, offset) = match seq {
+        Some(seq) => {
+            let index = (seq.wrapping_sub(first) & SEQ_MASK) as usize;
+            if index < shard.segments.len() {
+                (index, offset)
+            } else {
+                (0, 0)
             }
-            offset += item.len;
+        }
+        None => (0, 0),
+    };
+    // Items are parsed from the segment's start, so the walk only ever lands on one.
+    let mut skip_below = offset;
+    while let Some(segment) = shard.segments.get(index) {
+        let mut at = 0;
+        while at < segment.data.len() {
+            let item = Item::parse(&segment.data, at);
+            if at >= skip_below && !visit(&item) {
+                return Some((segment.seq, at));
+            }
+            at += item.len;
         }
         index += 1;
-        offset = 0;
+        skip_below = 0;
     }
     None
 }
@@ -1041,6 +1061,64 @@ mod tests {
                 }
                 prop_assert!(store.stats().used_bytes <= limit, "{} > {limit}", store.stats().used_bytes);
             }
+        }
+    }
+
+    #[test]
+    fn any_cursor_is_safe_and_a_scan_survives_compaction() {
+        let store = CompactStore::new(0);
+        for i in 0..20_000u32 {
+            store
+                .set(
+                    format!("key:{i}").as_bytes(),
+                    Value::new(&[b'v'; 40], NO_DEADLINE),
+                )
+                .unwrap();
+        }
+        // Garbage cursors: every shard, segment and offset bit pattern, none panics.
+        for cursor in [
+            1u64,
+            0xffff,
+            1 << 40,
+            (1 << 40) | 7,
+            (2 << 40) | 0x1_0003,
+            u64::MAX,
+            3 << 56,
+        ]
+        .into_iter()
+        .chain((0..2000u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+        {
+            let next = store.scan(cursor, 5, 0, &mut |_| {});
+            assert!(next < 1 << 48, "{next:#x}");
+        }
+        // A whole scan with a small count while keys are overwritten (which compacts and
+        // moves the others): every key present throughout is seen.
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut round = 0u32;
+        loop {
+            cursor = store.scan(cursor, 3, 0, &mut |key| {
+                seen.insert(key.to_vec());
+            });
+            assert!(cursor < 1 << 48);
+            for j in 0..20 {
+                let key = format!("key:{}", (round * 20 + j) % 20_000);
+                store
+                    .set(key.as_bytes(), Value::new(&[b'w'; 40], NO_DEADLINE))
+                    .unwrap();
+            }
+            round += 1;
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert!(store.stats().used_bytes > 0);
+        for i in 0..20_000u32 {
+            // Overwritten keys were present throughout too (an overwrite keeps the key).
+            assert!(
+                seen.contains(format!("key:{i}").as_bytes()),
+                "missed key:{i}"
+            );
         }
     }
 
