@@ -119,12 +119,7 @@ impl<'a> ReplyWriter<'a> {
 
     /// An integer (`:` in both protocol versions; written here as [`ReplyWriter::bulk`] is).
     pub fn int(&mut self, value: i64) {
-        let mut digits = itoa::Buffer::new();
-        let digits = digits.format(value);
-        self.out.reserve(digits.len() + 3);
-        self.out.put_u8(b':');
-        self.out.put_slice(digits.as_bytes());
-        self.out.put_slice(b"\r\n");
+        self.header(b':', value);
     }
 
     /// A bulk (blob) string (`$` in both protocol versions).
@@ -233,9 +228,10 @@ impl<'a> ReplyWriter<'a> {
         }
     }
 
-    fn header(&mut self, kind: u8, len: usize) {
+    /// A line of `kind` and a number: an aggregate's or a bulk string's length, an integer.
+    fn header(&mut self, kind: u8, number: impl itoa::Integer) {
         let mut digits = itoa::Buffer::new();
-        let digits = digits.format(len);
+        let digits = digits.format(number);
         self.out.reserve(digits.len() + 3);
         self.out.put_u8(kind);
         self.out.put_slice(digits.as_bytes());

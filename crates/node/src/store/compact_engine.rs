@@ -173,8 +173,7 @@ impl Shard {
     }
 
     fn segment(&self, seq: u32) -> Option<&Segment> {
-        let first = self.segments.front()?.seq;
-        self.segments.get(seq.wrapping_sub(first) as usize)
+        held(&self.segments, seq)
     }
 
     fn segment_mut(&mut self, seq: u32) -> &mut Segment {
@@ -293,16 +292,18 @@ impl Shard {
         self.dead += len as u64;
     }
 
-    /// Writes `value` for `key` (whose current item, if any, is at `old`); the new item's slot.
+    /// Writes `value` for `key` (whose current item, if any, is at `old`) with read count
+    /// `freq`; the new item's slot.
     fn put(
         &mut self,
         hash: u64,
         key: &[u8],
         old: Option<Slot>,
         value: Value,
+        freq: u8,
         hasher: &Hasher,
     ) -> Slot {
-        let new = self.append(key, value, 0);
+        let new = self.append(key, value, freq);
         match old {
             Some(old) => {
                 self.kill(old);
@@ -434,11 +435,6 @@ impl Shard {
         slot(tail.seq, offset)
     }
 
-    fn set_freq(&mut self, slot: Slot, freq: u8) {
-        let flags = &mut self.segment_mut(slot_seq(slot)).data[slot_offset(slot)];
-        *flags = (*flags & !FREQ) | (freq.min(3) << FREQ_SHIFT);
-    }
-
     /// Counts a read of the item at `slot`.
     fn touch(&mut self, slot: Slot) {
         let flags = &mut self.segment_mut(slot_seq(slot)).data[slot_offset(slot)];
@@ -449,10 +445,16 @@ impl Shard {
     }
 }
 
-/// The key of the item at `slot`, for rehashing the index.
+/// The segment numbered `seq` among `segments`, if it is still held.
+fn held(segments: &VecDeque<Segment>, seq: u32) -> Option<&Segment> {
+    let first = segments.front()?.seq;
+    segments.get(seq.wrapping_sub(first) as usize)
+}
+
+/// The key of the item at `slot`, for rehashing the index (which borrows the shard apart
+/// from its segments).
 fn key_in(segments: &VecDeque<Segment>, slot: Slot) -> &[u8] {
-    let first = segments.front().expect("a slot names a held segment").seq;
-    let segment = &segments[slot_seq(slot).wrapping_sub(first) as usize];
+    let segment = held(segments, slot_seq(slot)).expect("a slot names a held segment");
     Item::parse(&segment.data, slot_offset(slot)).key
 }
 
@@ -620,8 +622,7 @@ impl Store for CompactStore {
                     value.set_version(version);
                     counters.reshaped(before, Shape::of(&value));
                     let freq = (shard.item(slot).flags & FREQ) >> FREQ_SHIFT;
-                    let new = shard.put(hash, key, Some(slot), value, &self.hasher);
-                    shard.set_freq(new, freq);
+                    let new = shard.put(hash, key, Some(slot), value, freq, &self.hasher);
                     self.settle(&mut shard, Some(new));
                 }
             }
@@ -640,7 +641,7 @@ impl Store for CompactStore {
                 if old.is_none() {
                     counters.reshaped(Shape::NONE, Shape::of(&value));
                 }
-                let written = shard.put(hash, key, old, value, &self.hasher);
+                let written = shard.put(hash, key, old, value, 0, &self.hasher);
                 self.settle(&mut shard, Some(written));
             }
         }
