@@ -2,7 +2,7 @@
 //! settings (CONFIG SET may change them), the client registry, the connection-level counters
 //! INFO reports, the run id and the shutdown signal.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::RwLock;
 use std::time::Instant;
 
@@ -65,6 +65,10 @@ pub struct Endpoint {
     /// CLIENT TRACKING's table.
     pub tracking: crate::tracking::Tracking,
     port: AtomicUsize,
+    /// Counts changes of `settings`, so a connection rereads them only after one.
+    settings_changes: AtomicU64,
+    /// Mirrors `shutdown` for the per-request check, which a watch's lock would cost.
+    stopping: AtomicBool,
     shutdown: watch::Sender<bool>,
 }
 
@@ -81,6 +85,8 @@ impl Endpoint {
             monitors: crate::monitor::Monitors::default(),
             tracking: crate::tracking::Tracking::default(),
             port: AtomicUsize::new(0),
+            settings_changes: AtomicU64::new(0),
+            stopping: AtomicBool::new(false),
             shutdown: watch::channel(false).0,
         }
     }
@@ -95,10 +101,19 @@ impl Endpoint {
 
     /// Changes the settings; open connections apply them from their next batch.
     pub fn update_settings<T>(&self, f: impl FnOnce(&mut ListenerConfig) -> T) -> T {
-        f(&mut self
+        let mut settings = self
             .settings
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let result = f(&mut settings);
+        self.settings_changes.fetch_add(1, Ordering::Release);
+        result
+    }
+
+    /// How many times the settings changed: a connection compares it with the count it last
+    /// read them at.
+    pub(crate) fn settings_changes(&self) -> u64 {
+        self.settings_changes.load(Ordering::Acquire)
     }
 
     /// The port actually bound (differs from the settings' when they asked for 0).
@@ -113,12 +128,14 @@ impl Endpoint {
     /// Asks the server to stop: it stops accepting, lets connections finish what they were
     /// sent, and ends within the shutdown timeout.
     pub fn request_shutdown(&self) {
+        self.stopping.store(true, Ordering::Release);
         self.shutdown.send_replace(true);
+        self.clients.call_attention();
     }
 
     /// Whether the server is stopping.
     pub fn is_shutting_down(&self) -> bool {
-        *self.shutdown.borrow()
+        self.stopping.load(Ordering::Acquire)
     }
 
     /// A receiver that changes when the server starts stopping.
