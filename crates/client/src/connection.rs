@@ -17,9 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
+use cachering_proto::{Protocol, ReplyWriter};
 use redis_protocol::resp2::decode::decode_bytes_mut;
-use redis_protocol::resp2::encode::extend_encode_borrowed;
-use redis_protocol::resp2::types::BorrowedFrame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -35,13 +34,16 @@ const MAX_UNWRITTEN: usize = 1 << 20;
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Encodes one command as a RESP array of bulk strings.
+///
+/// Through the node's reply writer, whose arrays of bulk strings are the same bytes:
+/// `redis-protocol`'s encoder sizes every length's digits with floating-point logarithms,
+/// about 1.5 % of a proxy's CPU serving SET at depth 1 (perf).
 pub fn encode_command<A: AsRef<[u8]>>(args: &[A], out: &mut BytesMut) {
-    let frames: smallvec::SmallVec<[BorrowedFrame<'_>; 8]> = args
-        .iter()
-        .map(|arg| BorrowedFrame::BulkString(arg.as_ref()))
-        .collect();
-    extend_encode_borrowed(out, &BorrowedFrame::Array(&frames), false)
-        .expect("a flat array of bulk strings always encodes");
+    let mut writer = ReplyWriter::new(out, Protocol::Resp2);
+    writer.array(args.len());
+    for arg in args {
+        writer.bulk(arg.as_ref());
+    }
 }
 
 /// Encodes one command into its own buffer.
@@ -468,5 +470,19 @@ fn deliver(
             // A requester told it timed out, or gone, has its reply dropped here.
             waiting.pop_front().expect("front exists").finish();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_arrays_of_bulk_strings() {
+        let mut out = BytesMut::new();
+        encode_command(&[&b"SET"[..], b"k\r\n", b""], &mut out);
+        assert_eq!(&out[..], b"*3\r\n$3\r\nSET\r\n$3\r\nk\r\n\r\n$0\r\n\r\n");
+        let long = vec![b'x'; 12_345];
+        assert_eq!(&command(&[b"GET", &long])[..16], b"*2\r\n$3\r\nGET\r\n$12");
     }
 }
