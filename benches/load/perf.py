@@ -68,8 +68,9 @@ def bench(port: int, test: str, pipeline: int, requests: int, pin: bool) -> dict
 def throughput(binary: str, rounds: int, requests: int) -> None:
     for pin in (True, False):
         results: dict = {}
-        for _ in range(rounds):
-            for server_kind in ("node", "redis"):
+        for round_no in range(rounds):
+            # Which server goes first alternates, so drift over a run favours neither.
+            for server_kind in ("node", "redis") if round_no % 2 == 0 else ("redis", "node"):
                 server = start_node(binary, pin) if server_kind == "node" else start_redis(pin)
                 try:
                     for test in ("set", "get"):
@@ -153,7 +154,7 @@ def start_twemproxy(redis_port: int, workdir: str) -> Server:
 def proxies(binary: str, rounds: int, requests: int) -> None:
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(rounds):
+        for round_no in range(rounds):
             node = start_node(binary, False)
             proxy = start_proxy(binary, node.port)
             red = start_redis(False)
@@ -161,7 +162,9 @@ def proxies(binary: str, rounds: int, requests: int) -> None:
             try:
                 for test in ("set", "get"):
                     for pipeline in (1, 16):
-                        for name, server in (("node", node), ("proxy", proxy), ("redis", red), ("twemproxy", twem)):
+                        pairs = [("node", node), ("proxy", proxy), ("redis", red), ("twemproxy", twem)]
+                        # Ours first in even rounds, Redis's first in odd ones.
+                        for name, server in pairs if round_no % 2 == 0 else pairs[2:] + pairs[:2]:
                             results.setdefault((name, test, pipeline), []).append(bench(server.port, test, pipeline, requests, False))
             finally:
                 for server in (twem, red, proxy, node):
