@@ -75,7 +75,7 @@ impl ClientInfo {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill.notify_one();
-        self.attention.wake();
+        self.call_attention();
     }
 
     /// Wakes the connection's task to look at its kill switch and the server's stop flag.
@@ -212,8 +212,9 @@ impl ClientInfo {
 
     /// One line of CLIENT LIST, in Redis's format (fields that mean nothing here are fixed).
     pub fn describe(&self) -> String {
-        let age = (coarse_now() - self.connected_at).as_secs();
-        let idle_ms = (coarse_now() - self.connected_at)
+        let connected = coarse_now() - self.connected_at;
+        let age = connected.as_secs();
+        let idle_ms = connected
             .as_millis()
             .saturating_sub(self.last_command_at_ms.load(Ordering::Relaxed));
         let multi = self.multi.load(Ordering::Relaxed);
